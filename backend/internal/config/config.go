@@ -1,0 +1,282 @@
+// Package config reads the backend's configuration from the environment
+// once, validates it, and hands a typed struct to the rest of the program.
+// The table in fields is the single source of truth: Load parses it, Vars
+// documents it (README, deploy checks), and nothing else reads os.Getenv.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the backend's validated configuration.
+type Config struct {
+	Addr string
+
+	DuckDBPath string
+
+	JWTKeyFile          string
+	JWTPreviousKeyFiles []string
+	JWTIssuer           string
+	JWTAudience         string
+	AccessTokenTTL      time.Duration
+	RefreshTokenTTL     time.Duration
+
+	AdminEmail    string
+	AdminPassword string
+
+	OpenRouterAPIKey    string
+	OpenRouterBaseURL   string
+	OpenRouterAppURL    string
+	OpenRouterAppTitle  string
+	AITimeout           time.Duration
+	AIDefaultTextModel  string
+	AIDefaultImageModel string
+	AIDefaultVideoModel string
+
+	MaxBodyBytes   int64
+	MaxImageBytes  int64
+	CORSOrigins    []string
+	TrustedProxies []string
+
+	LoginMaxFailures int
+	LoginLockout     time.Duration
+
+	LogLevel string
+}
+
+// Var documents one environment variable.
+type Var struct {
+	Name    string
+	Default string
+	Help    string
+	Secret  bool // may also be given as NAME_FILE; never logged
+}
+
+type field struct {
+	Var
+	parse func(value string) error
+}
+
+func (c *Config) fields() []field {
+	return []field{
+		{Var{"BACKEND_ADDR", "127.0.0.1:8000", "listen address (host:port)", false}, hostPort(&c.Addr)},
+		{Var{"DUCKDB_PATH", "data/app.duckdb", "database file; :memory: for a throwaway database", false}, nonEmpty(&c.DuckDBPath)},
+		{Var{"JWT_KEY_FILE", "data/jwt-ed25519.pem", "Ed25519 private key (PEM, PKCS#8); created with mode 0600 on first start if missing", false}, nonEmpty(&c.JWTKeyFile)},
+		{Var{"JWT_PREVIOUS_KEY_FILES", "", "comma-separated older private or public keys whose tokens still verify during a key rotation", false}, list(&c.JWTPreviousKeyFiles)},
+		{Var{"JWT_ISSUER", "http://127.0.0.1:8000", "iss claim of access tokens", false}, nonEmpty(&c.JWTIssuer)},
+		{Var{"JWT_AUDIENCE", "api", "aud claim of access tokens", false}, nonEmpty(&c.JWTAudience)},
+		{Var{"ACCESS_TOKEN_TTL", "15m", "access token lifetime (Go duration)", false}, duration(&c.AccessTokenTTL, time.Minute, 24*time.Hour)},
+		{Var{"REFRESH_TOKEN_TTL", "720h", "refresh token (session) lifetime (Go duration)", false}, duration(&c.RefreshTokenTTL, time.Hour, 24*365*time.Hour)},
+		{Var{"ADMIN_EMAIL", "", "on start, if no admin exists, create this admin (with ADMIN_PASSWORD)", false}, str(&c.AdminEmail)},
+		{Var{"ADMIN_PASSWORD", "", "password of the bootstrap admin", true}, str(&c.AdminPassword)},
+		{Var{"OPENROUTER_API_KEY", "", "OpenRouter key; without it every AI endpoint answers 503", true}, str(&c.OpenRouterAPIKey)},
+		{Var{"OPENROUTER_BASE_URL", "https://openrouter.ai/api/v1", "upstream base URL; tests point it at the fake", false}, httpURL(&c.OpenRouterBaseURL)},
+		{Var{"OPENROUTER_APP_URL", "", "sent upstream as HTTP-Referer (OpenRouter app attribution)", false}, str(&c.OpenRouterAppURL)},
+		{Var{"OPENROUTER_APP_TITLE", "duckgate", "sent upstream as X-Title (OpenRouter app attribution)", false}, str(&c.OpenRouterAppTitle)},
+		{Var{"AI_TIMEOUT", "120s", "longest an upstream call may take (504 after)", false}, duration(&c.AITimeout, time.Second, time.Hour)},
+		{Var{"AI_DEFAULT_TEXT_MODEL", "openai/gpt-4o-mini", "model for chat and text when a request names none", false}, nonEmpty(&c.AIDefaultTextModel)},
+		{Var{"AI_DEFAULT_IMAGE_MODEL", "google/gemini-2.5-flash-image", "model for images when a request names none", false}, nonEmpty(&c.AIDefaultImageModel)},
+		{Var{"AI_DEFAULT_VIDEO_MODEL", "google/veo-3.1", "model for videos when a request names none", false}, nonEmpty(&c.AIDefaultVideoModel)},
+		{Var{"MAX_BODY_BYTES", "1048576", "request body limit in bytes (413 above it)", false}, size(&c.MaxBodyBytes)},
+		{Var{"MAX_IMAGE_BYTES", "10485760", "body limit of /generate/video/from-image", false}, size(&c.MaxImageBytes)},
+		{Var{"CORS_ORIGINS", "", "comma-separated origins allowed to call the API from browsers", false}, origins(&c.CORSOrigins)},
+		{Var{"TRUSTED_PROXIES", "127.0.0.1,::1", "comma-separated addresses or CIDRs whose X-Forwarded-For is believed (the frontend)", false}, cidrs(&c.TrustedProxies)},
+		{Var{"LOGIN_MAX_FAILURES", "5", "failed sign-ins per email (and 4x that per client address) before a lock-out", false}, positiveInt(&c.LoginMaxFailures)},
+		{Var{"LOGIN_LOCKOUT", "15m", "how long a lock-out lasts (Go duration)", false}, duration(&c.LoginLockout, time.Second, 24*time.Hour)},
+		{Var{"LOG_LEVEL", "info", "debug, info, warn or error", false}, oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
+	}
+}
+
+// Vars lists every variable the backend reads, with its default.
+func Vars() []Var {
+	var c Config
+	fs := c.fields()
+	vars := make([]Var, len(fs))
+	for i, f := range fs {
+		vars[i] = f.Var
+	}
+	return vars
+}
+
+// Load reads the configuration through getenv (os.Getenv in production, a
+// map in tests). Secrets may be given as NAME_FILE, a path to read. Every
+// invalid value is reported, not just the first.
+func Load(getenv func(string) string) (Config, error) {
+	var c Config
+	var errs []error
+	for _, f := range c.fields() {
+		value, err := lookup(getenv, f.Var)
+		if err == nil {
+			err = f.parse(value)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
+		}
+	}
+	if (c.AdminEmail == "") != (c.AdminPassword == "") {
+		errs = append(errs, errors.New("ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither"))
+	}
+	if c.AdminPassword != "" && len(c.AdminPassword) < 8 {
+		errs = append(errs, errors.New("ADMIN_PASSWORD: must be at least 8 characters"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
+}
+
+func lookup(getenv func(string) string, v Var) (string, error) {
+	value := strings.TrimSpace(getenv(v.Name))
+	if v.Secret {
+		if path := strings.TrimSpace(getenv(v.Name + "_FILE")); path != "" {
+			if value != "" {
+				return "", fmt.Errorf("set either %s or %s_FILE, not both", v.Name, v.Name)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return "", fmt.Errorf("read %s_FILE: %w", v.Name, err)
+			}
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	if value == "" {
+		return v.Default, nil
+	}
+	return value, nil
+}
+
+func str(dst *string) func(string) error {
+	return func(v string) error { *dst = v; return nil }
+}
+
+func nonEmpty(dst *string) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			return errors.New("must not be empty")
+		}
+		*dst = v
+		return nil
+	}
+}
+
+func oneOf(dst *string, allowed ...string) func(string) error {
+	return func(v string) error {
+		for _, a := range allowed {
+			if strings.EqualFold(v, a) {
+				*dst = a
+				return nil
+			}
+		}
+		return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+}
+
+func hostPort(dst *string) func(string) error {
+	return func(v string) error {
+		if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+			return fmt.Errorf("%q is not host:port", v)
+		}
+		*dst = v
+		return nil
+	}
+}
+
+func httpURL(dst *string) func(string) error {
+	return func(v string) error {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%q is not an http(s) URL", v)
+		}
+		*dst = strings.TrimRight(v, "/")
+		return nil
+	}
+}
+
+func duration(dst *time.Duration, min, max time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a Go duration such as 15m or 2h", v)
+		}
+		if d < min || d > max {
+			return fmt.Errorf("%s is outside %s..%s", d, min, max)
+		}
+		*dst = d
+		return nil
+	}
+}
+
+func size(dst *int64) func(string) error {
+	return func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			return fmt.Errorf("%q is not a byte count of at least 1024", v)
+		}
+		*dst = n
+		return nil
+	}
+}
+
+func positiveInt(dst *int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive integer", v)
+		}
+		*dst = n
+		return nil
+	}
+}
+
+func list(dst *[]string) func(string) error {
+	return func(v string) error {
+		*dst = splitList(v)
+		return nil
+	}
+}
+
+func origins(dst *[]string) func(string) error {
+	return func(v string) error {
+		items := splitList(v)
+		for _, o := range items {
+			u, err := url.Parse(o)
+			if o != "*" && (err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/")) {
+				return fmt.Errorf("%q is not an origin such as https://app.example.com", o)
+			}
+		}
+		*dst = items
+		return nil
+	}
+}
+
+func cidrs(dst *[]string) func(string) error {
+	return func(v string) error {
+		items := splitList(v)
+		for _, item := range items {
+			if net.ParseIP(item) == nil {
+				if _, _, err := net.ParseCIDR(item); err != nil {
+					return fmt.Errorf("%q is neither an IP address nor a CIDR", item)
+				}
+			}
+		}
+		*dst = items
+		return nil
+	}
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
