@@ -1,0 +1,100 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// Stats returns counts of users, refresh tokens and AI calls
+// (GET /admin/stats, admin only).
+func (c *Client) Stats(ctx context.Context) (*api.Stats, error) {
+	var out api.Stats
+	if err := c.doJSON(ctx, http.MethodGet, "/admin/stats", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DBHealth checks the database (GET /admin/health/db, admin only).
+//
+// When the database is down the backend answers 503 with a DBHealth body
+// ({"status":"error", ...}). DBHealth then returns BOTH that body and a
+// *api.Problem error with Status 503, so a caller can show the report while
+// IsStatus(err, http.StatusServiceUnavailable) still holds. Any other failure
+// returns a nil DBHealth.
+func (c *Client) DBHealth(ctx context.Context) (*api.DBHealth, error) {
+	return getReport(ctx, c, "/admin/health/db", func(h *api.DBHealth) (bool, string) {
+		if h.Error != "" {
+			return h.Status != "", "database unhealthy: " + h.Error
+		}
+		return h.Status != "", "database unhealthy (status " + strconv.Quote(h.Status) + ")"
+	})
+}
+
+// PurgeTokens deletes expired and revoked refresh tokens
+// (POST /admin/tokens/purge, admin only).
+func (c *Client) PurgeTokens(ctx context.Context) (*api.PurgeResult, error) {
+	var out api.PurgeResult
+	if err := c.doJSON(ctx, http.MethodPost, "/admin/tokens/purge", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// AuditParams selects a page of GET /admin/audit; zero values are left out.
+type AuditParams struct {
+	Limit, Offset int
+	// Actor is a user id; Action one of the api.Audit* constants.
+	Actor, Action string
+}
+
+// Audit returns a page of the audit trail, newest first
+// (GET /admin/audit, admin only).
+func (c *Client) Audit(ctx context.Context, p AuditParams) (*api.AuditList, error) {
+	q := pageValues(p.Limit, p.Offset)
+	setIfNotEmpty(q, "actor", p.Actor)
+	setIfNotEmpty(q, "action", p.Action)
+	var out api.AuditList
+	if err := c.doJSON(ctx, http.MethodGet, "/admin/audit", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UsageParams selects GET /admin/usage; zero values are left out so the
+// backend's defaults apply.
+type UsageParams struct {
+	// Days is how far back to look.
+	Days int
+	// GroupBy is "model", "user" or "day".
+	GroupBy string
+}
+
+// Usage reports AI usage per model, user or day (GET /admin/usage, admin
+// only).
+func (c *Client) Usage(ctx context.Context, p UsageParams) (*api.UsageReport, error) {
+	q := url.Values{}
+	if p.Days > 0 {
+		q.Set("days", strconv.Itoa(p.Days))
+	}
+	setIfNotEmpty(q, "group_by", p.GroupBy)
+	var out api.UsageReport
+	if err := c.doJSON(ctx, http.MethodGet, "/admin/usage", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Backup writes a consistent snapshot of the database on the backend's disk
+// (POST /admin/backup, admin only).
+func (c *Client) Backup(ctx context.Context) (*api.BackupResult, error) {
+	var out api.BackupResult
+	if err := c.doJSON(ctx, http.MethodPost, "/admin/backup", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
