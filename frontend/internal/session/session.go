@@ -1,0 +1,249 @@
+// Package session keeps a browser's backend tokens in HttpOnly cookies and
+// refreshes the access token when it is missing, about to expire, or
+// rejected — the backend-for-frontend pattern: the browser never sees a token.
+package session
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// Cookie base names; with Secure cookies they get the __Host- prefix, which
+// browsers only accept from a secure origin, for path /, without a domain.
+const (
+	accessCookie  = "dg_access"
+	refreshCookie = "dg_refresh"
+)
+
+// ErrNoSession means the browser is not signed in.
+var ErrNoSession = errors.New("session: not signed in")
+
+// ErrEnded means the backend no longer accepts the session's refresh token
+// (signed out elsewhere, expired, revoked); the cookies have been cleared.
+var ErrEnded = errors.New("session: ended")
+
+// RefreshFunc exchanges a refresh token at the backend. clientIP and userAgent
+// describe the browser, so the backend's session list shows the real device.
+type RefreshFunc func(ctx context.Context, refreshToken, clientIP, userAgent string) (*api.TokenPair, error)
+
+// Options configure a Manager.
+type Options struct {
+	Secure     bool          // cookies only over HTTPS
+	SessionTTL time.Duration // lifetime of the refresh cookie
+	// Skew is how long before its expiry an access token is refreshed.
+	Skew time.Duration
+	// Grace is how long a refresh result is handed to late requests still
+	// carrying the old refresh token.
+	Grace time.Duration
+	// RefreshTimeout bounds one backend refresh call.
+	RefreshTimeout time.Duration
+	Now            func() time.Time
+}
+
+// Manager creates per-request sessions and shares refreshes between them.
+type Manager struct {
+	opts    Options
+	refresh RefreshFunc
+	flight  *flight
+}
+
+// NewManager returns a Manager that refreshes tokens through refresh.
+func NewManager(refresh RefreshFunc, opts Options) *Manager {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Skew == 0 {
+		opts.Skew = 30 * time.Second
+	}
+	if opts.Grace == 0 {
+		opts.Grace = 30 * time.Second
+	}
+	if opts.RefreshTimeout == 0 {
+		opts.RefreshTimeout = 10 * time.Second
+	}
+	if opts.SessionTTL == 0 {
+		opts.SessionTTL = 720 * time.Hour
+	}
+	return &Manager{opts: opts, refresh: refresh, flight: newFlight(opts.Grace, opts.Now)}
+}
+
+// Session is one request's view of the browser's tokens. Rotated tokens are
+// written as cookies to the request's response, so every method that may
+// refresh must be called before the response headers are sent.
+type Session struct {
+	m         *Manager
+	w         http.ResponseWriter
+	clientIP  string
+	userAgent string
+
+	mu      sync.Mutex
+	access  string
+	refresh string
+}
+
+// Load reads the session cookies of r; w receives rotated cookies.
+func (m *Manager) Load(w http.ResponseWriter, r *http.Request, clientIP string) *Session {
+	s := &Session{m: m, w: w, clientIP: clientIP, userAgent: r.UserAgent()}
+	if c, err := r.Cookie(m.name(accessCookie)); err == nil {
+		s.access = c.Value
+	}
+	if c, err := r.Cookie(m.name(refreshCookie)); err == nil {
+		s.refresh = c.Value
+	}
+	return s
+}
+
+// SignedIn reports whether the browser holds a session (it may still turn
+// out to be ended when the backend is asked).
+func (s *Session) SignedIn() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refresh != "" || s.access != ""
+}
+
+// RefreshToken returns the refresh token, for signing out.
+func (s *Session) RefreshToken() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refresh
+}
+
+// AccessToken returns an access token that is valid for at least the skew,
+// refreshing it first when it is missing or about to expire.
+func (s *Session) AccessToken(ctx context.Context) (string, error) {
+	s.mu.Lock()
+	access, refresh := s.access, s.refresh
+	s.mu.Unlock()
+	if access != "" && !s.m.expiresSoon(access) {
+		return access, nil
+	}
+	if refresh == "" {
+		if access != "" {
+			return access, nil // last chance: let the backend judge it
+		}
+		return "", ErrNoSession
+	}
+	if err := s.Refresh(ctx); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.access, nil
+}
+
+// Refresh exchanges the refresh token for a new pair now, e.g. after the
+// backend answered 401. Concurrent refreshes of one token share one call.
+func (s *Session) Refresh(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refresh == "" {
+		return ErrNoSession
+	}
+	old := s.refresh
+	pair, err := s.m.flight.do(ctx, old, func() (*api.TokenPair, error) {
+		// Detached from the request: a browser that gives up must not fail
+		// the other requests waiting for the same refresh.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.m.opts.RefreshTimeout)
+		defer cancel()
+		return s.m.refresh(rctx, old, s.clientIP, s.userAgent)
+	})
+	if err != nil {
+		var p *api.Problem
+		if errors.As(err, &p) && p.Status == http.StatusUnauthorized {
+			s.endLocked()
+			return ErrEnded
+		}
+		return fmt.Errorf("session: refresh: %w", err)
+	}
+	s.startLocked(pair)
+	return nil
+}
+
+// Start stores a freshly issued pair (after sign-in).
+func (s *Session) Start(pair *api.TokenPair) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.startLocked(pair)
+}
+
+// End forgets the tokens and clears the cookies (after sign-out).
+func (s *Session) End() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endLocked()
+}
+
+func (s *Session) startLocked(pair *api.TokenPair) {
+	s.access, s.refresh = pair.AccessToken, pair.RefreshToken
+	accessAge := time.Duration(pair.ExpiresIn) * time.Second
+	if accessAge <= 0 {
+		accessAge = 15 * time.Minute
+	}
+	http.SetCookie(s.w, s.m.cookie(accessCookie, pair.AccessToken, accessAge))
+	http.SetCookie(s.w, s.m.cookie(refreshCookie, pair.RefreshToken, s.m.opts.SessionTTL))
+}
+
+func (s *Session) endLocked() {
+	s.access, s.refresh = "", ""
+	http.SetCookie(s.w, s.m.cookie(accessCookie, "", -1))
+	http.SetCookie(s.w, s.m.cookie(refreshCookie, "", -1))
+}
+
+func (m *Manager) name(base string) string {
+	if m.opts.Secure {
+		return "__Host-" + base
+	}
+	return base
+}
+
+// cookie builds a session cookie; a negative maxAge deletes it.
+func (m *Manager) cookie(base, value string, maxAge time.Duration) *http.Cookie {
+	c := &http.Cookie{
+		Name: m.name(base), Value: value, Path: "/",
+		HttpOnly: true, Secure: m.opts.Secure, SameSite: http.SameSiteLaxMode,
+	}
+	if maxAge < 0 {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(maxAge / time.Second)
+	}
+	return c
+}
+
+// expiresSoon reads the exp claim of a JWT without verifying it — the
+// backend verifies; here it only decides when to refresh. Unreadable tokens
+// count as valid and the backend's 401 triggers the refresh instead.
+func (m *Manager) expiresSoon(jwt string) bool {
+	exp, ok := expiry(jwt)
+	if !ok {
+		return false
+	}
+	return m.opts.Now().Add(m.opts.Skew).After(exp)
+}
+
+func expiry(jwt string) (time.Time, bool) {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, false
+	}
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.Exp == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(claims.Exp, 0), true
+}

@@ -1,0 +1,212 @@
+package session
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// jwtExpiring builds an unsigned token whose exp claim is at exp; the
+// session only reads the claim, the backend verifies signatures.
+func jwtExpiring(exp time.Time, id string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"EdDSA"}`)) + "." +
+		enc(fmt.Appendf(nil, `{"exp":%d,"jti":%q}`, exp.Unix(), id)) + ".sig"
+}
+
+// fakeRotation hands out a new pair per call and counts the calls, like the
+// backend's rotating /auth/refresh.
+type fakeRotation struct {
+	calls   atomic.Int32
+	delay   time.Duration
+	reject  bool
+	gotIP   atomic.Value
+	current atomic.Value
+}
+
+func (f *fakeRotation) refresh(ctx context.Context, token, ip, ua string) (*api.TokenPair, error) {
+	n := f.calls.Add(1)
+	f.gotIP.Store(ip + "|" + ua)
+	time.Sleep(f.delay)
+	if f.reject {
+		return nil, &api.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized"}
+	}
+	pair := &api.TokenPair{
+		AccessToken:  jwtExpiring(time.Now().Add(15*time.Minute), fmt.Sprint("a", n)),
+		RefreshToken: fmt.Sprint("r", n), ExpiresIn: 900,
+	}
+	f.current.Store(pair)
+	return pair, nil
+}
+
+func request(access, refresh string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("User-Agent", "test-browser")
+	if access != "" {
+		r.AddCookie(&http.Cookie{Name: accessCookie, Value: access})
+	}
+	if refresh != "" {
+		r.AddCookie(&http.Cookie{Name: refreshCookie, Value: refresh})
+	}
+	return r
+}
+
+func cookies(w *httptest.ResponseRecorder) map[string]*http.Cookie {
+	out := map[string]*http.Cookie{}
+	for _, c := range w.Result().Cookies() {
+		out[c.Name] = c
+	}
+	return out
+}
+
+func TestValidAccessTokenIsUsedWithoutRefresh(t *testing.T) {
+	f := &fakeRotation{}
+	m := NewManager(f.refresh, Options{})
+	access := jwtExpiring(time.Now().Add(10*time.Minute), "x")
+	s := m.Load(httptest.NewRecorder(), request(access, "r0"), "10.0.0.1")
+
+	got, err := s.AccessToken(context.Background())
+	if err != nil || got != access {
+		t.Fatalf("AccessToken = %q, %v; want the cookie's token", got, err)
+	}
+	if f.calls.Load() != 0 {
+		t.Fatalf("refreshed %d times, want 0", f.calls.Load())
+	}
+}
+
+func TestExpiringAccessTokenIsRefreshedAndCookiesRotated(t *testing.T) {
+	f := &fakeRotation{}
+	m := NewManager(f.refresh, Options{})
+	w := httptest.NewRecorder()
+	s := m.Load(w, request(jwtExpiring(time.Now().Add(5*time.Second), "old"), "r0"), "10.0.0.1")
+
+	got, err := s.AccessToken(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := f.current.Load().(*api.TokenPair)
+	if got != pair.AccessToken {
+		t.Fatalf("AccessToken = %q, want the refreshed %q", got, pair.AccessToken)
+	}
+	c := cookies(w)
+	if c[accessCookie].Value != pair.AccessToken || c[refreshCookie].Value != pair.RefreshToken {
+		t.Fatalf("cookies not rotated: %v", w.Header()["Set-Cookie"])
+	}
+	for _, ck := range c {
+		if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" {
+			t.Errorf("cookie %s must be HttpOnly, SameSite=Lax, Path=/: %+v", ck.Name, ck)
+		}
+	}
+	if ip := f.gotIP.Load(); ip != "10.0.0.1|test-browser" {
+		t.Errorf("refresh forwarded %q, want the browser's address and user agent", ip)
+	}
+}
+
+func TestConcurrentRefreshesOfOneTokenShareOneBackendCall(t *testing.T) {
+	f := &fakeRotation{delay: 50 * time.Millisecond}
+	m := NewManager(f.refresh, Options{})
+
+	const n = 20
+	var wg sync.WaitGroup
+	got := make([]string, n)
+	for i := range n {
+		wg.Go(func() {
+			// Every racing request carries the same cookies: no access token
+			// (expired and dropped by the browser) and refresh token r0.
+			s := m.Load(httptest.NewRecorder(), request("", "r0"), "ip")
+			tok, err := s.AccessToken(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = tok
+		})
+	}
+	wg.Wait()
+	if c := f.calls.Load(); c != 1 {
+		t.Fatalf("backend refreshed %d times, want exactly 1 (a second use of a rotated token revokes the session)", c)
+	}
+	for i := range got {
+		if got[i] != got[0] || got[i] == "" {
+			t.Fatalf("request %d got %q, request 0 got %q; all must share the one result", i, got[i], got[0])
+		}
+	}
+
+	// A straggler with the old cookie, arriving after the rotation, gets the
+	// remembered result instead of replaying the rotated token.
+	late := m.Load(httptest.NewRecorder(), request("", "r0"), "ip")
+	if tok, err := late.AccessToken(context.Background()); err != nil || tok != got[0] {
+		t.Fatalf("late request got %q, %v; want %q", tok, err, got[0])
+	}
+	if c := f.calls.Load(); c != 1 {
+		t.Fatalf("late request caused a second refresh (%d calls)", c)
+	}
+}
+
+func TestRememberedRefreshExpiresAfterGrace(t *testing.T) {
+	now := time.Now()
+	clock := func() time.Time { return now }
+	f := &fakeRotation{}
+	m := NewManager(f.refresh, Options{Grace: time.Second, Now: clock})
+	ctx := context.Background()
+	if _, err := m.Load(httptest.NewRecorder(), request("", "r0"), "ip").AccessToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := m.Load(httptest.NewRecorder(), request("", "r0"), "ip").AccessToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.calls.Load(); c != 2 {
+		t.Fatalf("backend calls = %d, want 2 once the grace period passed", c)
+	}
+}
+
+func TestRejectedRefreshEndsSessionAndClearsCookies(t *testing.T) {
+	f := &fakeRotation{reject: true}
+	m := NewManager(f.refresh, Options{})
+	w := httptest.NewRecorder()
+	s := m.Load(w, request("", "revoked"), "ip")
+
+	if _, err := s.AccessToken(context.Background()); err != ErrEnded {
+		t.Fatalf("err = %v, want ErrEnded", err)
+	}
+	if s.SignedIn() {
+		t.Fatal("session still signed in after the backend rejected it")
+	}
+	for _, name := range []string{accessCookie, refreshCookie} {
+		c := cookies(w)[name]
+		if c == nil || c.MaxAge >= 0 || c.Value != "" {
+			t.Errorf("cookie %s not deleted: %+v", name, c)
+		}
+	}
+}
+
+func TestSecureCookiesUseHostPrefix(t *testing.T) {
+	m := NewManager((&fakeRotation{}).refresh, Options{Secure: true})
+	w := httptest.NewRecorder()
+	m.Load(w, request("", ""), "ip").Start(&api.TokenPair{AccessToken: "a", RefreshToken: "r", ExpiresIn: 60})
+	for _, h := range w.Header()["Set-Cookie"] {
+		if !strings.HasPrefix(h, "__Host-") || !strings.Contains(h, "Secure") {
+			t.Errorf("cookie %q must be __Host- prefixed and Secure", h)
+		}
+	}
+}
+
+func TestNoCookiesMeansNoSession(t *testing.T) {
+	m := NewManager((&fakeRotation{}).refresh, Options{})
+	s := m.Load(httptest.NewRecorder(), request("", ""), "ip")
+	if s.SignedIn() {
+		t.Fatal("signed in without cookies")
+	}
+	if _, err := s.AccessToken(context.Background()); err != ErrNoSession {
+		t.Fatalf("err = %v, want ErrNoSession", err)
+	}
+}
