@@ -124,7 +124,9 @@ func TestEndpoints(t *testing.T) {
 		}, "GET", "/admin/audit", "action=admin.role_changed&actor=u1&limit=5", "", 200,
 			`{"items":[{"id":"a1","at":"2025-01-02T03:04:05Z","action":"admin.role_changed"}],"total":1}`,
 			&api.AuditList{Items: []api.AuditEntry{{ID: "a1", At: when, Action: api.AuditRoleChange}}, Total: 1}},
-		{"usage", func(ctx context.Context, c *Client) (any, error) { return c.Usage(ctx, UsageParams{Days: 7, GroupBy: "model"}) },
+		{"usage", func(ctx context.Context, c *Client) (any, error) {
+			return c.Usage(ctx, UsageParams{Days: 7, GroupBy: "model"})
+		},
 			"GET", "/admin/usage", "days=7&group_by=model", "", 200, `{"days":7,"group_by":"model","rows":[{"key":"m","requests":2}]}`,
 			&api.UsageReport{Days: 7, GroupBy: "model", Rows: []api.UsageRow{{Key: "m", Requests: 2}}}},
 		{"backup", func(ctx context.Context, c *Client) (any, error) { return c.Backup(ctx) },
