@@ -1,0 +1,244 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/duckgate/duckgate/frontend/internal/session"
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+func token(id string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"EdDSA"}`)) + "." +
+		enc(fmt.Appendf(nil, `{"exp":%d,"jti":%q}`, time.Now().Add(15*time.Minute).Unix(), id)) + ".sig"
+}
+
+// frontend wires the proxy behind a session loader, as the server does.
+type frontend struct {
+	*httptest.Server
+	refreshes atomic.Int32
+}
+
+func startFrontend(t *testing.T, backend *httptest.Server, replayBytes int64) *frontend {
+	t.Helper()
+	f := &frontend{}
+	m := session.NewManager(func(ctx context.Context, rt, ip, ua string) (*api.TokenPair, error) {
+		f.refreshes.Add(1)
+		if rt != "refresh-1" {
+			return nil, &api.Problem{Status: 401}
+		}
+		return &api.TokenPair{AccessToken: token("fresh"), RefreshToken: "refresh-2", ExpiresIn: 900}, nil
+	}, session.Options{})
+	u, _ := url.Parse(backend.URL)
+	p := New(u, Options{ReplayBytes: replayBytes})
+	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := m.Load(w, r, "127.0.0.1")
+		p.ServeHTTP(w, r.WithContext(session.NewContext(r.Context(), s)))
+	}))
+	t.Cleanup(f.Close)
+	return f
+}
+
+func browserRequest(t *testing.T, method, url, body, access string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Request-ID", "req-42")
+	req.AddCookie(&http.Cookie{Name: "dg_access", Value: access})
+	req.AddCookie(&http.Cookie{Name: "dg_refresh", Value: "refresh-1"})
+	req.AddCookie(&http.Cookie{Name: "other", Value: "browser-only"})
+	return req
+}
+
+func TestForwardsWithBearerAndWithoutBrowserCookies(t *testing.T) {
+	var got *http.Request
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Clone(context.Background())
+		http.SetCookie(w, &http.Cookie{Name: "backend", Value: "x"})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true}`)
+	}))
+	defer backend.Close()
+	fe := startFrontend(t, backend, 1<<20)
+	access := token("a1")
+
+	resp, err := http.DefaultClient.Do(browserRequest(t, "GET", fe.URL+"/api/ai/models?modality=text", "", access))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+
+	if resp.StatusCode != 200 || string(body) != `{"ok":true}` {
+		t.Fatalf("got %d %s", resp.StatusCode, body)
+	}
+	if got.URL.Path != "/ai/models" || got.URL.RawQuery != "modality=text" {
+		t.Errorf("backend got %s?%s, want /ai/models?modality=text", got.URL.Path, got.URL.RawQuery)
+	}
+	if h := got.Header.Get("Authorization"); h != "Bearer "+access {
+		t.Errorf("Authorization = %q, want the session's bearer token", h)
+	}
+	if c := got.Header.Get("Cookie"); c != "" {
+		t.Errorf("browser cookies reached the backend: %q", c)
+	}
+	if id := got.Header.Get("X-Request-ID"); id != "req-42" {
+		t.Errorf("X-Request-ID = %q, want req-42", id)
+	}
+	if sc := resp.Header.Values("Set-Cookie"); len(sc) != 0 {
+		t.Errorf("backend cookies reached the browser: %q", sc)
+	}
+}
+
+func TestStreamsEachEventAsItArrives(t *testing.T) {
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Not text/event-stream: ReverseProxy flushes those by itself; every
+		// streamed type (video bytes too) must flow.
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-release // the rest only after the browser has seen the first event
+		_, _ = io.WriteString(w, "data: [DONE]\n\n")
+	}))
+	defer backend.Close()
+	defer close(release)
+	fe := startFrontend(t, backend, 1<<20)
+
+	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(resp.Body).ReadString('\n')
+		line <- l
+	}()
+	select {
+	case l := <-line:
+		if l != "data: first\n" {
+			t.Fatalf("first line = %q", l)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the first event was held back by the proxy")
+	}
+}
+
+func TestRetriesOnceAfterRefreshOn401(t *testing.T) {
+	var bodies []string
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies = append(bodies, string(b))
+		if r.Header.Get("Authorization") != "Bearer "+token("fresh") {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, `{"status":401}`, http.StatusUnauthorized)
+			return
+		}
+		_, _ = io.WriteString(w, "created")
+	}))
+	defer backend.Close()
+	fe := startFrontend(t, backend, 1<<20)
+
+	// The access token looks valid to the frontend, but the backend rejects it.
+	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/generate/image", `{"prompt":"duck"}`, token("stale")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "created" {
+		t.Fatalf("got %d %q, want the retried request's 200", resp.StatusCode, body)
+	}
+	if len(bodies) != 2 || bodies[0] != `{"prompt":"duck"}` || bodies[1] != bodies[0] {
+		t.Fatalf("backend bodies = %q, want the same body twice", bodies)
+	}
+	if n := fe.refreshes.Load(); n != 1 {
+		t.Fatalf("refreshed %d times, want 1", n)
+	}
+	var rotated bool
+	for _, c := range resp.Cookies() {
+		if c.Name == "dg_refresh" && c.Value == "refresh-2" && c.HttpOnly {
+			rotated = true
+		}
+	}
+	if !rotated {
+		t.Fatalf("rotated refresh cookie not sent to the browser: %q", resp.Header.Values("Set-Cookie"))
+	}
+}
+
+func TestLargeBodyIsStreamedAndNotRetried(t *testing.T) {
+	var calls atomic.Int32
+	var received atomic.Int64
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		n, _ := io.Copy(io.Discard, r.Body)
+		received.Store(n)
+		http.Error(w, "no", http.StatusUnauthorized)
+	}))
+	defer backend.Close()
+	fe := startFrontend(t, backend, 16)
+
+	big := strings.Repeat("x", 1000)
+	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/generate/video/from-image", big, token("stale")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 || calls.Load() != 1 || fe.refreshes.Load() != 0 {
+		t.Fatalf("status %d, backend calls %d, refreshes %d; want the 401 passed on without a retry",
+			resp.StatusCode, calls.Load(), fe.refreshes.Load())
+	}
+	if received.Load() != 1000 {
+		t.Fatalf("backend received %d bytes, want 1000", received.Load())
+	}
+}
+
+func TestTokenEndpointsAreNotExposed(t *testing.T) {
+	var calls atomic.Int32
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	defer backend.Close()
+	fe := startFrontend(t, backend, 1<<20)
+
+	for _, path := range []string{"/api/auth/login", "/api/auth/refresh"} {
+		resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+path, `{}`, token("a")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Errorf("%s: status %d, want 404", path, resp.StatusCode)
+		}
+	}
+	if calls.Load() != 0 {
+		t.Fatal("token endpoint call reached the backend")
+	}
+}
+
+func TestUnreachableBackendIsAProblem(t *testing.T) {
+	backend := httptest.NewServer(http.NotFoundHandler())
+	fe := startFrontend(t, backend, 1<<20)
+	backend.Close()
+
+	resp, err := http.DefaultClient.Do(browserRequest(t, "GET", fe.URL+"/api/users/me", "", token("a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 502 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(body), "unreachable") {
+		t.Fatalf("got %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+}
