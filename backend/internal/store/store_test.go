@@ -1,0 +1,274 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// clock is an injectable, advanceable time source.
+type clock struct{ t atomic.Int64 }
+
+func newClock() *clock {
+	c := &clock{}
+	c.t.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
+	return c
+}
+func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()).UTC() }
+func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
+
+func openTestStore(t testing.TB, path string, clk *clock) *Store {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "test.duckdb")
+	}
+	opts := Options{}
+	if clk != nil {
+		opts.Now = clk.now
+	}
+	s, err := Open(context.Background(), path, opts)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustCreateUser(t testing.TB, s *Store, email, role string) User {
+	t.Helper()
+	u := s.NewUser(email, "hash", role)
+	if err := s.CreateUser(context.Background(), u, nil); err != nil {
+		t.Fatalf("create %s: %v", email, err)
+	}
+	return u
+}
+
+func TestUsersRoundTripAndSurviveReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.duckdb")
+	ctx := context.Background()
+	s, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := mustCreateUser(t, s, "ann@example.com", "user")
+	if err := s.CreateUser(ctx, s.NewUser("ann@example.com", "h", "user"), nil); !errors.Is(err, ErrEmailTaken) {
+		t.Fatalf("duplicate email: got %v, want ErrEmailTaken", err)
+	}
+	s.Close()
+
+	s = openTestStore(t, path, nil)
+	got, err := s.UserByEmail(ctx, "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != u.ID || got.Role != "user" || !got.CreatedAt.Equal(u.CreatedAt) {
+		t.Fatalf("reopened user = %+v, want %+v", got, u)
+	}
+	if _, err := s.UserByID(ctx, uuid.Must(uuid.NewV7())); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown id: %v", err)
+	}
+}
+
+func TestConcurrentRegistrationOfOneEmailCreatesOneUser(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	var wg sync.WaitGroup
+	var created, taken atomic.Int32
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.CreateUser(context.Background(), s.NewUser("race@example.com", "h", "user"), nil)
+			switch {
+			case err == nil:
+				created.Add(1)
+			case errors.Is(err, ErrEmailTaken):
+				taken.Add(1)
+			default:
+				t.Errorf("unexpected: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if created.Load() != 1 || taken.Load() != 19 {
+		t.Fatalf("created %d, taken %d; want 1 and 19", created.Load(), taken.Load())
+	}
+}
+
+func TestRotationIsSingleUseAndReuseRevokesTheFamily(t *testing.T) {
+	clk := newClock()
+	s := openTestStore(t, "", clk)
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "bob@example.com", "user")
+	family, err := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "h1", ExpiresAt: clk.now().Add(time.Hour), UserAgent: "ua", IP: "1.2.3.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owner, ok := s.SessionActive(family); !ok || owner != u.ID {
+		t.Fatal("new session not active")
+	}
+	se, err := s.Rotate(ctx, Rotation{OldHash: "h1", NewHash: "h2", ExpiresAt: clk.now().Add(time.Hour)})
+	if err != nil || se.ID != family || se.UserID != u.ID {
+		t.Fatalf("rotate: %+v %v", se, err)
+	}
+	if _, err := s.Rotate(ctx, Rotation{OldHash: "h1", NewHash: "h3", ExpiresAt: clk.now().Add(time.Hour)}); !errors.Is(err, ErrTokenReused) {
+		t.Fatalf("reuse: got %v, want ErrTokenReused", err)
+	}
+	if _, ok := s.SessionActive(family); ok {
+		t.Fatal("family still active after reuse")
+	}
+	if _, err := s.Rotate(ctx, Rotation{OldHash: "h2", NewHash: "h4", ExpiresAt: clk.now().Add(time.Hour)}); !errors.Is(err, ErrTokenInvalid) {
+		t.Fatalf("successor after reuse: got %v, want ErrTokenInvalid", err)
+	}
+	audits, _, err := s.ListAudit(ctx, AuditFilter{Limit: 10})
+	if err != nil || len(audits) != 1 || audits[0].TargetID != family.String() {
+		t.Fatalf("audit of reuse: %+v %v", audits, err)
+	}
+}
+
+func TestConcurrentRefreshesWithOneTokenNeverBothSucceed(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "carol@example.com", "user")
+	for round := 0; round < 10; round++ {
+		old := fmt.Sprintf("r%d", round)
+		if _, err := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: old, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var ok atomic.Int32
+		for i := 0; i < 2; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Rotate(ctx, Rotation{OldHash: old, NewHash: fmt.Sprintf("%s-%d", old, i), ExpiresAt: time.Now().Add(time.Hour)})
+				if err == nil {
+					ok.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != 1 {
+			t.Fatalf("round %d: %d refreshes succeeded, want exactly 1", round, ok.Load())
+		}
+	}
+}
+
+func TestExpiredRefreshTokenIsRejected(t *testing.T) {
+	clk := newClock()
+	s := openTestStore(t, "", clk)
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "dan@example.com", "user")
+	family, _ := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "e1", ExpiresAt: clk.now().Add(time.Minute)})
+	clk.advance(2 * time.Minute)
+	if _, err := s.Rotate(ctx, Rotation{OldHash: "e1", NewHash: "e2", ExpiresAt: clk.now().Add(time.Hour)}); !errors.Is(err, ErrTokenInvalid) {
+		t.Fatalf("expired: %v", err)
+	}
+	if _, ok := s.SessionActive(family); ok {
+		t.Fatal("expired session still active")
+	}
+	counts, err := s.TokenCounts(ctx)
+	if err != nil || counts["expired"] != 1 {
+		t.Fatalf("counts %v %v", counts, err)
+	}
+	n, err := s.PurgeTokens(ctx, &Audit{Action: "admin.tokens_purged"})
+	if err != nil || n != 1 {
+		t.Fatalf("purge: %d %v", n, err)
+	}
+}
+
+func TestLastAdminCannotBeDemotedOrDeleted(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	ctx := context.Background()
+	a := mustCreateUser(t, s, "root@example.com", "admin")
+	if _, err := s.SetRole(ctx, a.ID, "user", nil); !errors.Is(err, ErrLastAdmin) {
+		t.Fatalf("demote last admin: %v", err)
+	}
+	if err := s.DeleteUser(ctx, a.ID, nil); !errors.Is(err, ErrLastAdmin) {
+		t.Fatalf("delete last admin: %v", err)
+	}
+	b := mustCreateUser(t, s, "second@example.com", "user")
+	if u, err := s.SetRole(ctx, b.ID, "admin", &Audit{Action: "admin.role_changed"}); err != nil || u.Role != "admin" {
+		t.Fatalf("promote: %+v %v", u, err)
+	}
+	if got, _ := s.UserByID(ctx, b.ID); got.Role != "admin" {
+		t.Fatalf("cache not updated: %+v", got)
+	}
+	if _, err := s.SetRole(ctx, a.ID, "user", nil); err != nil {
+		t.Fatalf("demote with another admin: %v", err)
+	}
+}
+
+func TestDeleteUserEndsSessionsAtOnce(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "eve@example.com", "user")
+	_, _ = s.UserByID(ctx, u.ID) // cached
+	family, _ := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "d1", ExpiresAt: time.Now().Add(time.Hour)})
+	if err := s.DeleteUser(ctx, u.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.SessionActive(family); ok {
+		t.Error("session of deleted user still active")
+	}
+	if _, err := s.UserByID(ctx, u.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted user still readable: %v", err)
+	}
+}
+
+func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "fay@example.com", "user")
+	keep, _ := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "k", ExpiresAt: time.Now().Add(time.Hour)})
+	other, _ := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "o", ExpiresAt: time.Now().Add(time.Hour)})
+	hash := "new-hash"
+	if _, err := s.UpdateUser(ctx, u.ID, UserChange{PasswordHash: &hash, KeepSession: keep}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.SessionActive(keep); !ok {
+		t.Error("current session revoked")
+	}
+	if _, ok := s.SessionActive(other); ok {
+		t.Error("other session survived the password change")
+	}
+	list, err := s.Sessions(ctx, u.ID)
+	if err != nil || len(list) != 1 || list[0].ID != keep {
+		t.Fatalf("sessions: %+v %v", list, err)
+	}
+}
+
+func TestNewerSchemaStopsStartUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.duckdb")
+	s, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec("INSERT INTO schema_migrations VALUES (9999, 'future', now())"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = Open(context.Background(), path, Options{})
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("got %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestWriteDroppedWhenCallerLeftBeforeItBegan(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.CreateUser(ctx, s.NewUser("gone@example.com", "h", "user"), nil)
+	if err == nil {
+		t.Fatal("write of a cancelled caller acknowledged")
+	}
+	if _, err := s.UserByEmail(context.Background(), "gone@example.com"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("cancelled write committed: %v", err)
+	}
+}

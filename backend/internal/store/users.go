@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// User is an account row.
+type User struct {
+	ID           uuid.UUID
+	Email        string
+	PasswordHash string
+	Role         string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanUser(r rowScanner) (User, error) {
+	var u User
+	err := r.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.CreatedAt, &u.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	return u, err
+}
+
+// NewUser builds a user row with a fresh UUIDv7 id (time-ordered, so the
+// primary key index stays append-friendly).
+func (s *Store) NewUser(email, passwordHash, role string) User {
+	now := s.now().Truncate(time.Microsecond)
+	return User{ID: uuid.Must(uuid.NewV7()), Email: email, PasswordHash: passwordHash, Role: role, CreatedAt: now, UpdatedAt: now}
+}
+
+// CreateUser inserts u; ErrEmailTaken if the email is registered. audit, when
+// given, is written in the same transaction.
+func (s *Store) CreateUser(ctx context.Context, u User, audit *Audit) error {
+	return s.write(ctx, func(t *Tx) error {
+		if _, err := scanUser(t.queryRow(s.stmts.userByEmail, u.Email)); err == nil {
+			return rule(ErrEmailTaken)
+		} else if !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("store: check email: %w", err)
+		}
+		if _, err := t.exec(s.stmts.insertUser, u.ID, u.Email, u.PasswordHash, u.Role, u.CreatedAt, u.UpdatedAt); err != nil {
+			return fmt.Errorf("store: insert user: %w", err)
+		}
+		if err := t.audit(audit); err != nil {
+			return err
+		}
+		t.AfterCommit(func() { s.users.put(u) })
+		return nil
+	})
+}
+
+// EnsureAdmin creates u as an admin if the database has no admin yet. It
+// reports whether it did; an existing account with u's email is promoted.
+func (s *Store) EnsureAdmin(ctx context.Context, u User) (created bool, err error) {
+	err = s.write(ctx, func(t *Tx) error {
+		created = false
+		var admins int
+		if err := t.queryRow(s.stmts.countAdmins, "admin").Scan(&admins); err != nil {
+			return fmt.Errorf("store: count admins: %w", err)
+		}
+		if admins > 0 {
+			return nil
+		}
+		existing, err := scanUser(t.queryRow(s.stmts.userByEmail, u.Email))
+		switch {
+		case err == nil:
+			existing.Role, existing.UpdatedAt = "admin", s.now()
+			if _, err := t.exec(s.stmts.updateRole, "admin", existing.UpdatedAt, existing.ID); err != nil {
+				return fmt.Errorf("store: promote %s: %w", u.Email, err)
+			}
+			t.AfterCommit(func() { s.users.put(existing) })
+			return nil
+		case !errors.Is(err, ErrNotFound):
+			return fmt.Errorf("store: check email: %w", err)
+		}
+		u.Role = "admin"
+		if _, err := t.exec(s.stmts.insertUser, u.ID, u.Email, u.PasswordHash, u.Role, u.CreatedAt, u.UpdatedAt); err != nil {
+			return fmt.Errorf("store: insert admin: %w", err)
+		}
+		created = true
+		t.AfterCommit(func() { s.users.put(u) })
+		return nil
+	})
+	return created, err
+}
+
+// UserByID returns a user, from memory when it was read before.
+func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (User, error) {
+	if u, ok, _ := s.users.get(id); ok {
+		return u, nil
+	}
+	_, _, gen := s.users.get(id)
+	u, err := scanUser(s.stmts.userByID.QueryRowContext(ctx, id))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return User{}, err
+		}
+		return User{}, fmt.Errorf("store: user by id: %w", err)
+	}
+	s.users.fill(u, gen)
+	return u, nil
+}
+
+// UserByEmail returns the user with this (normalised) email.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	u, err := scanUser(s.stmts.userByEmail.QueryRowContext(ctx, email))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return User{}, fmt.Errorf("store: user by email: %w", err)
+	}
+	return u, err
+}
+
+// UserChange is an update of a user's own account. Nil fields stay.
+type UserChange struct {
+	Email        *string
+	PasswordHash *string
+	// KeepSession is the session that survives a password change; every
+	// other session of the user is revoked in the same transaction.
+	KeepSession uuid.UUID
+}
+
+// UpdateUser applies change to user id and returns the new row.
+func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, change UserChange, audits ...*Audit) (User, error) {
+	var out User
+	err := s.write(ctx, func(t *Tx) error {
+		u, err := scanUser(t.queryRow(s.stmts.userByID, id))
+		if err != nil {
+			return ruleOrFault(err, "load user")
+		}
+		now := s.now().Truncate(time.Microsecond)
+		if change.Email != nil && *change.Email != u.Email {
+			if _, err := scanUser(t.queryRow(s.stmts.userByEmail, *change.Email)); err == nil {
+				return rule(ErrEmailTaken)
+			} else if !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("store: check email: %w", err)
+			}
+			if _, err := t.exec(s.stmts.updateEmail, *change.Email, now, id); err != nil {
+				return fmt.Errorf("store: update email: %w", err)
+			}
+			u.Email, u.UpdatedAt = *change.Email, now
+		}
+		if change.PasswordHash != nil {
+			if _, err := t.exec(s.stmts.updatePassword, *change.PasswordHash, now, id); err != nil {
+				return fmt.Errorf("store: update password: %w", err)
+			}
+			u.PasswordHash, u.UpdatedAt = *change.PasswordHash, now
+			if err := s.revokeSessionsExcept(t, id, change.KeepSession); err != nil {
+				return err
+			}
+		}
+		for _, a := range audits {
+			if err := t.audit(a); err != nil {
+				return err
+			}
+		}
+		out = u
+		t.AfterCommit(func() { s.users.put(u) })
+		return nil
+	})
+	return out, err
+}
+
+// SetRole changes a user's role; ErrLastAdmin if it would demote the last
+// admin, ErrNotFound for an unknown id.
+func (s *Store) SetRole(ctx context.Context, id uuid.UUID, role string, audit *Audit) (User, error) {
+	var out User
+	err := s.write(ctx, func(t *Tx) error {
+		u, err := scanUser(t.queryRow(s.stmts.userByID, id))
+		if err != nil {
+			return ruleOrFault(err, "load user")
+		}
+		if u.Role == role {
+			out = u
+			return nil
+		}
+		if u.Role == "admin" {
+			var admins int
+			if err := t.queryRow(s.stmts.countAdmins, "admin").Scan(&admins); err != nil {
+				return fmt.Errorf("store: count admins: %w", err)
+			}
+			if admins <= 1 {
+				return rule(ErrLastAdmin)
+			}
+		}
+		u.Role, u.UpdatedAt = role, s.now().Truncate(time.Microsecond)
+		if _, err := t.exec(s.stmts.updateRole, role, u.UpdatedAt, id); err != nil {
+			return fmt.Errorf("store: update role: %w", err)
+		}
+		if err := t.audit(audit); err != nil {
+			return err
+		}
+		out = u
+		t.AfterCommit(func() { s.users.put(u) })
+		return nil
+	})
+	return out, err
+}
+
+// DeleteUser removes a user and revokes all their sessions.
+func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *Audit) error {
+	return s.write(ctx, func(t *Tx) error {
+		u, err := scanUser(t.queryRow(s.stmts.userByID, id))
+		if err != nil {
+			return ruleOrFault(err, "load user")
+		}
+		if u.Role == "admin" {
+			var admins int
+			if err := t.queryRow(s.stmts.countAdmins, "admin").Scan(&admins); err != nil {
+				return fmt.Errorf("store: count admins: %w", err)
+			}
+			if admins <= 1 {
+				return rule(ErrLastAdmin)
+			}
+		}
+		if _, err := t.exec(s.stmts.revokeUserTokens, s.now(), id); err != nil {
+			return fmt.Errorf("store: revoke tokens of deleted user: %w", err)
+		}
+		if _, err := t.exec(s.stmts.deleteUser, id); err != nil {
+			return fmt.Errorf("store: delete user: %w", err)
+		}
+		if err := t.audit(audit); err != nil {
+			return err
+		}
+		t.AfterCommit(func() {
+			s.users.drop(id)
+			s.sessions.dropUser(id)
+		})
+		return nil
+	})
+}
+
+// UserPage is one page of a user listing.
+type UserPage struct {
+	Users []User
+	Total int
+}
+
+// ListUsers pages through users by creation time, optionally filtered by an
+// email substring (matched literally, case-insensitively).
+func (s *Store) ListUsers(ctx context.Context, query string, limit, offset int) (UserPage, error) {
+	where, args := "", []any{}
+	if query != "" {
+		where = " WHERE contains(email, ?)"
+		args = append(args, strings.ToLower(query))
+	}
+	var page UserPage
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM users"+where, args...).Scan(&page.Total); err != nil {
+		return UserPage{}, fmt.Errorf("store: count users: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT "+userColumns+" FROM users"+where+
+		" ORDER BY created_at, id LIMIT ? OFFSET ?", append(args, limit, offset)...)
+	if err != nil {
+		return UserPage{}, fmt.Errorf("store: list users: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return UserPage{}, fmt.Errorf("store: scan user: %w", err)
+		}
+		page.Users = append(page.Users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return UserPage{}, fmt.Errorf("store: list users: %w", err)
+	}
+	return page, nil
+}
+
+// RoleCounts counts users per role.
+func (s *Store) RoleCounts(ctx context.Context) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT role, count(*) FROM users GROUP BY role")
+	if err != nil {
+		return nil, fmt.Errorf("store: count roles: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var role string
+		var n int
+		if err := rows.Scan(&role, &n); err != nil {
+			return nil, fmt.Errorf("store: count roles: %w", err)
+		}
+		out[role] = n
+	}
+	return out, rows.Err()
+}
+
+// ruleOrFault turns ErrNotFound into a rule outcome and anything else into a
+// fault with context.
+func ruleOrFault(err error, what string) error {
+	if errors.Is(err, ErrNotFound) {
+		return rule(ErrNotFound)
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
