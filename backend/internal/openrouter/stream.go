@@ -1,0 +1,260 @@
+package openrouter
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// maxEventBytes bounds one SSE event (base64 images make lines of MiBs).
+const maxEventBytes = 32 << 20
+
+// Stream is a streaming chat completion. Call Next until it returns an
+// error (io.EOF after upstream's [DONE]); always Close it.
+type Stream struct {
+	client *Client
+	op     string
+	parent context.Context
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	body   *idleBody
+	events *sseReader
+	usage  *Usage
+	err    error
+}
+
+// StreamEvent is one event: Data is its `data:` payload exactly as received
+// (to pass through unchanged), Chunk the same payload parsed.
+type StreamEvent struct {
+	Data  []byte
+	Chunk ChatChunk
+}
+
+// ChatCompletionStream starts a streaming chat completion. Failures before
+// the first event (status, timeout, refused request) are returned here;
+// failures after it come from Next.
+func (c *Client) ChatCompletionStream(ctx context.Context, req ChatRequest) (*Stream, error) {
+	const op = "chat completion stream"
+	wire, err := c.chatWire(req, true)
+	if err != nil {
+		return nil, err
+	}
+	resp, reqCtx, cancel, err := c.openStream(ctx, op, http.MethodPost, c.endpoint(nil, "chat", "completions"), wire)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{client: c, op: op, parent: ctx, ctx: reqCtx, cancel: cancel, body: resp.Body.(*idleBody),
+		events: newSSEReader(resp.Body)}, nil
+}
+
+// Next returns the next event. It returns io.EOF after [DONE], and an *Error
+// when upstream reports an error event, ends the stream early, sends an
+// unreadable event or stays silent longer than the idle timeout.
+func (s *Stream) Next() (StreamEvent, error) {
+	if s.err != nil {
+		return StreamEvent{}, s.err
+	}
+	event, err := s.next()
+	if err != nil {
+		s.err = err
+		s.Close()
+	}
+	return event, err
+}
+
+func (s *Stream) next() (StreamEvent, error) {
+	data, err := s.events.next()
+	if errors.Is(err, io.EOF) {
+		return StreamEvent{}, &Error{Op: s.op, Kind: KindUpstream,
+			Message: "the AI provider ended the stream early", Cause: errors.New("stream ended without [DONE]")}
+	}
+	if err != nil {
+		return StreamEvent{}, s.client.transportFailure(s.op, s.parent, s.ctx, err)
+	}
+	if bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) {
+		return StreamEvent{}, io.EOF
+	}
+	var chunk ChatChunk
+	if err := json.Unmarshal(data, &chunk); err != nil {
+		return StreamEvent{}, s.client.malformed(s.op, fmt.Errorf("stream event: %w", err))
+	}
+	if chunk.Error != nil {
+		return StreamEvent{}, s.client.upstreamFailure(s.op, chunk.Error.Code, *chunk.Error, nil)
+	}
+	if chunk.Usage != nil {
+		s.usage = chunk.Usage
+	}
+	return StreamEvent{Data: data, Chunk: chunk}, nil
+}
+
+// Usage is the usage of the last chunk that carried one (upstream sends it
+// in the final chunk), nil before.
+func (s *Stream) Usage() *Usage { return s.usage }
+
+// Close ends the stream and the upstream request. It is safe to call twice.
+func (s *Stream) Close() error {
+	s.cancel(errClosed)
+	return s.body.Close()
+}
+
+// VideoContent is the body of a finished video. Close it.
+type VideoContent struct {
+	Body          io.ReadCloser
+	ContentType   string
+	ContentLength int64 // -1 when unknown
+}
+
+// VideoContent streams the index-th output of a completed job (GET
+// /videos/{id}/content?index=N) without buffering it. The body is bounded
+// by the idle timeout, not the call timeout, so large files can take long.
+func (c *Client) VideoContent(ctx context.Context, jobID string, index int) (*VideoContent, error) {
+	target := c.endpoint(url.Values{"index": {strconv.Itoa(index)}}, "videos", jobID, "content")
+	resp, _, _, err := c.openStream(ctx, "video content", http.MethodGet, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	contentType := resp.Header.Get("Content-Type")
+	if contentType == "" {
+		contentType = "video/mp4"
+	}
+	return &VideoContent{Body: resp.Body, ContentType: contentType, ContentLength: resp.ContentLength}, nil
+}
+
+// openStream sends a request whose answer is read incrementally. The call
+// timeout bounds the wait for the headers; afterwards the body is an
+// *idleBody that cancels the request when no byte arrives for the idle
+// timeout, and whose Close ends the request.
+func (c *Client) openStream(ctx context.Context, op, method, target string, in any) (*http.Response, context.Context, context.CancelCauseFunc, error) {
+	if c.configErr != nil {
+		return nil, nil, nil, c.misconfigured(op)
+	}
+	reqCtx, cancel := context.WithCancelCause(ctx)
+	headerTimer := time.AfterFunc(c.timeout, func() { cancel(errCallTimeout) })
+	req, err := c.newRequest(reqCtx, method, target, in)
+	if err != nil {
+		headerTimer.Stop()
+		cancel(err)
+		return nil, nil, nil, fmt.Errorf("openrouter: %s: %w", op, err)
+	}
+	req.Header.Set("Accept", "text/event-stream, application/json, */*")
+	resp, err := c.send(op, ctx, req)
+	headerTimer.Stop()
+	if err != nil {
+		cancel(err)
+		return nil, nil, nil, err
+	}
+	body := &idleBody{body: resp.Body, idle: c.idle, cancel: cancel}
+	body.timer = time.AfterFunc(c.idle, func() { cancel(errIdleTimeout) })
+	resp.Body = body
+	return resp, reqCtx, cancel, nil
+}
+
+// idleBody cancels its request when no byte arrives for idle.
+type idleBody struct {
+	body   io.ReadCloser
+	idle   time.Duration
+	timer  *time.Timer
+	cancel context.CancelCauseFunc
+	once   sync.Once
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.idle)
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	var err error
+	b.once.Do(func() {
+		b.timer.Stop()
+		err = b.body.Close()
+		b.cancel(errClosed)
+	})
+	return err
+}
+
+// sseReader splits a text/event-stream into the data of its events. Comments
+// (": OPENROUTER PROCESSING"), event/id/retry fields and events without data
+// are skipped; several data lines of one event are joined with "\n".
+type sseReader struct {
+	r *bufio.Reader
+}
+
+func newSSEReader(r io.Reader) *sseReader {
+	return &sseReader{r: bufio.NewReaderSize(r, 1<<20)}
+}
+
+// next returns the data of the next event; io.EOF when the stream ends.
+func (s *sseReader) next() ([]byte, error) {
+	var data []byte
+	hasData := false
+	for {
+		line, err := s.readLine()
+		if err != nil {
+			if errors.Is(err, io.EOF) && hasData {
+				return data, nil
+			}
+			return nil, err
+		}
+		if len(line) == 0 {
+			if hasData {
+				return data, nil
+			}
+			continue
+		}
+		field, value, _ := bytes.Cut(line, []byte(":"))
+		if len(field) == 0 || !bytes.Equal(field, []byte("data")) {
+			continue // comment or a field we do not use
+		}
+		value = bytes.TrimPrefix(value, []byte(" "))
+		if hasData {
+			data = append(data, '\n')
+		}
+		data = append(data, value...)
+		hasData = true
+		if len(data) > maxEventBytes {
+			return nil, errors.New("stream event larger than 32 MiB")
+		}
+	}
+}
+
+// readLine returns one line without its end of line, however long (up to
+// maxEventBytes). The returned slice is the caller's.
+func (s *sseReader) readLine() ([]byte, error) {
+	var line []byte
+	for {
+		fragment, err := s.r.ReadSlice('\n')
+		line = append(line, fragment...)
+		if len(line) > maxEventBytes {
+			return nil, errors.New("stream line larger than 32 MiB")
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil && (!errors.Is(err, io.EOF) || len(line) == 0) {
+			return nil, err
+		}
+		return bytes.TrimRight(line, "\r\n"), nil
+	}
+}
+
+func hashUser(salt, userID string) string {
+	mac := hmac.New(sha256.New, []byte("duckgate-openrouter-user:"+salt))
+	mac.Write([]byte(userID))
+	return hex.EncodeToString(mac.Sum(nil))[:32]
+}
