@@ -1,0 +1,306 @@
+// Package openapi describes the backend's HTTP API as an OpenAPI 3.1
+// document, serves it with an interactive docs page (vendored Swagger UI),
+// and validates responses against it in tests.
+//
+// The document is built once at start-up from a declarative table of
+// operations (operations.go) and JSON Schemas reflected from the shared/api
+// Go types (schema.go), so the documented shapes are the ones the code
+// encodes.
+package openapi
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// Version of OpenAPI the document follows.
+const Version = "3.1.1"
+
+// Info names the API in the document.
+type Info struct {
+	Title       string
+	Version     string
+	Description string
+	ServerURL   string // where "Try it out" sends requests; "/" when empty
+}
+
+// Operation is one documented endpoint.
+type Operation struct {
+	Method string // GET, POST, …
+	Path   string // OpenAPI style: /users/{id}
+	Auth   string // AuthNone, AuthUser or AuthAdmin
+}
+
+// Operations lists every documented endpoint, for tests that compare the
+// router's routes with the document.
+func Operations() []Operation {
+	var ops []Operation
+	for _, e := range operationTable() {
+		ops = append(ops, Operation{Method: e.op.method, Path: e.op.path, Auth: e.op.auth})
+	}
+	return ops
+}
+
+// GinPath converts an OpenAPI path template (/users/{id}) to gin's syntax
+// (/users/:id).
+func GinPath(openapiPath string) string {
+	segs := strings.Split(openapiPath, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+			segs[i] = ":" + s[1:len(s)-1]
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// OpenAPIPath converts a gin route (/users/:id) to an OpenAPI template
+// (/users/{id}).
+func OpenAPIPath(ginPath string) string {
+	segs := strings.Split(ginPath, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, ":") || strings.HasPrefix(s, "*") {
+			segs[i] = "{" + s[1:] + "}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// Build returns the OpenAPI document as JSON.
+func Build(info Info) ([]byte, error) {
+	doc, err := document(info)
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("openapi: encode document: %w", err)
+	}
+	return out, nil
+}
+
+func document(info Info) (schema, error) {
+	r := newReflector(schemaHints())
+	problemRef := r.ref(api.Problem{})
+	r.ref(api.ChatChunk{}) // described by /ai/chat's stream, not referenced by a body
+
+	paths := schema{}
+	for _, e := range operationTable() {
+		item, _ := paths[e.op.path].(schema)
+		if item == nil {
+			item = schema{}
+			paths[e.op.path] = item
+		}
+		method := strings.ToLower(e.op.method)
+		if _, dup := item[method]; dup {
+			return nil, fmt.Errorf("openapi: %s %s is declared twice", e.op.method, e.op.path)
+		}
+		item[method] = operationObject(r, e, problemRef)
+	}
+
+	server := info.ServerURL
+	if server == "" {
+		server = "/"
+	}
+	return schema{
+		"openapi": Version,
+		"info": schema{
+			"title":       info.Title,
+			"version":     info.Version,
+			"description": info.Description,
+		},
+		"servers": []schema{{"url": server}},
+		"tags": []schema{
+			{"name": "Auth", "description": "Accounts, sign-in and token rotation."},
+			{"name": "Users", "description": "The caller's account and sessions; user administration."},
+			{"name": "Admin", "description": "Statistics, health, maintenance and audit (admins only)."},
+			{"name": "AI", "description": "Chat, text, image and video generation through OpenRouter."},
+			{"name": "Operations", "description": "Health, metrics, keys and this documentation."},
+		},
+		"paths": paths,
+		"components": schema{
+			"schemas":         r.components,
+			"securitySchemes": securitySchemes(),
+		},
+	}, nil
+}
+
+func securitySchemes() schema {
+	return schema{
+		"bearerAuth": schema{
+			"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+			"description": "An access token from POST /auth/login or POST /auth/refresh.",
+		},
+		"oauth2Password": schema{
+			"type":        "oauth2",
+			"description": "Sign in with email (as username) and password; the docs page's Authorize button uses this.",
+			"flows": schema{
+				"password": schema{"tokenUrl": "/auth/login", "scopes": schema{}},
+			},
+		},
+	}
+}
+
+// security is the requirement of an operation: none, or a bearer token
+// obtained either way.
+func security(auth string) []schema {
+	if auth == AuthNone {
+		return []schema{}
+	}
+	return []schema{{"bearerAuth": []string{}}, {"oauth2Password": []string{}}}
+}
+
+func operationObject(r *reflector, e tableEntry, problemRef schema) schema {
+	op := e.op
+	description := op.description
+	if op.auth == AuthAdmin {
+		description = strings.TrimSpace("Requires the admin role. " + description)
+	}
+	obj := schema{
+		"operationId": operationID(op.method, op.path),
+		"tags":        []string{op.tag},
+		"summary":     op.summary,
+		"security":    security(op.auth),
+		"responses":   responsesObject(r, op, e.problems, problemRef),
+	}
+	if description != "" {
+		obj["description"] = description
+	}
+	if params := parameters(op); len(params) > 0 {
+		obj["parameters"] = params
+	}
+	if op.body != nil {
+		content := schema{"application/json": schema{"schema": r.ref(op.body.json)}}
+		if op.body.form != nil {
+			content["application/x-www-form-urlencoded"] = schema{"schema": op.body.form}
+		}
+		obj["requestBody"] = schema{"required": true, "content": content}
+	}
+	return obj
+}
+
+func parameters(op operation) []schema {
+	var out []schema
+	for _, p := range op.params {
+		s := schema{"name": p.name, "in": p.in, "schema": p.schema}
+		if p.description != "" {
+			s["description"] = p.description
+		}
+		if p.in == "path" {
+			s["required"] = true
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func responsesObject(r *reflector, op operation, problems []int, problemRef schema) schema {
+	out := schema{}
+	for _, resp := range op.responses {
+		key := strconv.Itoa(resp.status)
+		entry, _ := out[key].(schema)
+		if entry == nil {
+			entry = schema{"description": resp.description}
+			out[key] = entry
+		}
+		if resp.json == nil && resp.mediaType == "" {
+			continue
+		}
+		content, _ := entry["content"].(schema)
+		if content == nil {
+			content = schema{}
+			entry["content"] = content
+		}
+		if resp.json != nil {
+			content["application/json"] = schema{"schema": r.ref(resp.json)}
+		} else {
+			content[resp.mediaType] = schema{"schema": resp.raw}
+		}
+	}
+	for _, status := range slices.Concat(problems, []int{http.StatusInternalServerError}) {
+		key := strconv.Itoa(status)
+		if _, documented := out[key]; documented {
+			continue
+		}
+		entry := schema{
+			"description": http.StatusText(status) + problemNote(status),
+			"content":     schema{api.ProblemContentType: schema{"schema": problemRef}},
+		}
+		if h := problemHeaders(status); h != nil {
+			entry["headers"] = h
+		}
+		out[key] = entry
+	}
+	return out
+}
+
+// problemNote says what a problem status means in this API.
+func problemNote(status int) string {
+	switch status {
+	case 400:
+		return ": the body or a parameter cannot be parsed."
+	case 401:
+		return ": no valid access token (or wrong credentials for sign-in)."
+	case 403:
+		return ": signed in, but not allowed."
+	case 404:
+		return ": no such resource, or not yours."
+	case 409:
+		return ": conflicts with the current state."
+	case 413:
+		return ": the body is over the size limit."
+	case 415:
+		return ": the body must be application/json."
+	case 422:
+		return ": fields are invalid; errors names them."
+	case 429:
+		return ": too many requests; retry after Retry-After seconds."
+	case 502:
+		return ": the AI provider failed."
+	case 503:
+		return ": the AI provider is not configured or the database is down."
+	case 504:
+		return ": the AI provider did not answer in time."
+	case 500:
+		return ": the request id identifies the failure in the logs."
+	}
+	return "."
+}
+
+func problemHeaders(status int) schema {
+	switch status {
+	case http.StatusTooManyRequests:
+		return schema{"Retry-After": schema{"description": "Seconds to wait.", "schema": schema{"type": "integer"}}}
+	case http.StatusUnauthorized:
+		return schema{"WWW-Authenticate": schema{"description": "Bearer challenge (RFC 6750).", "schema": schema{"type": "string"}}}
+	}
+	return nil
+}
+
+// operationID is a stable camel-case name: GET /users/{id}/role → getUsersIdRole.
+func operationID(method, path string) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	for _, word := range strings.FieldsFunc(path, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	}) {
+		b.WriteString(strings.ToUpper(word[:1]) + word[1:])
+	}
+	return b.String()
+}
+
+// sortedKeys is used where a stable order matters (error messages, tests).
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
