@@ -107,9 +107,9 @@ type videoRequest struct {
 
 type videoJob struct {
 	id, generationID, model string
-	created             time.Time
-	polls               int
-	fail                bool
+	created                 time.Time
+	polls                   int
+	fail                    bool
 }
 
 func (s *Server) submitVideo(w http.ResponseWriter, r *http.Request) {

@@ -261,13 +261,16 @@ func (c *Client) call(ctx context.Context, op, method, target string, in, out an
 // failure inside a 200 answer ({"error": {...}}): that is a failure too.
 func (c *Client) decode(op string, body []byte, out any) error {
 	var envelope struct {
-		Error *APIError `json:"error"`
+		Error json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(body, &envelope); err != nil {
 		return c.malformed(op, err)
 	}
-	if envelope.Error != nil {
-		return c.upstreamFailure(op, envelope.Error.Code, *envelope.Error, nil)
+	// A video job's "error" is a string describing a failed job, not a
+	// failure of the call; only an error object is.
+	var failure APIError
+	if bytes.HasPrefix(envelope.Error, []byte("{")) && json.Unmarshal(envelope.Error, &failure) == nil {
+		return c.upstreamFailure(op, failure.Code, failure, nil)
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return c.malformed(op, err)

@@ -239,7 +239,7 @@ type ChatChunk struct {
 	Model   string            `json:"model"`
 	Choices []ChatChunkChoice `json:"choices"`
 	Usage   *Usage            `json:"usage,omitempty"`
-	Error   *APIError    `json:"error,omitempty"`
+	Error   *APIError         `json:"error,omitempty"`
 }
 
 // ChatChunkChoice is the delta of one chunk.
