@@ -1,0 +1,79 @@
+// Command backend serves duckgate's HTTP API and carries the operator
+// commands that work on its database while it is stopped.
+//
+//	backend                     serve (the default)
+//	backend migrate             apply pending schema migrations and exit
+//	backend user create --email E --password-stdin [--admin]
+//	backend user set-role --email E --role admin|user
+//	backend healthcheck         probe /readyz of a running backend (for containers)
+//	backend version             print the build
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Set by the Makefile's -ldflags.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "backend:", err)
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is a mistake in the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+const usage = `usage:
+  backend [serve]
+  backend migrate
+  backend user create --email E --password-stdin [--admin]
+  backend user set-role --email E --role admin|user
+  backend healthcheck
+  backend version`
+
+// run is the whole program: main only supplies the process's environment,
+// so tests can run it in-process with their own.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stdout)
+	case "migrate":
+		return migrate(ctx, getenv, stdout)
+	case "user":
+		return userCommand(ctx, args, getenv, stdin, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, getenv)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "backend %s (commit %s)\n", version, commit)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/duckgate/duckgate/backend/internal/admin"
+	"github.com/duckgate/duckgate/backend/internal/auth"
+	"github.com/duckgate/duckgate/backend/internal/config"
+	"github.com/duckgate/duckgate/backend/internal/httpapi"
+	"github.com/duckgate/duckgate/backend/internal/openapi"
+	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/backend/internal/users"
+)
+
+// shutdownGrace is how long in-flight requests get to finish on SIGTERM.
+const shutdownGrace = 30 * time.Second
+
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(stdout, cfg.LogLevel)
+	started := time.Now()
+
+	st, err := store.Open(ctx, cfg.DuckDBPath, store.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	app, err := assemble(ctx, cfg, st, logger)
+	if err != nil {
+		return err
+	}
+	if err := bootstrapAdmin(ctx, cfg, st, app.auth, logger); err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           app.router,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("backend listening", "addr", ln.Addr().String(), "version", version, "commit", commit,
+		"database", cfg.DuckDBPath, "ai_configured", cfg.OpenRouterAPIKey != "", "startup_ms", time.Since(started).Milliseconds())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing in-flight requests", "grace", shutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("graceful shutdown incomplete", "err", err)
+	}
+	app.close()
+	logger.Info("stopped")
+	return nil
+}
+
+// app is the wired backend: everything run needs to serve and stop.
+type app struct {
+	router http.Handler
+	auth   *auth.Service
+	close  func()
+}
+
+// assemble builds services and the router from configuration and a store.
+func assemble(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger) (*app, error) {
+	tokens, err := loadTokens(cfg)
+	if err != nil {
+		return nil, err
+	}
+	hasher := auth.NewHasher(auth.DefaultPasswordParams, runtime.NumCPU())
+	authSvc := auth.NewService(st, hasher, tokens, auth.Config{
+		RefreshTTL: cfg.RefreshTokenTTL, LoginMaxFailures: cfg.LoginMaxFailures, LoginLockout: cfg.LoginLockout,
+	})
+	usersSvc := users.NewService(st, hasher)
+	adminSvc := admin.NewService(st, nil, nil)
+
+	metrics, err := httpapi.NewMetrics(prometheus.NewRegistry(), st.DB())
+	if err != nil {
+		return nil, err
+	}
+	doc, err := openapi.Build(openapi.Info{Title: "duckgate API", Version: version})
+	if err != nil {
+		return nil, fmt.Errorf("build OpenAPI document: %w", err)
+	}
+	router, err := httpapi.NewRouter(httpapi.RouterConfig{
+		Logger:         logger,
+		Metrics:        metrics,
+		RequireUser:    authSvc.RequireUser(),
+		RequireAdmin:   auth.RequireAdmin(),
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		BodyLimits:     map[string]int64{"/generate/video/from-image": cfg.MaxImageBytes},
+		CORSOrigins:    cfg.CORSOrigins,
+		TrustedProxies: cfg.TrustedProxies,
+		Ready:          readiness(st),
+		Version:        version,
+		Commit:         commit,
+		OpenAPI:        doc,
+		Docs:           docsHandler(),
+		Modules: []httpapi.Module{
+			auth.NewHandler(authSvc, tokens),
+			users.NewHandler(usersSvc),
+			admin.NewHandler(adminSvc),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &app{router: router, auth: authSvc, close: func() {}}, nil
+}
+
+func loadTokens(cfg config.Config) (*auth.Tokens, error) {
+	key, _, err := auth.LoadOrCreateKey(cfg.JWTKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	var previous []ed25519.PublicKey
+	for _, path := range cfg.JWTPreviousKeyFiles {
+		pub, err := auth.LoadPublicKey(path)
+		if err != nil {
+			return nil, err
+		}
+		previous = append(previous, pub)
+	}
+	return auth.NewTokens(auth.TokenConfig{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience,
+		TTL: cfg.AccessTokenTTL, Skew: 30 * time.Second}, key, previous...)
+}
+
+// readiness reports the database reachable and its schema current.
+func readiness(st *store.Store) func(ctx context.Context) map[string]string {
+	return func(ctx context.Context) map[string]string {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		v, err := st.SchemaVersion(ctx)
+		switch {
+		case err != nil:
+			return map[string]string{"duckdb": "unreachable"}
+		case v < store.LatestSchema():
+			return map[string]string{"duckdb": fmt.Sprintf("schema %d behind %d", v, store.LatestSchema())}
+		}
+		return map[string]string{"duckdb": "ok"}
+	}
+}
+
+// bootstrapAdmin makes sure an admin exists: ADMIN_EMAIL/ADMIN_PASSWORD when
+// given, otherwise admin@localhost with a random password logged once.
+func bootstrapAdmin(ctx context.Context, cfg config.Config, st *store.Store, authSvc *auth.Service, logger *slog.Logger) error {
+	email, password, generated := cfg.AdminEmail, cfg.AdminPassword, false
+	if email == "" {
+		email, password, generated = "admin@localhost", randomPassword(), true
+	} else {
+		normalized, fe := auth.NormalizeEmail(email)
+		if fe != nil {
+			return fmt.Errorf("ADMIN_EMAIL: %s", fe.Message)
+		}
+		email = normalized
+	}
+	created, err := authSvc.EnsureAdmin(ctx, email, password)
+	if err != nil {
+		return fmt.Errorf("create initial admin: %w", err)
+	}
+	if created && generated {
+		// The one log record that ever holds a secret (the contract says so).
+		logger.Warn("created initial admin", "email", email, "password", password)
+	} else if created {
+		logger.Info("created initial admin", "email", email)
+	}
+	return nil
+}
+
+func randomPassword() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(level)))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// docsHandler serves the interactive API docs page when the openapi package
+// provides one.
+func docsHandler() http.Handler { return nil }

@@ -1,0 +1,117 @@
+// Package admin serves the operators' endpoints: stats, database health,
+// token purge and the audit trail.
+package admin
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// Store is what the admin endpoints need from storage.
+type Store interface {
+	RoleCounts(ctx context.Context) (map[string]int, error)
+	TokenCounts(ctx context.Context) (map[string]int, error)
+	Ping(ctx context.Context) (time.Duration, error)
+	PurgeTokens(ctx context.Context, audit *store.Audit) (int, error)
+	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Audit, int, error)
+}
+
+// AIStats fills the ai part of the stats (the AI gateway provides it).
+type AIStats func(ctx context.Context) (api.AIStats, error)
+
+// Service computes admin views. Stats are cached for a few seconds and
+// bounded by a timeout: a dashboard polling them must not eat into the
+// writer's throughput (a looping stats query cost ~40% of it).
+type Service struct {
+	store    Store
+	ai       AIStats
+	now      func() time.Time
+	cacheFor time.Duration
+
+	mu       sync.Mutex
+	cached   api.Stats
+	cachedAt time.Time
+}
+
+// NewService wires the admin rules; ai may be nil (zeros).
+func NewService(st Store, ai AIStats, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: st, ai: ai, now: now, cacheFor: 5 * time.Second}
+}
+
+// Stats counts users, refresh tokens and AI use.
+func (s *Service) Stats(ctx context.Context) (api.Stats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.cachedAt.IsZero() && s.now().Sub(s.cachedAt) < s.cacheFor {
+		return s.cached, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	roles, err := s.store.RoleCounts(ctx)
+	if err != nil {
+		return api.Stats{}, fmt.Errorf("admin: stats: %w", err)
+	}
+	tokens, err := s.store.TokenCounts(ctx)
+	if err != nil {
+		return api.Stats{}, fmt.Errorf("admin: stats: %w", err)
+	}
+	out := api.Stats{
+		Users: api.UserStats{Total: roles[api.RoleAdmin] + roles[api.RoleUser],
+			ByRole: api.RoleCounts{Admin: roles[api.RoleAdmin], User: roles[api.RoleUser]}},
+		RefreshTokens: api.TokenStats{Active: tokens["active"], Rotated: tokens["rotated"],
+			Revoked: tokens["revoked"], Expired: tokens["expired"]},
+		AI: api.AIStats{ByModel: []api.ModelUsage{}},
+	}
+	if s.ai != nil {
+		if out.AI, err = s.ai(ctx); err != nil {
+			return api.Stats{}, fmt.Errorf("admin: ai stats: %w", err)
+		}
+	}
+	s.cached, s.cachedAt = out, s.now()
+	return out, nil
+}
+
+// DBHealth pings the database.
+func (s *Service) DBHealth(ctx context.Context) api.DBHealth {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	d, err := s.store.Ping(ctx)
+	if err != nil {
+		return api.DBHealth{Status: "error", Error: "the database did not answer"}
+	}
+	return api.DBHealth{Status: "ok", LatencyMS: float64(d.Microseconds()) / 1000}
+}
+
+// Purge deletes revoked and expired refresh tokens.
+func (s *Service) Purge(ctx context.Context, actor, requestID string) (int, error) {
+	n, err := s.store.PurgeTokens(ctx, &store.Audit{ActorID: actor, Action: api.AuditTokensPurged, RequestID: requestID})
+	if err != nil {
+		return n, fmt.Errorf("admin: purge: %w", err)
+	}
+	s.mu.Lock()
+	s.cachedAt = time.Time{} // the counts just changed
+	s.mu.Unlock()
+	return n, nil
+}
+
+// Audit lists the audit trail.
+func (s *Service) Audit(ctx context.Context, f store.AuditFilter) (api.AuditList, error) {
+	items, total, err := s.store.ListAudit(ctx, f)
+	if err != nil {
+		return api.AuditList{}, fmt.Errorf("admin: audit: %w", err)
+	}
+	out := api.AuditList{Items: make([]api.AuditEntry, 0, len(items)), Total: total}
+	for _, a := range items {
+		out.Items = append(out.Items, api.AuditEntry{ID: a.ID.String(), At: a.At.UTC(), ActorID: a.ActorID,
+			Action: a.Action, TargetID: a.TargetID, Detail: a.Detail, RequestID: a.RequestID})
+	}
+	return out, nil
+}

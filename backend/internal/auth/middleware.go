@@ -1,0 +1,52 @@
+package auth
+
+import (
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/duckgate/duckgate/backend/internal/httpapi"
+	"github.com/duckgate/duckgate/backend/internal/problem"
+)
+
+type principalKey struct{}
+
+// RequireUser authenticates the bearer token and stores the principal for
+// the handlers (read it with PrincipalOf). No or a bad token is a 401.
+func (s *Service) RequireUser() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		header := c.GetHeader("Authorization")
+		scheme, token, ok := strings.Cut(header, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			httpapi.Abort(c, problem.ErrUnauthorized)
+			return
+		}
+		p, err := s.Authenticate(c.Request.Context(), strings.TrimSpace(token))
+		if err != nil {
+			httpapi.Abort(c, err)
+			return
+		}
+		c.Set(principalKey{}, p)
+		httpapi.SetLogUser(c, p.UserID.String())
+		c.Next()
+	}
+}
+
+// RequireAdmin lets only admins through; it runs after RequireUser.
+func RequireAdmin() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !PrincipalOf(c).IsAdmin() {
+			httpapi.Abort(c, problem.ErrForbidden.WithDetail("this needs the admin role"))
+			return
+		}
+		c.Next()
+	}
+}
+
+// PrincipalOf returns the authenticated caller of a request that passed
+// RequireUser.
+func PrincipalOf(c *gin.Context) Principal {
+	v, _ := c.Get(principalKey{})
+	p, _ := v.(Principal)
+	return p
+}

@@ -1,0 +1,318 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/duckgate/duckgate/backend/internal/problem"
+	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// Store is what the auth service needs from storage.
+type Store interface {
+	NewUser(email, passwordHash, role string) store.User
+	CreateUser(ctx context.Context, u store.User, audit *store.Audit) error
+	UserByEmail(ctx context.Context, email string) (store.User, error)
+	UserByID(ctx context.Context, id uuid.UUID) (store.User, error)
+	UpdateUser(ctx context.Context, id uuid.UUID, change store.UserChange, audits ...*store.Audit) (store.User, error)
+	CreateSession(ctx context.Context, ns store.NewSession) (uuid.UUID, error)
+	Rotate(ctx context.Context, r store.Rotation) (store.Session, error)
+	RevokeByToken(ctx context.Context, hash string) error
+	SessionActive(family uuid.UUID) (uuid.UUID, bool)
+	AppendAudit(ctx context.Context, a *store.Audit) error
+	EnsureAdmin(ctx context.Context, u store.User) (bool, error)
+}
+
+// Public failures of the auth endpoints.
+var (
+	ErrInvalidCredentials = problem.New(http.StatusUnauthorized, "invalid email or password")
+	ErrInvalidRefresh     = problem.New(http.StatusUnauthorized, "the refresh token is invalid, expired or revoked; sign in again")
+	ErrEmailTaken         = problem.New(http.StatusConflict, "an account with this email already exists")
+	ErrTooManyAttempts    = problem.New(http.StatusTooManyRequests, "too many failed sign-ins; try again later")
+	ErrSessionEnded       = problem.New(http.StatusUnauthorized, "the session has ended; sign in again")
+)
+
+// Config tunes the service.
+type Config struct {
+	RefreshTTL       time.Duration
+	LoginMaxFailures int
+	LoginLockout     time.Duration
+	Now              func() time.Time
+}
+
+// Service holds the rules of registration, sign-in, refresh and sign-out.
+type Service struct {
+	store    Store
+	hasher   *Hasher
+	tokens   *Tokens
+	cfg      Config
+	byEmail  *Throttle
+	byClient *Throttle
+}
+
+// NewService wires the auth rules.
+func NewService(st Store, hasher *Hasher, tokens *Tokens, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{
+		store: st, hasher: hasher, tokens: tokens, cfg: cfg,
+		byEmail:  NewThrottle(cfg.LoginMaxFailures, cfg.LoginLockout, cfg.Now),
+		byClient: NewThrottle(cfg.LoginMaxFailures*4, cfg.LoginLockout, cfg.Now),
+	}
+}
+
+// Client describes who is calling, for sessions and the audit trail.
+type Client struct {
+	IP        string
+	UserAgent string
+	RequestID string
+}
+
+// NormalizeEmail trims and lower-cases an email and checks its form.
+func NormalizeEmail(raw string) (string, *api.FieldError) {
+	email := strings.ToLower(strings.TrimSpace(raw))
+	fail := func(msg string) (string, *api.FieldError) { return "", &api.FieldError{Field: "email", Message: msg} }
+	switch {
+	case email == "":
+		return fail("is required")
+	case len(email) > 254:
+		return fail("must be at most 254 characters")
+	}
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || addr.Name != "" || strings.ContainsAny(email, " <>\"") {
+		return fail("is not a valid email address")
+	}
+	return email, nil
+}
+
+// CheckPassword enforces the password rules (8–128 characters).
+func CheckPassword(field, password string) *api.FieldError {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case !utf8.ValidString(password):
+		return &api.FieldError{Field: field, Message: "must be valid UTF-8"}
+	case n < 8:
+		return &api.FieldError{Field: field, Message: "must be at least 8 characters"}
+	case n > 128:
+		return &api.FieldError{Field: field, Message: "must be at most 128 characters"}
+	}
+	return nil
+}
+
+// Register creates a user account with role user.
+func (s *Service) Register(ctx context.Context, req api.RegisterRequest) (store.User, error) {
+	email, emailErr := NormalizeEmail(req.Email)
+	var fields []api.FieldError
+	if emailErr != nil {
+		fields = append(fields, *emailErr)
+	}
+	if pwErr := CheckPassword("password", req.Password); pwErr != nil {
+		fields = append(fields, *pwErr)
+	}
+	if len(fields) > 0 {
+		return store.User{}, problem.Validation(fields...)
+	}
+	return s.CreateAccount(ctx, email, req.Password, api.RoleUser, nil)
+}
+
+// CreateAccount hashes password and stores a new account (also used by the
+// operator command and admin bootstrap).
+func (s *Service) CreateAccount(ctx context.Context, email, password, role string, audit *store.Audit) (store.User, error) {
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return store.User{}, err
+	}
+	u := s.store.NewUser(email, hash, role)
+	if err := s.store.CreateUser(ctx, u, audit); err != nil {
+		if errors.Is(err, store.ErrEmailTaken) {
+			return store.User{}, ErrEmailTaken.Wrap(err)
+		}
+		return store.User{}, fmt.Errorf("auth: register: %w", err)
+	}
+	return u, nil
+}
+
+// EnsureAdmin creates an admin with these credentials when none exists yet,
+// and reports whether it did.
+func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool, error) {
+	hash, err := s.hasher.Hash(ctx, password)
+	if err != nil {
+		return false, err
+	}
+	created, err := s.store.EnsureAdmin(ctx, s.store.NewUser(email, hash, api.RoleAdmin))
+	if err != nil {
+		return false, fmt.Errorf("auth: ensure admin: %w", err)
+	}
+	return created, nil
+}
+
+// Login checks credentials and starts a session. Unknown emails and wrong
+// passwords look the same from outside: same answer, same hashing work.
+func (s *Service) Login(ctx context.Context, rawEmail, password string, client Client) (api.TokenPair, error) {
+	email := strings.ToLower(strings.TrimSpace(rawEmail))
+	if wait := max(s.byEmail.Locked(email), s.byClient.Locked(client.IP)); wait > 0 {
+		return api.TokenPair{}, ErrTooManyAttempts.WithRetryAfter(wait)
+	}
+	u, err := s.store.UserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.hasher.VerifyDummy(ctx, password)
+		return api.TokenPair{}, s.failLogin(ctx, email, "", client)
+	case err != nil:
+		return api.TokenPair{}, fmt.Errorf("auth: login: %w", err)
+	}
+	ok, stale, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return api.TokenPair{}, fmt.Errorf("auth: login: verify: %w", err)
+	}
+	if !ok {
+		return api.TokenPair{}, s.failLogin(ctx, email, u.ID.String(), client)
+	}
+	s.byEmail.Reset(email)
+	if stale {
+		s.rehash(ctx, u.ID, password)
+	}
+	return s.startSession(ctx, u, client)
+}
+
+// failLogin records a failed sign-in (and a lock-out when it causes one).
+func (s *Service) failLogin(ctx context.Context, email, userID string, client Client) error {
+	detail := fmt.Sprintf("email=%q ip=%s", email, client.IP)
+	_ = s.store.AppendAudit(ctx, &store.Audit{Action: api.AuditLoginFailed, TargetID: userID, Detail: detail, RequestID: client.RequestID})
+	lockedEmail := s.byEmail.Fail(email)
+	lockedClient := s.byClient.Fail(client.IP)
+	if lockedEmail || lockedClient {
+		_ = s.store.AppendAudit(ctx, &store.Audit{Action: api.AuditLockout, TargetID: userID,
+			Detail: detail + fmt.Sprintf(" locked_for=%s", s.cfg.LoginLockout), RequestID: client.RequestID})
+	}
+	return ErrInvalidCredentials
+}
+
+// rehash upgrades a hash made with weaker parameters; failure is harmless.
+func (s *Service) rehash(ctx context.Context, id uuid.UUID, password string) {
+	if hash, err := s.hasher.Hash(ctx, password); err == nil {
+		_, _ = s.store.UpdateUser(ctx, id, store.UserChange{PasswordHash: &hash, KeepSession: uuid.Nil})
+	}
+}
+
+func (s *Service) startSession(ctx context.Context, u store.User, client Client) (api.TokenPair, error) {
+	refresh, hash, err := newRefreshToken()
+	if err != nil {
+		return api.TokenPair{}, err
+	}
+	sid, err := s.store.CreateSession(ctx, store.NewSession{UserID: u.ID, TokenHash: hash,
+		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP})
+	if err != nil {
+		return api.TokenPair{}, fmt.Errorf("auth: start session: %w", err)
+	}
+	return s.pair(Claims{UserID: u.ID, Role: u.Role, SessionID: sid}, refresh)
+}
+
+// Refresh rotates a refresh token and issues a new pair.
+func (s *Service) Refresh(ctx context.Context, refreshToken string, client Client) (api.TokenPair, error) {
+	if refreshToken == "" {
+		return api.TokenPair{}, problem.Validation(problem.Field("refresh_token", "is required"))
+	}
+	next, nextHash, err := newRefreshToken()
+	if err != nil {
+		return api.TokenPair{}, err
+	}
+	se, err := s.store.Rotate(ctx, store.Rotation{OldHash: hashToken(refreshToken), NewHash: nextHash,
+		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP, RequestID: client.RequestID})
+	switch {
+	case errors.Is(err, store.ErrTokenInvalid), errors.Is(err, store.ErrTokenReused):
+		return api.TokenPair{}, ErrInvalidRefresh.Wrap(err)
+	case err != nil:
+		return api.TokenPair{}, fmt.Errorf("auth: refresh: %w", err)
+	}
+	u, err := s.store.UserByID(ctx, se.UserID)
+	if err != nil {
+		return api.TokenPair{}, ErrInvalidRefresh.Wrap(err)
+	}
+	return s.pair(Claims{UserID: u.ID, Role: u.Role, SessionID: se.ID}, next)
+}
+
+// Logout ends the session of refreshToken; unknown tokens are ignored.
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	if refreshToken == "" {
+		return problem.Validation(problem.Field("refresh_token", "is required"))
+	}
+	if err := s.store.RevokeByToken(ctx, hashToken(refreshToken)); err != nil {
+		return fmt.Errorf("auth: logout: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) pair(c Claims, refresh string) (api.TokenPair, error) {
+	access, err := s.tokens.Issue(c)
+	if err != nil {
+		return api.TokenPair{}, err
+	}
+	return api.TokenPair{AccessToken: access, RefreshToken: refresh, TokenType: "bearer",
+		ExpiresIn: int(s.tokens.TTL() / time.Second)}, nil
+}
+
+// Principal is the caller of an authenticated request, as of now: the role
+// comes from the user's current row, not from the token.
+type Principal struct {
+	UserID    uuid.UUID
+	Email     string
+	Role      string
+	SessionID uuid.UUID
+}
+
+// IsAdmin reports whether the caller is an admin.
+func (p Principal) IsAdmin() bool { return p.Role == api.RoleAdmin }
+
+// Authenticate turns a bearer token into the current principal. The token
+// must verify, its session must be live and its user must exist: all three
+// are answered from memory.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, error) {
+	c, err := s.tokens.Verify(bearer)
+	if err != nil {
+		return Principal{}, problem.ErrUnauthorized.WithDetail("the access token is invalid or expired").Wrap(err)
+	}
+	owner, ok := s.store.SessionActive(c.SessionID)
+	if !ok || owner != c.UserID {
+		return Principal{}, ErrSessionEnded
+	}
+	u, err := s.store.UserByID(ctx, c.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, ErrSessionEnded
+	} else if err != nil {
+		return Principal{}, fmt.Errorf("auth: load user: %w", err)
+	}
+	return Principal{UserID: u.ID, Email: u.Email, Role: u.Role, SessionID: c.SessionID}, nil
+}
+
+// newRefreshToken returns 256 random bits, URL-safe, and the hash stored in
+// its place.
+func newRefreshToken() (token, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("auth: refresh token: %w", err)
+	}
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, hashToken(token), nil
+}
+
+// hashToken is SHA-256: refresh tokens carry 256 bits of entropy, so a fast
+// hash is enough (no dictionary to guard against), and lookups stay cheap.
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,214 @@
+// Package users serves self-service (/users/me…) and admin user management
+// (/users…).
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/google/uuid"
+
+	"github.com/duckgate/duckgate/backend/internal/auth"
+	"github.com/duckgate/duckgate/backend/internal/problem"
+	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// Store is what user management needs from storage.
+type Store interface {
+	UserByID(ctx context.Context, id uuid.UUID) (store.User, error)
+	UpdateUser(ctx context.Context, id uuid.UUID, change store.UserChange, audits ...*store.Audit) (store.User, error)
+	ListUsers(ctx context.Context, query string, limit, offset int) (store.UserPage, error)
+	DeleteUser(ctx context.Context, id uuid.UUID, audit *store.Audit) error
+	SetRole(ctx context.Context, id uuid.UUID, role string, audit *store.Audit) (store.User, error)
+	Sessions(ctx context.Context, user uuid.UUID) ([]store.Session, error)
+	RevokeSession(ctx context.Context, user, family uuid.UUID) error
+	RevokeOtherSessions(ctx context.Context, user, keep uuid.UUID) error
+}
+
+// Public failures.
+var (
+	ErrWrongPassword = problem.New(http.StatusForbidden, "the current password is wrong")
+	ErrEmailTaken    = problem.New(http.StatusConflict, "an account with this email already exists")
+	ErrDeleteSelf    = problem.New(http.StatusConflict, "you cannot delete your own account here; ask another admin")
+	ErrLastAdmin     = problem.New(http.StatusConflict, "this would leave the system without an admin")
+	ErrNoUser        = problem.New(http.StatusNotFound, "no such user")
+	ErrNoSession     = problem.New(http.StatusNotFound, "no such session")
+)
+
+// Service holds the rules of user management.
+type Service struct {
+	store  Store
+	hasher *auth.Hasher
+}
+
+// NewService wires user management.
+func NewService(st Store, hasher *auth.Hasher) *Service { return &Service{store: st, hasher: hasher} }
+
+// Me returns the caller's account.
+func (s *Service) Me(ctx context.Context, p auth.Principal) (store.User, error) {
+	u, err := s.store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return store.User{}, fmt.Errorf("users: me: %w", err)
+	}
+	return u, nil
+}
+
+// UpdateMe changes the caller's email and/or password after checking the
+// current password. A new password ends every other session.
+func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.UpdateMeRequest, requestID string) (store.User, error) {
+	var change store.UserChange
+	var fields []api.FieldError
+	if req.CurrentPassword == "" {
+		fields = append(fields, problem.Field("current_password", "is required"))
+	}
+	if req.Email != nil {
+		email, fe := auth.NormalizeEmail(*req.Email)
+		if fe != nil {
+			fields = append(fields, *fe)
+		}
+		change.Email = &email
+	}
+	if req.Password != nil {
+		if fe := auth.CheckPassword("password", *req.Password); fe != nil {
+			fields = append(fields, *fe)
+		}
+	}
+	if req.Email == nil && req.Password == nil {
+		fields = append(fields, problem.Field("email", "give a new email or a new password"))
+	}
+	if len(fields) > 0 {
+		return store.User{}, problem.Validation(fields...)
+	}
+	u, err := s.store.UserByID(ctx, p.UserID)
+	if err != nil {
+		return store.User{}, fmt.Errorf("users: load: %w", err)
+	}
+	ok, _, err := s.hasher.Verify(ctx, req.CurrentPassword, u.PasswordHash)
+	if err != nil {
+		return store.User{}, fmt.Errorf("users: verify password: %w", err)
+	}
+	if !ok {
+		return store.User{}, ErrWrongPassword
+	}
+	var audits []*store.Audit
+	actor := p.UserID.String()
+	if change.Email != nil && *change.Email != u.Email {
+		audits = append(audits, &store.Audit{ActorID: actor, Action: api.AuditEmailChange, TargetID: actor,
+			Detail: fmt.Sprintf("from %q to %q", u.Email, *change.Email), RequestID: requestID})
+	}
+	if req.Password != nil {
+		hash, err := s.hasher.Hash(ctx, *req.Password)
+		if err != nil {
+			return store.User{}, err
+		}
+		change.PasswordHash = &hash
+		change.KeepSession = p.SessionID
+		audits = append(audits, &store.Audit{ActorID: actor, Action: api.AuditPasswordChange, TargetID: actor,
+			Detail: "other sessions were signed out", RequestID: requestID})
+	}
+	updated, err := s.store.UpdateUser(ctx, p.UserID, change, audits...)
+	if errors.Is(err, store.ErrEmailTaken) {
+		return store.User{}, ErrEmailTaken
+	} else if err != nil {
+		return store.User{}, fmt.Errorf("users: update: %w", err)
+	}
+	return updated, nil
+}
+
+// Sessions lists the caller's live sessions.
+func (s *Service) Sessions(ctx context.Context, p auth.Principal) ([]api.Session, error) {
+	list, err := s.store.Sessions(ctx, p.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("users: sessions: %w", err)
+	}
+	out := make([]api.Session, 0, len(list))
+	for _, se := range list {
+		out = append(out, api.Session{ID: se.ID.String(), CreatedAt: se.CreatedAt.UTC(), LastUsedAt: se.LastUsedAt.UTC(),
+			ExpiresAt: se.ExpiresAt.UTC(), UserAgent: se.UserAgent, IP: se.IP, Current: se.ID == p.SessionID})
+	}
+	return out, nil
+}
+
+// RevokeSession ends one of the caller's sessions.
+func (s *Service) RevokeSession(ctx context.Context, p auth.Principal, rawID string) error {
+	id, err := uuid.Parse(rawID)
+	if err != nil {
+		return ErrNoSession
+	}
+	if err := s.store.RevokeSession(ctx, p.UserID, id); errors.Is(err, store.ErrNotFound) {
+		return ErrNoSession
+	} else if err != nil {
+		return fmt.Errorf("users: revoke session: %w", err)
+	}
+	return nil
+}
+
+// RevokeOtherSessions signs the caller out everywhere else.
+func (s *Service) RevokeOtherSessions(ctx context.Context, p auth.Principal) error {
+	if err := s.store.RevokeOtherSessions(ctx, p.UserID, p.SessionID); err != nil {
+		return fmt.Errorf("users: revoke other sessions: %w", err)
+	}
+	return nil
+}
+
+// List pages through users.
+func (s *Service) List(ctx context.Context, q string, limit, offset int) (store.UserPage, error) {
+	page, err := s.store.ListUsers(ctx, q, limit, offset)
+	if err != nil {
+		return store.UserPage{}, fmt.Errorf("users: list: %w", err)
+	}
+	return page, nil
+}
+
+// Delete removes a user (not the caller) and ends their sessions.
+func (s *Service) Delete(ctx context.Context, p auth.Principal, rawID, requestID string) error {
+	id, err := uuid.Parse(rawID)
+	if err != nil {
+		return ErrNoUser
+	}
+	if id == p.UserID {
+		return ErrDeleteSelf
+	}
+	target, err := s.store.UserByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNoUser
+	} else if err != nil {
+		return fmt.Errorf("users: delete: %w", err)
+	}
+	err = s.store.DeleteUser(ctx, id, &store.Audit{ActorID: p.UserID.String(), Action: api.AuditUserDeleted,
+		TargetID: id.String(), Detail: fmt.Sprintf("deleted %s (%s)", target.Email, target.Role), RequestID: requestID})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ErrNoUser
+	case errors.Is(err, store.ErrLastAdmin):
+		return ErrLastAdmin
+	case err != nil:
+		return fmt.Errorf("users: delete: %w", err)
+	}
+	return nil
+}
+
+// SetRole changes a user's role, never leaving zero admins.
+func (s *Service) SetRole(ctx context.Context, p auth.Principal, rawID, role, requestID string) (store.User, error) {
+	if role != api.RoleUser && role != api.RoleAdmin {
+		return store.User{}, problem.Validation(problem.Field("role", `must be "user" or "admin"`))
+	}
+	id, err := uuid.Parse(rawID)
+	if err != nil {
+		return store.User{}, ErrNoUser
+	}
+	u, err := s.store.SetRole(ctx, id, role, &store.Audit{ActorID: p.UserID.String(), Action: api.AuditRoleChange,
+		TargetID: id.String(), Detail: "role set to " + role, RequestID: requestID})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, ErrNoUser
+	case errors.Is(err, store.ErrLastAdmin):
+		return store.User{}, ErrLastAdmin
+	case err != nil:
+		return store.User{}, fmt.Errorf("users: set role: %w", err)
+	}
+	return u, nil
+}
