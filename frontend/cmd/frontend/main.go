@@ -1,0 +1,108 @@
+// Command frontend serves the duckgate browser application: server-rendered
+// pages, their assets, and the /api proxy to the backend.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/duckgate/duckgate/frontend/internal/config"
+	"github.com/duckgate/duckgate/frontend/internal/proxy"
+	"github.com/duckgate/duckgate/frontend/internal/session"
+	"github.com/duckgate/duckgate/frontend/internal/web"
+	"github.com/duckgate/duckgate/shared/api"
+	"github.com/duckgate/duckgate/shared/client"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "frontend:", err)
+		os.Exit(1)
+	}
+}
+
+// run wires configuration, backend client, sessions, proxy and pages, serves
+// until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && (args[0] == "version" || args[0] == "--version") {
+		_, err := fmt.Fprintf(stdout, "frontend %s (%s)\n", version, commit)
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "frontend")
+
+	transport := proxy.NewTransport()
+	backend := client.New(cfg.BackendURL.String(),
+		client.WithHTTPClient(&http.Client{Transport: transport}),
+		client.WithUserAgent("duckgate-frontend/"+version))
+	sessions := session.NewManager(func(ctx context.Context, refreshToken, ip, ua string) (*api.TokenPair, error) {
+		return backend.Refresh(client.WithForwarded(ctx, ip, ua), refreshToken)
+	}, session.Options{Secure: cfg.CookieSecure, SessionTTL: cfg.SessionTTL})
+
+	e, err := web.New(web.Deps{
+		Backend:  backend,
+		Sessions: sessions,
+		Proxy: proxy.New(cfg.BackendURL, proxy.Options{
+			ReplayBytes: cfg.ProxyReplayBytes,
+			Transport:   transport,
+			Logger:      logger,
+			RequestID:   func(r *http.Request) string { return web.RequestID(r.Context()) },
+		}),
+		Logger:         logger,
+		CookieSecure:   cfg.CookieSecure,
+		BackendTimeout: cfg.BackendTimeout,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		// No write timeout: chat streams and video downloads may last minutes.
+	}
+	logger.Info("frontend listening", "addr", ln.Addr().String(), "backend", cfg.BackendURL.String(), "version", version)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}

@@ -1,0 +1,67 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// generatorData is what the chat, image and video pages share: the models
+// to choose from. The generation itself runs in the page's script through
+// the /api proxy, so answers can stream.
+type generatorData struct {
+	Models       []api.Model
+	AspectRatios []string
+	Jobs         []api.VideoJob
+}
+
+// imageAspectRatios are the ratios OpenRouter's image models accept.
+var imageAspectRatios = []string{"1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"}
+
+// models loads the models of a modality. When AI is not configured (503) or
+// the list fails, the page still renders with a notice instead of failing.
+func (a *app) models(c echo.Context, modality string) ([]api.Model, string) {
+	cl, ctx, cancel := a.api(c)
+	defer cancel()
+	list, err := cl.Models(ctx, modality)
+	if err != nil {
+		var p *api.Problem
+		if asProblem(err, &p) && p.Status == http.StatusServiceUnavailable {
+			return nil, "AI is not available: " + problemMessage(p)
+		}
+		if asProblem(err, &p) {
+			return nil, "The model list could not be loaded: " + problemMessage(p)
+		}
+		return nil, "The model list could not be loaded. Please try again in a moment."
+	}
+	return list.Data, ""
+}
+
+func (a *app) chat(c echo.Context) error {
+	models, notice := a.models(c, api.ModalityText)
+	v := newView(c, "Chat", "chat", generatorData{Models: models})
+	v.Notice = notice
+	return c.Render(http.StatusOK, "chat", v)
+}
+
+func (a *app) images(c echo.Context) error {
+	models, notice := a.models(c, api.ModalityImage)
+	v := newView(c, "Images", "images", generatorData{Models: models, AspectRatios: imageAspectRatios})
+	v.Notice = notice
+	return c.Render(http.StatusOK, "images", v)
+}
+
+func (a *app) videos(c echo.Context) error {
+	models, notice := a.models(c, api.ModalityVideo)
+	data := generatorData{Models: models, AspectRatios: []string{"16:9", "9:16", "1:1"}}
+	cl, ctx, cancel := a.api(c)
+	defer cancel()
+	if jobs, err := cl.VideoJobs(ctx, 10, 0); err == nil {
+		data.Jobs = jobs.Items
+	}
+	v := newView(c, "Videos", "videos", data)
+	v.Notice = notice
+	return c.Render(http.StatusOK, "videos", v)
+}

@@ -1,0 +1,53 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/duckgate/duckgate/frontend/internal/session"
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+func urlQuery(s string) string { return url.QueryEscape(s) }
+
+func (a *app) loginPage(c echo.Context) error {
+	if userFrom(c) != nil {
+		return redirect(c, safeNext(c.QueryParam("next")))
+	}
+	v := newView(c, "Sign in", "login", nil)
+	v.Form.Values = map[string]string{"email": c.QueryParam("email"), "next": c.QueryParam("next")}
+	return c.Render(http.StatusOK, "login", v)
+}
+
+// login exchanges email and password for tokens, which go into HttpOnly
+// cookies only.
+func (a *app) login(c echo.Context) error {
+	email := strings.TrimSpace(c.FormValue("email"))
+	next := c.FormValue("next")
+	cl, ctx, cancel := a.api(c)
+	defer cancel()
+	pair, err := cl.Login(ctx, api.LoginRequest{Email: email, Password: c.FormValue("password")})
+	if err == nil {
+		session.From(c).Start(pair)
+		return redirect(c, safeNext(next))
+	}
+	values := map[string]string{"email": email, "next": next}
+	form, ok := formWithProblem(err, values)
+	if !ok {
+		return err
+	}
+	var p *api.Problem
+	if asProblem(err, &p) && p.Status == http.StatusUnauthorized {
+		form.Error = "Wrong email or password."
+	}
+	v := newView(c, "Sign in", "login", nil)
+	v.Form = form
+	status := http.StatusUnauthorized
+	if p != nil && p.Status != 0 {
+		status = p.Status
+	}
+	return c.Render(status, "login", v)
+}

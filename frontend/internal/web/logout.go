@@ -1,0 +1,24 @@
+package web
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/duckgate/duckgate/frontend/internal/session"
+)
+
+// logout revokes the session at the backend, then forgets the cookies. The
+// cookies go even when the backend cannot be reached: the person asked to
+// sign out of this browser.
+func (a *app) logout(c echo.Context) error {
+	s := session.From(c)
+	if rt := s.RefreshToken(); rt != "" {
+		cl, ctx, cancel := a.api(c)
+		defer cancel()
+		if err := cl.Logout(ctx, rt); err != nil {
+			a.Logger.WarnContext(ctx, "logout: backend revocation failed", "err", err, "request_id", RequestID(ctx))
+		}
+	}
+	s.End()
+	setFlash(c, "You are signed out.")
+	return redirect(c, "/")
+}

@@ -1,0 +1,89 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// profileData is the profile page: the account and its signed-in devices.
+type profileData struct {
+	Sessions []api.Session
+}
+
+func (a *app) profile(c echo.Context) error {
+	return a.renderProfile(c, http.StatusOK, Form{})
+}
+
+func (a *app) renderProfile(c echo.Context, status int, form Form) error {
+	cl, ctx, cancel := a.api(c)
+	defer cancel()
+	list, err := cl.Sessions(ctx)
+	if err != nil {
+		return err
+	}
+	v := newView(c, "Your profile", "profile", profileData{Sessions: list.Items})
+	v.Form = form
+	return c.Render(status, "profile", v)
+}
+
+func (a *app) changeEmail(c echo.Context) error {
+	email := strings.TrimSpace(c.FormValue("email"))
+	return a.updateMe(c, api.UpdateMeRequest{Email: &email, CurrentPassword: c.FormValue("current_password")},
+		map[string]string{"email": email}, "Your email address is now "+email+".")
+}
+
+func (a *app) changePassword(c echo.Context) error {
+	password := c.FormValue("password")
+	if password != c.FormValue("password_confirm") {
+		return a.renderProfile(c, http.StatusUnprocessableEntity, Form{
+			Errors: map[string]string{"password_confirm": "The two passwords differ."},
+		})
+	}
+	return a.updateMe(c, api.UpdateMeRequest{Password: &password, CurrentPassword: c.FormValue("current_password")},
+		nil, "Your password is changed. Your other devices were signed out.")
+}
+
+// updateMe sends a change and shows the outcome; a wrong current password
+// (403) is shown next to that field.
+func (a *app) updateMe(c echo.Context, req api.UpdateMeRequest, values map[string]string, done string) error {
+	cl, ctx, cancel := a.api(c)
+	defer cancel()
+	_, err := cl.UpdateMe(ctx, req)
+	if err == nil {
+		setFlash(c, done)
+		return redirect(c, "/profile")
+	}
+	var p *api.Problem
+	if !asProblem(err, &p) {
+		return err
+	}
+	form, _ := formWithProblem(err, values)
+	if p.Status == http.StatusForbidden {
+		form = Form{Values: values, Errors: map[string]string{"current_password": "Your current password is not right."}}
+	}
+	return a.renderProfile(c, p.Status, form)
+}
+
+func (a *app) revokeSession(c echo.Context) error {
+	cl, ctx, cancel := a.api(c)
+	defer cancel()
+	if err := cl.RevokeSession(ctx, c.Param("id")); err != nil {
+		return err
+	}
+	setFlash(c, "That device is signed out.")
+	return redirect(c, "/profile")
+}
+
+func (a *app) revokeOtherSessions(c echo.Context) error {
+	cl, ctx, cancel := a.api(c)
+	defer cancel()
+	if err := cl.RevokeOtherSessions(ctx); err != nil {
+		return err
+	}
+	setFlash(c, "All your other devices are signed out.")
+	return redirect(c, "/profile")
+}
