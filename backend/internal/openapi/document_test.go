@@ -1,11 +1,15 @@
 package openapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 func buildDoc(t *testing.T) []byte {
@@ -231,5 +235,38 @@ func TestPathConversions(t *testing.T) {
 		if got := OpenAPIPath(ginPath); got != openapiPath {
 			t.Errorf("OpenAPIPath(%q) = %q, want %q", ginPath, got, openapiPath)
 		}
+	}
+}
+
+func TestDocumentFitsTheOpenAPI31Schema(t *testing.T) {
+	metaschema, err := os.ReadFile("testdata/oas-3.1-schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, err := jsonschema.UnmarshalJSON(bytes.NewReader(metaschema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	const url = "https://spec.openapis.org/oas/3.1/schema/2021-04-15"
+	if err := c.AddResource(url, meta); err != nil {
+		t.Fatal(err)
+	}
+	oas, err := c.Compile(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(buildDoc(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := oas.Validate(doc); err != nil {
+		t.Errorf("the document is not valid OpenAPI 3.1: %v", err)
+	}
+	// The check has teeth: a response without its required description fails.
+	broken, _ := jsonschema.UnmarshalJSON(strings.NewReader(`{"openapi":"3.1.1","info":{"title":"x","version":"1"},
+		"paths":{"/x":{"get":{"responses":{"200":{}}}}}}`))
+	if oas.Validate(broken) == nil {
+		t.Error("the OpenAPI schema accepted a response without description")
 	}
 }
