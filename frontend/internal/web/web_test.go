@@ -1,0 +1,302 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/duckgate/duckgate/frontend/internal/proxy"
+	"github.com/duckgate/duckgate/frontend/internal/session"
+	"github.com/duckgate/duckgate/shared/api"
+	"github.com/duckgate/duckgate/shared/client"
+)
+
+// These tests exercise the frontend's own logic (CSRF, cookies, error pages)
+// against a tiny stand-in that answers like the contract; the real backend
+// is driven by the browser tests in e2e/.
+
+const (
+	testAccess  = "eyJhbGciOiJFZERTQSJ9.eyJleHAiOjQxMDI0NDQ4MDB9.access-secret"
+	testRefresh = "refresh-secret-value"
+)
+
+type stubBackend struct {
+	*httptest.Server
+	proxied atomic.Int32
+}
+
+func startStubBackend(t *testing.T) *stubBackend {
+	b := &stubBackend{}
+	mux := http.NewServeMux()
+	writeJSON := func(w http.ResponseWriter, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	problem := func(w http.ResponseWriter, p api.Problem) {
+		w.Header().Set("Content-Type", api.ProblemContentType)
+		w.WriteHeader(p.Status)
+		_ = json.NewEncoder(w).Encode(p)
+	}
+	mux.HandleFunc("POST /auth/login", func(w http.ResponseWriter, r *http.Request) {
+		var in api.LoginRequest
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		if in.Password != "right-password" {
+			problem(w, api.Problem{Status: 401, Title: "Unauthorized", Detail: "invalid email or password"})
+			return
+		}
+		writeJSON(w, api.TokenPair{AccessToken: testAccess, RefreshToken: testRefresh, TokenType: "bearer", ExpiresIn: 900})
+	})
+	mux.HandleFunc("POST /auth/register", func(w http.ResponseWriter, r *http.Request) {
+		problem(w, api.Problem{Status: 422, Title: "Validation failed",
+			Errors: []api.FieldError{{Field: "password", Message: "must be at least 8 characters"}}})
+	})
+	mux.HandleFunc("GET /users/me", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+testAccess {
+			problem(w, api.Problem{Status: 401, Title: "Unauthorized"})
+			return
+		}
+		writeJSON(w, api.User{ID: "u1", Email: "duck@example.com", Role: "user"})
+	})
+	mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, r *http.Request) {
+		problem(w, api.Problem{Status: 403, Title: "Forbidden", Detail: "admin role required"})
+	})
+	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		b.proxied.Add(1)
+		_, _ = io.WriteString(w, "ok")
+	})
+	b.Server = httptest.NewServer(mux)
+	t.Cleanup(b.Close)
+	return b
+}
+
+func startFrontend(t *testing.T, backendURL string) *httptest.Server {
+	t.Helper()
+	u, _ := url.Parse(backendURL)
+	backend := client.New(backendURL)
+	log := slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	e, err := New(Deps{
+		Backend: backend,
+		Sessions: session.NewManager(func(ctx context.Context, rt, ip, ua string) (*api.TokenPair, error) {
+			return backend.Refresh(ctx, rt)
+		}, session.Options{}),
+		Proxy:  proxy.New(u, proxy.Options{ReplayBytes: 1 << 20}),
+		Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// browser is an HTTP client with a cookie jar that does not follow redirects.
+func browser(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
+
+func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// pageToken loads a page and returns the CSRF token it carries.
+func pageToken(t *testing.T, c *http.Client, u string) string {
+	t.Helper()
+	_, body := get(t, c, u)
+	m := csrfMeta.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("page %s carries no csrf-token meta tag", u)
+	}
+	return m[1]
+}
+
+func TestFormsWithoutTheCSRFTokenAreRefused(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	c := browser(t)
+	token := pageToken(t, c, fe.URL+"/login")
+
+	for name, form := range map[string]url.Values{
+		"missing": {"email": {"a@b.c"}, "password": {"right-password"}},
+		"wrong":   {"email": {"a@b.c"}, "password": {"right-password"}, "csrf_token": {token + "x"}},
+	} {
+		resp, body := postForm(t, c, fe.URL+"/login", form)
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "Reload the page and try again") {
+			t.Errorf("%s token: got %d, want 403 with a readable message page; body: %.200s", name, resp.StatusCode, body)
+		}
+	}
+	// The same form with the page's token goes through.
+	resp, _ := postForm(t, c, fe.URL+"/login", url.Values{"email": {"a@b.c"}, "password": {"right-password"}, "csrf_token": {token}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("valid token: got %d, want 303", resp.StatusCode)
+	}
+}
+
+func TestAPICallsNeedTheCSRFHeader(t *testing.T) {
+	b := startStubBackend(t)
+	fe := startFrontend(t, b.URL)
+	c := browser(t)
+	token := pageToken(t, c, fe.URL+"/")
+
+	send := func(header, field, fetchSite string) int {
+		body := url.Values{"csrf_token": {field}}.Encode()
+		req, _ := http.NewRequest(http.MethodPost, fe.URL+"/api/echo", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if header != "" {
+			req.Header.Set("X-CSRF-Token", header)
+		}
+		if fetchSite != "" {
+			req.Header.Set("Sec-Fetch-Site", fetchSite)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := send("", token, ""); got != http.StatusForbidden {
+		t.Errorf("token only in the body of an /api call: %d, want 403", got)
+	}
+	if got := send(token, "", "cross-site"); got != http.StatusForbidden {
+		t.Errorf("cross-site request: %d, want 403", got)
+	}
+	if b.proxied.Load() != 0 {
+		t.Fatalf("refused requests reached the backend")
+	}
+	if got := send(token, "", "same-origin"); got != http.StatusOK || b.proxied.Load() != 1 {
+		t.Errorf("header token: %d (backend saw %d), want 200 proxied", got, b.proxied.Load())
+	}
+	// Reads need no token.
+	if resp, _ := get(t, c, fe.URL+"/api/echo"); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /api/echo: %d", resp.StatusCode)
+	}
+}
+
+func TestSignInKeepsTokensInHttpOnlyCookiesOnly(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	c := browser(t)
+	token := pageToken(t, c, fe.URL+"/login?next=/profile")
+
+	resp, _ := postForm(t, c, fe.URL+"/login", url.Values{
+		"email": {"duck@example.com"}, "password": {"right-password"}, "csrf_token": {token}, "next": {"/profile"},
+	})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/profile" {
+		t.Fatalf("login: %d to %q, want 303 to /profile", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	for _, ck := range resp.Cookies() {
+		if !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
+			t.Errorf("cookie %s is readable by scripts or cross-site: %+v", ck.Name, ck)
+		}
+	}
+	_, home := get(t, c, fe.URL+"/")
+	if !strings.Contains(home, "duck@example.com") {
+		t.Fatalf("signed-in page does not show the user: %.300s", home)
+	}
+	for _, secret := range []string{testAccess, testRefresh, "access-secret"} {
+		if strings.Contains(home, secret) {
+			t.Fatalf("a token appears in the page HTML")
+		}
+	}
+}
+
+func TestRedirectAfterSignInStaysOnSite(t *testing.T) {
+	for next, want := range map[string]string{
+		"/videos": "/videos", "//evil.example": "/chat", "https://evil.example/": "/chat", `/\evil`: "/chat", "": "/chat",
+	} {
+		if got := safeNext(next); got != want {
+			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+}
+
+func TestWrongPasswordAndValidationAreShownOnTheForm(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	c := browser(t)
+
+	token := pageToken(t, c, fe.URL+"/login")
+	resp, body := postForm(t, c, fe.URL+"/login", url.Values{"email": {"duck@example.com"}, "password": {"nope"}, "csrf_token": {token}})
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Wrong email or password.") || !strings.Contains(body, `value="duck@example.com"`) {
+		t.Errorf("wrong password: %d, want 401 with a message and the email kept; %.300s", resp.StatusCode, body)
+	}
+
+	token = pageToken(t, c, fe.URL+"/register")
+	resp, body = postForm(t, c, fe.URL+"/register", url.Values{
+		"email": {"duck@example.com"}, "password": {"short"}, "password_confirm": {"short"}, "csrf_token": {token}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="password-error">must be at least 8 characters`) {
+		t.Errorf("validation: %d, want 422 with the message next to the password field; %.500s", resp.StatusCode, body)
+	}
+}
+
+func TestProtectedPagesSendAnonymousBrowsersToSignIn(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	for _, path := range []string{"/profile", "/chat", "/images", "/videos", "/admin", "/admin/users"} {
+		resp, _ := get(t, browser(t), fe.URL+path)
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next="+url.QueryEscape(path) {
+			t.Errorf("%s: %d to %q", path, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+}
+
+func TestBackendProblemsBecomeTheMessagePage(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	c := browser(t)
+	token := pageToken(t, c, fe.URL+"/login")
+	postForm(t, c, fe.URL+"/login", url.Values{"email": {"duck@example.com"}, "password": {"right-password"}, "csrf_token": {token}})
+
+	resp, body := get(t, c, fe.URL+"/admin")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") ||
+		!strings.Contains(body, "only for administrators") || strings.Contains(body, `"status"`) {
+		t.Fatalf("403 from the backend: %d %s; want the HTML message page; %.300s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	resp, body = get(t, c, fe.URL+"/no-such-page")
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "There is no page at this address.") {
+		t.Fatalf("unknown page: %d %.300s", resp.StatusCode, body)
+	}
+}
+
+func TestEveryPageCarriesSecurityHeaders(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	resp, _ := get(t, browser(t), fe.URL+"/login")
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("CSP = %q", csp)
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("Referrer-Policy") == "" {
+		t.Errorf("missing nosniff or Referrer-Policy: %v", resp.Header)
+	}
+}
+
+// testWriter sends the server's warnings and errors to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
