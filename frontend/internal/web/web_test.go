@@ -299,4 +299,7 @@ func TestEveryPageCarriesSecurityHeaders(t *testing.T) {
 // testWriter sends the server's warnings and errors to the test log.
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
