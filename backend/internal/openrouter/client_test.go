@@ -7,9 +7,11 @@ import (
 	"errors"
 	"image/png"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -519,3 +521,59 @@ func TestInvalidBaseURLFailsCallsNotConstruction(t *testing.T) {
 		t.Error("ValidateBaseURL")
 	}
 }
+
+func TestStreamingRequestFailuresBeforeTheFirstEvent(t *testing.T) {
+	fake, client, _ := startFake(t, fakeopenrouter.Options{}, openrouter.Config{Timeout: 300 * time.Millisecond})
+	cases := map[fakeopenrouter.Failure]openrouter.Kind{
+		fakeopenrouter.FailRateLimited: openrouter.KindRateLimited,
+		fakeopenrouter.FailErrorIn200:  openrouter.KindUpstream,
+		fakeopenrouter.FailMalformed:   openrouter.KindUpstream,
+		fakeopenrouter.FailHang:        openrouter.KindTimeout,
+	}
+	for mode, kind := range cases {
+		fake.Fail(fakeopenrouter.FailureRule{Mode: mode, Times: 1})
+		stream, err := client.ChatCompletionStream(ctxT(t), openrouter.ChatRequest{Model: "openai/gpt-4o-mini", Messages: userMessage("hi"), UserID: "u"})
+		if err == nil {
+			stream.Close()
+			t.Fatalf("%s: the stream started", mode)
+		}
+		asError(t, err, kind)
+	}
+}
+
+// Finished streams and calls give their connection back: 200 concurrent
+// callers must not open a connection per call.
+func TestConnectionsAreReused(t *testing.T) {
+	fake := fakeopenrouter.New(fakeopenrouter.Options{APIKey: testKey})
+	srv := httptest.NewUnstartedServer(fake.Handler())
+	var opened atomicCounter
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			opened.add()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	client := openrouter.New(openrouter.Config{BaseURL: srv.URL + "/api/v1", APIKey: testKey})
+	for range 3 {
+		stream, err := client.ChatCompletionStream(ctxT(t), openrouter.ChatRequest{Model: "openai/gpt-4o-mini", Messages: userMessage("hi"), UserID: "u"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for err == nil {
+			_, err = stream.Next()
+		}
+		stream.Close()
+		if _, err := client.ListModels(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := opened.get(); n != 1 {
+		t.Errorf("6 sequential calls opened %d connections", n)
+	}
+}
+
+type atomicCounter struct{ n atomic.Int64 }
+
+func (c *atomicCounter) add()       { c.n.Add(1) }
+func (c *atomicCounter) get() int64 { return c.n.Load() }

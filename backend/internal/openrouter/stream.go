@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -28,7 +29,6 @@ type Stream struct {
 	op     string
 	parent context.Context
 	ctx    context.Context
-	cancel context.CancelCauseFunc
 	body   *idleBody
 	events *sseReader
 	usage  *Usage
@@ -51,12 +51,29 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req ChatRequest) (*St
 	if err != nil {
 		return nil, err
 	}
-	resp, reqCtx, cancel, err := c.openStream(ctx, op, http.MethodPost, c.endpoint(nil, "chat", "completions"), wire)
+	resp, reqCtx, _, err := c.openStream(ctx, op, http.MethodPost, c.endpoint(nil, "chat", "completions"), wire)
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{client: c, op: op, parent: ctx, ctx: reqCtx, cancel: cancel, body: resp.Body.(*idleBody),
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		return nil, c.jsonInsteadOfStream(op, ctx, reqCtx, resp.Body)
+	}
+	return &Stream{client: c, op: op, parent: ctx, ctx: reqCtx, body: resp.Body.(*idleBody),
 		events: newSSEReader(resp.Body)}, nil
+}
+
+// jsonInsteadOfStream explains a JSON answer to a streaming request: an
+// error inside a 200 (or an unreadable body) is reported as such.
+func (c *Client) jsonInsteadOfStream(op string, parent, reqCtx context.Context, body io.ReadCloser) error {
+	defer body.Close()
+	raw, err := io.ReadAll(io.LimitReader(body, maxBodyBytes))
+	if err != nil {
+		return c.transportFailure(op, parent, reqCtx, err)
+	}
+	if err := c.decode(op, raw, &ChatCompletion{}); err != nil {
+		return err
+	}
+	return c.malformed(op, errors.New("a JSON answer instead of an event stream"))
 }
 
 // Next returns the next event. It returns io.EOF after [DONE], and an *Error
@@ -84,6 +101,8 @@ func (s *Stream) next() (StreamEvent, error) {
 		return StreamEvent{}, s.client.transportFailure(s.op, s.parent, s.ctx, err)
 	}
 	if bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) {
+		// Read what little may follow so the connection can be reused.
+		_, _ = io.CopyN(io.Discard, s.body, 4<<10)
 		return StreamEvent{}, io.EOF
 	}
 	var chunk ChatChunk
@@ -105,8 +124,7 @@ func (s *Stream) Usage() *Usage { return s.usage }
 
 // Close ends the stream and the upstream request. It is safe to call twice.
 func (s *Stream) Close() error {
-	s.cancel(errClosed)
-	return s.body.Close()
+	return s.body.Close() // also cancels the request
 }
 
 // VideoContent is the body of a finished video. Close it.
