@@ -1,29 +1,45 @@
 # One place for how the binaries are built: the Dockerfiles call these
 # targets too, so a flag changed here changes every build.
 SHELL := /bin/bash
-MODULES := shared backend frontend
+MODULES := shared backend frontend e2e
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GO_BUILD := go build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: build build-backend build-frontend run test lint bench tools
+.PHONY: build build-backend build-frontend build-fake run run-fake-ai test test-deps lint bench
 
-build: build-backend
+build: build-backend build-frontend
 
 build-backend:
 	cd backend && CGO_ENABLED=1 $(GO_BUILD) -o ../bin/backend ./cmd/backend
 
+build-frontend:
+	@if [ -d frontend/cmd/frontend ]; then cd frontend && CGO_ENABLED=0 $(GO_BUILD) -o ../bin/frontend ./cmd/frontend; fi
+
+build-fake:
+	cd backend && CGO_ENABLED=0 $(GO_BUILD) -o ../bin/fake-openrouter ./cmd/fake-openrouter
+
+# Starts the system on its embedded defaults: data/ holds the DuckDB file and
+# the signing key; the first start prints the initial admin's password.
 run: build-backend
 	mkdir -p data
 	./bin/backend
 
-test:
+# Installs what the tests need on a fresh machine (Chromium for the browser
+# tests), then runs every module's tests.
+test: test-deps
 	@for m in $(MODULES); do \
 		[ -d $$m ] || continue; \
 		echo "== go test $$m"; \
 		(cd $$m && go test -count=1 ./...) || exit 1; \
 	done
+
+test-deps:
+	@if [ -d frontend/cmd/frontend ] && ! command -v chromium >/dev/null 2>&1; then \
+		echo "== installing chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 lint:
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); exit 1; }

@@ -109,6 +109,10 @@ func assemble(ctx context.Context, cfg config.Config, st *store.Store, logger *s
 	if err != nil {
 		return nil, fmt.Errorf("build OpenAPI document: %w", err)
 	}
+	docs, err := openapi.NewHandler(doc, "duckgate API")
+	if err != nil {
+		return nil, fmt.Errorf("docs page: %w", err)
+	}
 	router, err := httpapi.NewRouter(httpapi.RouterConfig{
 		Logger:         logger,
 		Metrics:        metrics,
@@ -121,8 +125,7 @@ func assemble(ctx context.Context, cfg config.Config, st *store.Store, logger *s
 		Ready:          readiness(st),
 		Version:        version,
 		Commit:         commit,
-		OpenAPI:        doc,
-		Docs:           docsHandler(),
+		Docs:           docs,
 		Modules: []httpapi.Module{
 			auth.NewHandler(authSvc, tokens),
 			users.NewHandler(usersSvc),
@@ -205,7 +208,3 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 	_ = l.UnmarshalText([]byte(strings.ToUpper(level)))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
-
-// docsHandler serves the interactive API docs page when the openapi package
-// provides one.
-func docsHandler() http.Handler { return nil }

@@ -37,8 +37,9 @@ type RouterConfig struct {
 	Ready   func(ctx context.Context) map[string]string
 	Version string
 	Commit  string
-	OpenAPI []byte
-	Docs    http.Handler // serves /docs and /docs/*
+	// Docs serves the OpenAPI document (/openapi.json) and the interactive
+	// docs page (/docs and its assets).
+	Docs http.Handler
 }
 
 // NewRouter builds the gin engine: the edge middleware in order, the
@@ -48,14 +49,17 @@ func NewRouter(cfg RouterConfig) (*gin.Engine, error) {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
+	r.UseRawPath = true // route on the escaped path: an id holding %2F stays one segment
 	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
+	// Order matters: logs and metrics wrap everything (panics included);
+	// Errors must run before anything that aborts with an error.
 	r.Use(
-		Recovery(cfg.Logger),
 		RequestID(),
 		AccessLog(cfg.Logger),
 		cfg.Metrics.Middleware(),
+		Recovery(cfg.Logger),
 		Errors(cfg.Logger),
 		SecurityHeaders(),
 		CORS(cfg.CORSOrigins),
@@ -78,15 +82,11 @@ func NewRouter(cfg RouterConfig) (*gin.Engine, error) {
 		JSON(c, code, api.Health{Status: status, Version: cfg.Version, Commit: cfg.Commit, Checks: checks})
 	})
 	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
-	if cfg.OpenAPI != nil {
-		r.GET("/openapi.json", func(c *gin.Context) {
-			c.Header("Cache-Control", "no-cache")
-			c.Data(http.StatusOK, "application/json; charset=utf-8", cfg.OpenAPI)
-		})
-	}
 	if cfg.Docs != nil {
-		r.GET("/docs", gin.WrapH(cfg.Docs))
-		r.GET("/docs/*asset", gin.WrapH(cfg.Docs))
+		docs := gin.WrapH(cfg.Docs)
+		r.GET("/openapi.json", docs)
+		r.GET("/docs", docs)
+		r.GET("/docs/*asset", docs)
 	}
 
 	user := r.Group("", cfg.RequireUser)

@@ -128,7 +128,7 @@ func (v *Validator) ValidateJSON(component string, body []byte) error {
 // beats a parameter, so /users/me wins over /users/{id}.
 func (v *Validator) matchPath(path string) (string, bool) {
 	if u, err := url.Parse(path); err == nil {
-		path = u.Path
+		path = u.EscapedPath() // an escaped "/" (%2F) stays inside its segment
 	}
 	segs := strings.Split(path, "/")
 	best, bestLiterals := "", -1

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/duckgate/duckgate/backend/internal/config"
+	"github.com/duckgate/duckgate/backend/internal/openapi"
+	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/shared/api"
+	"github.com/duckgate/duckgate/shared/client"
+)
+
+const (
+	testAdminEmail    = "root@example.com"
+	testAdminPassword = "root-password-1"
+)
+
+// testServer is the real router over a real DuckDB file in a temporary
+// directory, served on loopback. Every response that passes through its
+// clients is checked against the OpenAPI document.
+type testServer struct {
+	t       *testing.T
+	URL     string
+	store   *store.Store
+	cfg     config.Config
+	http    *http.Client
+	anon    *client.Client
+	admin   *client.Client
+	adminID string
+}
+
+var (
+	validatorOnce sync.Once
+	validator     *openapi.Validator
+)
+
+func docValidator(t testing.TB) *openapi.Validator {
+	validatorOnce.Do(func() {
+		doc, err := openapi.Build(openapi.Info{Title: "test", Version: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if validator, err = openapi.NewValidator(doc); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return validator
+}
+
+// newTestServer starts a backend with env overriding the test defaults.
+func newTestServer(t *testing.T, env map[string]string) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	vars := map[string]string{
+		"DUCKDB_PATH":    filepath.Join(dir, "app.duckdb"),
+		"JWT_KEY_FILE":   filepath.Join(dir, "jwt.pem"),
+		"ADMIN_EMAIL":    testAdminEmail,
+		"ADMIN_PASSWORD": testAdminPassword,
+		"LOG_LEVEL":      "error",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Load(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	logger := slog.New(slog.DiscardHandler)
+	st, err := store.Open(ctx, cfg.DuckDBPath, store.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := assemble(ctx, cfg, st, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bootstrapAdmin(ctx, cfg, st, a.auth, logger); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.router)
+	t.Cleanup(func() {
+		srv.Close()
+		a.close()
+		st.Close()
+	})
+	hc := &http.Client{Transport: &validatingTransport{t: t, v: docValidator(t), next: http.DefaultTransport}}
+	ts := &testServer{t: t, URL: srv.URL, store: st, cfg: cfg, http: hc,
+		anon: client.New(srv.URL, client.WithHTTPClient(hc))}
+	ts.admin, ts.adminID = ts.login(testAdminEmail, testAdminPassword)
+	return ts
+}
+
+// register creates a user and returns its id.
+func (ts *testServer) register(email, password string) string {
+	ts.t.Helper()
+	u, err := ts.anon.Register(context.Background(), api.RegisterRequest{Email: email, Password: password})
+	if err != nil {
+		ts.t.Fatalf("register %s: %v", email, err)
+	}
+	return u.ID
+}
+
+// login signs in and returns a client carrying the access token.
+func (ts *testServer) login(email, password string) (*client.Client, string) {
+	ts.t.Helper()
+	c, pair := ts.loginPair(email, password)
+	me, err := c.Me(context.Background())
+	if err != nil {
+		ts.t.Fatalf("me after login: %v", err)
+	}
+	_ = pair
+	return c, me.ID
+}
+
+func (ts *testServer) loginPair(email, password string) (*client.Client, *api.TokenPair) {
+	ts.t.Helper()
+	pair, err := ts.anon.Login(context.Background(), api.LoginRequest{Email: email, Password: password})
+	if err != nil {
+		ts.t.Fatalf("login %s: %v", email, err)
+	}
+	return ts.anon.WithToken(pair.AccessToken), pair
+}
+
+// newUser registers and signs in a fresh user.
+func (ts *testServer) newUser(email string) (*client.Client, string) {
+	ts.t.Helper()
+	ts.register(email, "password-"+email)
+	return ts.login(email, "password-"+email)
+}
+
+// do sends a raw request (for malformed bodies and headers the typed client
+// cannot produce) and returns status, headers and body.
+func (ts *testServer) do(method, path, contentType, body string, headers ...string) (int, http.Header, string) {
+	ts.t.Helper()
+	req, err := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := ts.http.Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// problemOf decodes a problem body, failing the test if it is not one.
+func problemOf(t *testing.T, header http.Header, body string) api.Problem {
+	t.Helper()
+	if ct := header.Get("Content-Type"); ct != api.ProblemContentType {
+		t.Fatalf("Content-Type = %q, want %s; body %s", ct, api.ProblemContentType, body)
+	}
+	var p api.Problem
+	if err := json.Unmarshal([]byte(body), &p); err != nil {
+		t.Fatalf("problem body %q: %v", body, err)
+	}
+	if p.Type == "" || p.Title == "" || p.Status == 0 || p.RequestID == "" {
+		t.Fatalf("incomplete problem: %s", body)
+	}
+	return p
+}
+
+// wantStatus fails unless err is a problem with this status.
+func wantStatus(t *testing.T, err error, status int) *api.Problem {
+	t.Helper()
+	p, ok := err.(*api.Problem)
+	if !ok || p.Status != status {
+		t.Fatalf("got %v, want a %d problem", err, status)
+	}
+	return p
+}
+
+// validatingTransport checks every response against the OpenAPI document.
+type validatingTransport struct {
+	t    testing.TB
+	v    *openapi.Validator
+	next http.RoundTripper
+}
+
+func (vt *validatingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := vt.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	ct := resp.Header.Get("Content-Type")
+	if strings.HasPrefix(ct, "text/event-stream") || strings.HasPrefix(ct, "video/") {
+		return resp, nil
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err := vt.v.ValidateResponse(req.Method, req.URL.EscapedPath(), resp.StatusCode, ct, body); err != nil {
+		vt.t.Errorf("%s %s → %d does not match the OpenAPI document: %v\nbody: %s", req.Method, req.URL.Path, resp.StatusCode, err, truncate(body))
+	}
+	return resp, nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 500 {
+		return fmt.Sprintf("%s… (%d bytes)", b[:500], len(b))
+	}
+	return string(b)
+}
