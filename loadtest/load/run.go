@@ -1,0 +1,290 @@
+// Package load is a small closed-loop HTTP load generator: N workers, each
+// one keep-alive connection sending its next request as soon as the
+// previous one was answered, for a fixed time after a warm-up. Each worker
+// is its own Worker value, so it can carry state from one answer to the next
+// request (a refresh token it rotates, a cookie). Latencies go into bounded
+// histograms; streaming runs also time the first event and the gaps between
+// events. Process figures (RSS, CPU time) come from /proc.
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Worker produces one connection's requests, in order, and judges each
+// answer. Run calls a Worker from one goroutine only.
+type Worker interface {
+	// Request returns the next request to send.
+	Request(ctx context.Context) (*http.Request, error)
+	// Check judges the answer to the last request: its status and body
+	// (up to MaxBodyBytes). A non-nil error counts it as failed.
+	Check(status int, body []byte) error
+}
+
+// RequestFunc is a stateless Worker: every 2xx answer is a success.
+type RequestFunc func(ctx context.Context) (*http.Request, error)
+
+// Request calls f.
+func (f RequestFunc) Request(ctx context.Context) (*http.Request, error) { return f(ctx) }
+
+// Check accepts any 2xx status.
+func (f RequestFunc) Check(status int, _ []byte) error { return Want2xx(status) }
+
+// Want2xx is the usual success rule.
+func Want2xx(status int) error {
+	if status < 200 || status > 299 {
+		return fmt.Errorf("status %d", status)
+	}
+	return nil
+}
+
+// MaxBodyBytes is how much of an answer Check gets to see; the rest is
+// read and discarded.
+const MaxBodyBytes = 1 << 20
+
+// Options shape a run.
+type Options struct {
+	// Connections is the number of concurrent workers (default 1).
+	Connections int
+	// Duration is the measured time (default 5s); Run only.
+	Duration time.Duration
+	// WarmUp runs before the measured time, unrecorded; Run only.
+	WarmUp time.Duration
+	// Stream reads answers as server-sent events and times the first data
+	// event (TTFB) and the gaps between data events.
+	Stream bool
+	// Timeout bounds each request, body included (default 30s).
+	Timeout time.Duration
+	// Client sends the requests (default NewClient(Connections)).
+	Client *http.Client
+}
+
+func (o Options) withDefaults() Options {
+	if o.Connections < 1 {
+		o.Connections = 1
+	}
+	if o.Duration <= 0 {
+		o.Duration = 5 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Second
+	}
+	if o.Client == nil {
+		o.Client = NewClient(o.Connections)
+	}
+	return o
+}
+
+// Result is what a run measured. Only requests that started after the
+// warm-up and were answered before the end count.
+type Result struct {
+	Connections int           `json:"connections"`
+	Elapsed     time.Duration `json:"elapsed_ns"`
+	Requests    uint64        `json:"requests"`
+	Successes   uint64        `json:"successes"`
+	Failures    uint64        `json:"failures"`
+	// RPS is successful requests per second.
+	RPS float64 `json:"rps"`
+	// ByStatus counts answers per HTTP status; 0 means no answer at all
+	// (connection error, timeout).
+	ByStatus map[int]uint64 `json:"by_status"`
+	// FailureSamples holds the first few distinct failure messages.
+	FailureSamples []string `json:"failure_samples,omitempty"`
+	Latency        Summary  `json:"latency"`
+	// TTFB and ChunkGap are only measured with Options.Stream.
+	TTFB     Summary `json:"ttfb"`
+	ChunkGap Summary `json:"chunk_gap"`
+}
+
+// maxFailureSamples bounds Result.FailureSamples.
+const maxFailureSamples = 5
+
+// Run drives a closed loop: opts.Connections workers, made by newWorker(i),
+// each sending its next request as soon as the previous one was answered,
+// for opts.WarmUp and then opts.Duration. It returns when every worker has
+// stopped; requests still in flight at the end may run up to opts.Timeout
+// but are not counted.
+func Run(ctx context.Context, opts Options, newWorker func(i int) Worker) Result {
+	opts = opts.withDefaults()
+	begin := time.Now()
+	measureFrom := begin.Add(opts.WarmUp)
+	measureTo := measureFrom.Add(opts.Duration)
+	tallies := make([]*tally, opts.Connections)
+	var wg sync.WaitGroup
+	for i := range opts.Connections {
+		tallies[i] = newTally()
+		wg.Go(func() {
+			w := newWorker(i)
+			for time.Now().Before(measureTo) && ctx.Err() == nil {
+				start := time.Now()
+				o := send(ctx, opts, w)
+				inWindow := !start.Before(measureFrom) && !o.end.After(measureTo)
+				if inWindow || o.fatal {
+					tallies[i].add(o)
+				}
+				if o.fatal {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return summarize(tallies, opts.Connections, opts.Duration)
+}
+
+// Burst starts opts.Connections workers at the same instant, each sending
+// exactly one request, and waits for all of them (each bounded by
+// opts.Timeout). Every request counts; Elapsed is from the start to the
+// last answer.
+func Burst(ctx context.Context, opts Options, newWorker func(i int) Worker) Result {
+	opts = opts.withDefaults()
+	tallies := make([]*tally, opts.Connections)
+	workers := make([]Worker, opts.Connections)
+	for i := range opts.Connections {
+		tallies[i] = newTally()
+		workers[i] = newWorker(i)
+	}
+	release := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range opts.Connections {
+		wg.Go(func() {
+			<-release
+			tallies[i].add(send(ctx, opts, workers[i]))
+		})
+	}
+	begin := time.Now()
+	close(release)
+	wg.Wait()
+	return summarize(tallies, opts.Connections, time.Since(begin))
+}
+
+// outcome is one request's fate.
+type outcome struct {
+	status  int
+	err     error
+	latency time.Duration
+	end     time.Time
+	// fatal: the worker could not even build a request; it stops.
+	fatal bool
+	// Streaming figures: time to the first data event and the gaps between
+	// data events.
+	ttfb     time.Duration
+	hasTTFB  bool
+	gaps     []time.Duration
+	received int
+}
+
+func send(ctx context.Context, opts Options, w Worker) outcome {
+	reqCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	req, err := w.Request(reqCtx)
+	if err != nil {
+		return outcome{err: fmt.Errorf("build request: %w", err), end: time.Now(), fatal: true}
+	}
+	req = req.WithContext(reqCtx)
+	start := time.Now()
+	resp, err := opts.Client.Do(req)
+	if err != nil {
+		return outcome{err: err, latency: time.Since(start), end: time.Now()}
+	}
+	defer resp.Body.Close()
+	var o outcome
+	var body []byte
+	if opts.Stream {
+		var events streamTimes
+		body, events, err = readEvents(resp.Body, start)
+		o.ttfb, o.hasTTFB, o.gaps = events.firstByte, events.seen, events.gaps
+	} else {
+		body, err = readBody(resp.Body)
+	}
+	o.end = time.Now()
+	o.latency = o.end.Sub(start)
+	o.status = resp.StatusCode
+	if err != nil {
+		o.err = fmt.Errorf("status %d, reading body: %w", resp.StatusCode, err)
+		return o
+	}
+	o.err = w.Check(resp.StatusCode, body)
+	return o
+}
+
+// readBody keeps the first MaxBodyBytes and drains the rest, so the
+// connection can be reused.
+func readBody(r io.Reader) ([]byte, error) {
+	body, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes))
+	if err != nil {
+		return body, err
+	}
+	_, err = io.Copy(io.Discard, r)
+	return body, err
+}
+
+// tally accumulates one worker's outcomes; merged once at the end, so
+// workers never contend on a lock.
+type tally struct {
+	latency, ttfb, gaps *Histogram
+	byStatus            map[int]uint64
+	failures            uint64
+	samples             []string
+}
+
+func newTally() *tally {
+	return &tally{latency: NewHistogram(), ttfb: NewHistogram(), gaps: NewHistogram(), byStatus: map[int]uint64{}}
+}
+
+func (t *tally) add(o outcome) {
+	t.latency.Record(o.latency)
+	t.byStatus[o.status]++
+	if o.hasTTFB {
+		t.ttfb.Record(o.ttfb)
+	}
+	for _, g := range o.gaps {
+		t.gaps.Record(g)
+	}
+	if o.err != nil {
+		t.failures++
+		if len(t.samples) < maxFailureSamples {
+			t.samples = append(t.samples, describe(o))
+		}
+	}
+}
+
+func describe(o outcome) string {
+	if errors.Is(o.err, context.DeadlineExceeded) {
+		return fmt.Sprintf("timed out after %s", o.latency.Round(time.Millisecond))
+	}
+	return o.err.Error()
+}
+
+func summarize(tallies []*tally, connections int, elapsed time.Duration) Result {
+	total := newTally()
+	for _, t := range tallies {
+		total.latency.Merge(t.latency)
+		total.ttfb.Merge(t.ttfb)
+		total.gaps.Merge(t.gaps)
+		for status, n := range t.byStatus {
+			total.byStatus[status] += n
+		}
+		total.failures += t.failures
+		for _, s := range t.samples {
+			if len(total.samples) < maxFailureSamples && !slices.Contains(total.samples, s) {
+				total.samples = append(total.samples, s)
+			}
+		}
+	}
+	r := Result{Connections: connections, Elapsed: elapsed, Requests: total.latency.Count(),
+		Failures: total.failures, ByStatus: total.byStatus, FailureSamples: total.samples,
+		Latency: total.latency.Summary(), TTFB: total.ttfb.Summary(), ChunkGap: total.gaps.Summary()}
+	r.Successes = r.Requests - r.Failures
+	if elapsed > 0 {
+		r.RPS = float64(r.Successes) / elapsed.Seconds()
+	}
+	return r
+}
