@@ -25,6 +25,9 @@ type browser struct {
 	base string // the frontend's URL
 }
 
+// step is one browser action that returns nothing.
+type step = chromedp.Action[chromedp.Void]
+
 // newBrowser starts chromium for t. Without chromium the test is skipped
 // locally and fails in CI, where it must be installed.
 func newBrowser(t *testing.T, baseURL string) *browser {
@@ -53,25 +56,31 @@ func newBrowser(t *testing.T, baseURL string) *browser {
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
 
-	// Confirmation dialogs (delete, purge) are accepted, as a person would.
-	chromedp.ListenTarget(ctx, func(ev any) {
-		if _, ok := ev.(*page.EventJavascriptDialogOpening); ok {
-			go func() { _ = chromedp.Run(ctx, page.HandleJavaScriptDialog(true)) }()
-		}
-	})
-	if err := chromedp.Run(ctx); err != nil { // starts the browser
+	if err := chromedp.Do(ctx); err != nil { // starts the browser and its tab
 		t.Fatalf("start chromium: %v", err)
 	}
+	// Confirmation dialogs (delete, purge) are accepted, as a person would.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
 	return &browser{t: t, ctx: ctx, base: baseURL}
 }
 
-// step runs actions within a deadline; on failure it saves a screenshot and
-// the page's HTML as artefacts and stops the test.
-func (b *browser) step(name string, timeout time.Duration, actions ...chromedp.Action) {
+func css(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+
+// do runs steps within a deadline; on failure it saves a screenshot and the
+// page's HTML as artefacts and stops the test.
+func (b *browser) do(name string, timeout time.Duration, steps ...step) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, timeout)
 	defer cancel()
-	if err := chromedp.Run(ctx, actions...); err != nil {
+	if err := chromedp.Do(ctx, steps...); err != nil {
 		b.fail(name, err)
 	}
 }
@@ -97,15 +106,30 @@ func (b *browser) saveArtifacts(name string) string {
 	base := filepath.Join(dir, clean.ReplaceAllString(name, "_"))
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
-	var png []byte
-	var html, url string
-	if err := chromedp.Run(ctx, chromedp.Location(&url), chromedp.FullScreenshot(&png, 80),
-		chromedp.OuterHTML("html", &html, chromedp.ByQuery)); err != nil {
-		b.t.Logf("artefacts: %v", err)
+	url, _ := chromedp.Run(ctx, chromedp.Location())
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(80)); err == nil {
+		_ = os.WriteFile(base+".png", png, 0o644)
+	} else {
+		b.t.Logf("artefacts: screenshot: %v", err)
 	}
-	_ = os.WriteFile(base+".png", png, 0o644)
-	_ = os.WriteFile(base+".html", []byte("<!-- "+url+" -->\n"+html), 0o644)
+	if html, err := chromedp.Run(ctx, chromedp.OuterHTML(css("html"))); err == nil {
+		_ = os.WriteFile(base+".html", []byte("<!-- "+url+" -->\n"+html), 0o644)
+	} else {
+		b.t.Logf("artefacts: html: %v", err)
+	}
 	return dir
+}
+
+// evaluate runs a JavaScript expression and decodes its value.
+func evaluate[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.fail("evaluate "+expr, err)
+	}
+	return v
 }
 
 // waitFor polls a JavaScript expression until it is true.
@@ -113,9 +137,8 @@ func (b *browser) waitFor(name, expr string, timeout time.Duration) {
 	b.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		var ok bool
 		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-		err := chromedp.Run(ctx, chromedp.Evaluate(expr, &ok))
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
 		cancel()
 		if err == nil && ok {
 			return
@@ -130,66 +153,69 @@ func (b *browser) waitFor(name, expr string, timeout time.Duration) {
 	}
 }
 
-// eval evaluates a JavaScript expression into out.
-func (b *browser) eval(expr string, out any) {
-	b.t.Helper()
-	b.step("eval "+expr, 10*time.Second, chromedp.Evaluate(expr, out))
-}
-
 // open navigates to a path of the frontend and waits for the page.
 func (b *browser) open(path string) {
 	b.t.Helper()
-	b.step("open "+path, 15*time.Second, chromedp.Navigate(b.base+path), chromedp.WaitReady("body", chromedp.ByQuery))
+	b.do("open "+path, 15*time.Second, chromedp.Navigate(b.base+path), chromedp.WaitReady(css("body")))
 }
 
 // path is the current URL's path and query.
 func (b *browser) path() string {
-	var loc string
-	b.step("location", 5*time.Second, chromedp.Location(&loc))
-	return strings.TrimPrefix(loc, b.base)
+	b.t.Helper()
+	return strings.TrimPrefix(evaluate[string](b, `location.href`), b.base)
 }
 
-// text returns the text of the first element matching sel.
+// text returns the visible text of the first element matching sel.
 func (b *browser) text(sel string) string {
 	b.t.Helper()
-	var s string
-	b.step("text of "+sel, 10*time.Second, chromedp.Text(sel, &s, chromedp.ByQuery))
-	return s
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
+	if err != nil {
+		b.fail("text of "+sel, err)
+	}
+	return strings.TrimSpace(s)
 }
 
-// submit fills fields (selector → value) and clicks the button, then waits
-// for the next page.
+// submit fills fields (selector → value), clicks the button and waits until
+// the next page has replaced this one.
 func (b *browser) submit(name string, fields map[string]string, button string) {
 	b.t.Helper()
-	var actions []chromedp.Action
+	b.eval(`window.__before_submit = true`)
+	var steps []step
 	for sel, v := range fields {
-		actions = append(actions, chromedp.SetValue(sel, v, chromedp.ByQuery))
+		steps = append(steps, chromedp.SetValue(css(sel), v))
 	}
-	actions = append(actions, chromedp.Click(button, chromedp.ByQuery), chromedp.Sleep(100*time.Millisecond),
-		chromedp.WaitReady("body", chromedp.ByQuery))
-	b.step(name, 15*time.Second, actions...)
+	steps = append(steps, chromedp.Click(css(button)))
+	b.do(name, 15*time.Second, steps...)
+	b.waitFor(name+": next page", `!window.__before_submit && document.readyState !== "loading"`, 15*time.Second)
+}
+
+// eval runs a JavaScript statement for its effect.
+func (b *browser) eval(expr string) {
+	b.t.Helper()
+	evaluate[any](b, `(() => { `+expr+`; return null })()`)
 }
 
 // sessionCookies returns the values of the frontend's session cookies as the
 // browser stores them (HttpOnly included), through the DevTools protocol.
-func (b *browser) sessionCookies() map[string]string {
+func (b *browser) sessionCookies(where string) map[string]string {
 	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{b.base}})
+	if err != nil {
+		b.fail(where+": read cookies", err)
+	}
 	out := map[string]string{}
-	b.step("read cookies", 5*time.Second, chromedp.ActionFunc(func(ctx context.Context) error {
-		cookies, err := network.GetCookies().WithURLs([]string{b.base}).Do(ctx)
-		if err != nil {
-			return err
-		}
-		for _, c := range cookies {
-			if strings.Contains(c.Name, "dg_access") || strings.Contains(c.Name, "dg_refresh") {
-				if !c.HTTPOnly {
-					return fmt.Errorf("cookie %s is readable by scripts", c.Name)
-				}
-				out[c.Name] = c.Value
+	for _, c := range res.Cookies {
+		if strings.Contains(c.Name, "dg_access") || strings.Contains(c.Name, "dg_refresh") {
+			if !c.HTTPOnly {
+				b.fail(where, fmt.Errorf("cookie %s is readable by scripts", c.Name))
 			}
+			out[c.Name] = c.Value
 		}
-		return nil
-	}))
+	}
 	return out
 }
 
@@ -197,20 +223,18 @@ func (b *browser) sessionCookies() map[string]string {
 // document.cookie or in localStorage.
 func (b *browser) assertNoTokenVisible(where string) {
 	b.t.Helper()
-	tokens := b.sessionCookies()
-	if len(tokens) == 0 {
-		b.fail(where, fmt.Errorf("no session cookies: not signed in?"))
+	tokens := b.sessionCookies(where)
+	if len(tokens) != 2 {
+		b.fail(where, fmt.Errorf("want the access and refresh cookies, have %d session cookies", len(tokens)))
 	}
-	var html, jsCookies, storage string
-	b.step("read page "+where, 10*time.Second,
-		chromedp.OuterHTML("html", &html, chromedp.ByQuery),
-		chromedp.Evaluate(`document.cookie`, &jsCookies),
-		chromedp.Evaluate(`JSON.stringify(localStorage)`, &storage))
+	html := evaluate[string](b, `document.documentElement.outerHTML`)
+	jsCookies := evaluate[string](b, `document.cookie`)
+	storage := evaluate[string](b, `JSON.stringify(localStorage)`)
 	for name, value := range tokens {
 		if len(value) < 16 {
 			b.fail(where, fmt.Errorf("cookie %s holds no real token (%d chars)", name, len(value)))
 		}
-		for what, s := range map[string]string{"HTML": html, "document.cookie": jsCookies, "localStorage": storage} {
+		for what, s := range map[string]string{"the page HTML": html, "document.cookie": jsCookies, "localStorage": storage} {
 			if strings.Contains(s, value) {
 				b.fail(where, fmt.Errorf("the %s token appears in %s", name, what))
 			}
