@@ -1,0 +1,176 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// UsageRecord is one upstream generation call of the AI gateway.
+type UsageRecord struct {
+	ID               uuid.UUID // filled in on insert when zero
+	At               time.Time
+	UserID           uuid.UUID
+	Kind             string // chat | text | image | video
+	Model            string
+	Status           string // "ok" or the HTTP status answered ("502", "499")
+	LatencyMS        float64
+	PromptTokens     int
+	CompletionTokens int
+	Cost             *float64 // OpenRouter's own usage.cost
+	GenerationID     string
+	ErrorKind        string
+}
+
+// UsageStatusOK is the status of a successful call.
+const UsageStatusOK = "ok"
+
+// usageColumns is the column list of ai_usage, in the order usageArgs binds.
+const usageColumns = "id, occurred_at, user_id, kind, model, status, latency_ms, prompt_tokens, completion_tokens, cost, generation_id, error_kind"
+
+// usageRowsPerStatement bounds one multi-row INSERT (12 parameters a row).
+const usageRowsPerStatement = 500
+
+// InsertUsage appends records in one write: multi-row INSERTs inside a single
+// transaction, so a batch of hundreds costs one commit.
+func (s *Store) InsertUsage(ctx context.Context, records []UsageRecord) error {
+	if len(records) == 0 {
+		return nil
+	}
+	rows := make([]UsageRecord, len(records))
+	copy(rows, records)
+	for i := range rows {
+		if rows[i].ID == uuid.Nil {
+			rows[i].ID = uuid.Must(uuid.NewV7())
+		}
+		rows[i].At = rows[i].At.UTC().Truncate(time.Microsecond)
+	}
+	return s.write(ctx, func(t *Tx) error {
+		for start := 0; start < len(rows); start += usageRowsPerStatement {
+			chunk := rows[start:min(start+usageRowsPerStatement, len(rows))]
+			query, args := usageInsert(chunk)
+			if _, err := t.tx.ExecContext(t.ctx, query, args...); err != nil {
+				return fmt.Errorf("store: insert %d usage records: %w", len(chunk), err)
+			}
+		}
+		return nil
+	})
+}
+
+func usageInsert(rows []UsageRecord) (string, []any) {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ai_usage (" + usageColumns + ") VALUES ")
+	args := make([]any, 0, len(rows)*12)
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		var cost any
+		if r.Cost != nil {
+			cost = *r.Cost
+		}
+		args = append(args, r.ID, r.At, r.UserID, r.Kind, r.Model, r.Status, r.LatencyMS,
+			r.PromptTokens, r.CompletionTokens, cost, nullable(r.GenerationID), nullable(r.ErrorKind))
+	}
+	return b.String(), args
+}
+
+// AIStats is the ai part of the admin stats.
+type AIStats struct {
+	Requests int
+	ByModel  []ModelUsage
+}
+
+// ModelUsage is one model's share of AIStats.
+type ModelUsage struct {
+	Model    string
+	Requests int
+	Tokens   int
+}
+
+// AIStats aggregates the calls since a time, busiest model first.
+func (s *Store) AIStats(ctx context.Context, since time.Time) (AIStats, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT model, count(*) AS requests,
+			coalesce(sum(prompt_tokens + completion_tokens), 0)::BIGINT AS tokens
+		FROM ai_usage WHERE occurred_at >= ? GROUP BY model ORDER BY requests DESC, model`, since.UTC())
+	if err != nil {
+		return AIStats{}, fmt.Errorf("store: ai stats: %w", err)
+	}
+	defer rows.Close()
+	out := AIStats{ByModel: []ModelUsage{}}
+	for rows.Next() {
+		var m ModelUsage
+		if err := rows.Scan(&m.Model, &m.Requests, &m.Tokens); err != nil {
+			return AIStats{}, fmt.Errorf("store: scan ai stats: %w", err)
+		}
+		out.Requests += m.Requests
+		out.ByModel = append(out.ByModel, m)
+	}
+	return out, rows.Err()
+}
+
+// Groupings of UsageReport.
+const (
+	UsageByModel = "model"
+	UsageByUser  = "user"
+	UsageByDay   = "day"
+)
+
+// UsageRow is one group of a usage report.
+type UsageRow struct {
+	Key              string
+	Requests         int
+	Errors           int
+	PromptTokens     int
+	CompletionTokens int
+	Cost             float64
+	AvgLatencyMS     float64
+}
+
+// UsageReport aggregates the calls since a time by model, user or day (UTC),
+// the most requested first (by day: the newest day first).
+func (s *Store) UsageReport(ctx context.Context, since time.Time, groupBy string) ([]UsageRow, error) {
+	var key, order string
+	switch groupBy {
+	case UsageByModel:
+		key, order = "model", "requests DESC, grp"
+	case UsageByUser:
+		key, order = "user_id::VARCHAR", "requests DESC, grp"
+	case UsageByDay:
+		key, order = "strftime(occurred_at, '%Y-%m-%d')", "grp DESC"
+	default:
+		return nil, fmt.Errorf("store: usage report: unknown grouping %q", groupBy)
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+key+` AS grp, count(*) AS requests,
+			count(*) FILTER (WHERE status <> ?) AS errors,
+			coalesce(sum(prompt_tokens), 0)::BIGINT, coalesce(sum(completion_tokens), 0)::BIGINT,
+			coalesce(sum(cost), 0)::DOUBLE, coalesce(avg(latency_ms), 0)::DOUBLE
+		FROM ai_usage WHERE occurred_at >= ? GROUP BY grp ORDER BY `+order, UsageStatusOK, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("store: usage report: %w", err)
+	}
+	defer rows.Close()
+	out := []UsageRow{}
+	for rows.Next() {
+		var r UsageRow
+		if err := rows.Scan(&r.Key, &r.Requests, &r.Errors, &r.PromptTokens, &r.CompletionTokens, &r.Cost, &r.AvgLatencyMS); err != nil {
+			return nil, fmt.Errorf("store: scan usage report: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// setUsageCost fills in the cost of an earlier record once it is known (a
+// video's cost arrives when the job completes).
+func (t *Tx) setUsageCost(generationID string, cost float64) error {
+	if _, err := t.tx.ExecContext(t.ctx, "UPDATE ai_usage SET cost = ? WHERE generation_id = ? AND cost IS NULL",
+		cost, generationID); err != nil {
+		return fmt.Errorf("store: set usage cost: %w", err)
+	}
+	return nil
+}
