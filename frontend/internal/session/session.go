@@ -223,27 +223,33 @@ func (m *Manager) cookie(base, value string, maxAge time.Duration) *http.Cookie 
 // backend verifies; here it only decides when to refresh. Unreadable tokens
 // count as valid and the backend's 401 triggers the refresh instead.
 func (m *Manager) expiresSoon(jwt string) bool {
-	exp, ok := expiry(jwt)
+	iat, exp, ok := lifetime(jwt)
 	if !ok {
 		return false
 	}
-	return m.opts.Now().Add(m.opts.Skew).After(exp)
+	// Short-lived tokens (tests, strict deployments) are refreshed in their
+	// last quarter rather than on every request.
+	skew := min(m.opts.Skew, exp.Sub(iat)/4)
+	return m.opts.Now().Add(skew).After(exp)
 }
 
-func expiry(jwt string) (time.Time, bool) {
+// lifetime reads the iat and exp claims; a token without iat counts as
+// issued long ago.
+func lifetime(jwt string) (iat, exp time.Time, ok bool) {
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
-		return time.Time{}, false
+		return iat, exp, false
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return time.Time{}, false
+		return iat, exp, false
 	}
 	var claims struct {
+		Iat int64 `json:"iat"`
 		Exp int64 `json:"exp"`
 	}
 	if err := json.Unmarshal(payload, &claims); err != nil || claims.Exp == 0 {
-		return time.Time{}, false
+		return iat, exp, false
 	}
-	return time.Unix(claims.Exp, 0), true
+	return time.Unix(claims.Iat, 0), time.Unix(claims.Exp, 0), true
 }

@@ -210,3 +210,24 @@ func TestNoCookiesMeansNoSession(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNoSession", err)
 	}
 }
+
+func TestShortLivedTokensAreRefreshedInTheirLastQuarter(t *testing.T) {
+	enc := base64.RawURLEncoding.EncodeToString
+	token := func(iat, exp time.Time) string {
+		return enc([]byte(`{"alg":"EdDSA"}`)) + "." + enc(fmt.Appendf(nil, `{"iat":%d,"exp":%d}`, iat.Unix(), exp.Unix())) + ".sig"
+	}
+	now := time.Now()
+	f := &fakeRotation{}
+	m := NewManager(f.refresh, Options{Now: func() time.Time { return now }})
+
+	// A 20 s token with 10 s left is used as is, although 10 s < the 30 s skew.
+	fresh := token(now.Add(-10*time.Second), now.Add(10*time.Second))
+	if got, _ := m.Load(httptest.NewRecorder(), request(fresh, "r0"), "ip").AccessToken(context.Background()); got != fresh {
+		t.Fatalf("refreshed a token in the first half of its life")
+	}
+	// With 4 s of 20 left it is refreshed.
+	old := token(now.Add(-16*time.Second), now.Add(4*time.Second))
+	if got, _ := m.Load(httptest.NewRecorder(), request(old, "r0"), "ip").AccessToken(context.Background()); got == old || f.calls.Load() != 1 {
+		t.Fatalf("did not refresh a token in its last quarter (calls %d)", f.calls.Load())
+	}
+}
