@@ -7,6 +7,7 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -88,8 +89,11 @@ func (p *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "Bad Request", "The request body could not be read.")
 		return
 	}
-	p.rp.ServeHTTP(w, r)
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), writerKey{}, w)))
 }
+
+// writerKey carries the browser's ResponseWriter to ModifyResponse.
+type writerKey struct{}
 
 func (p *handler) rewrite(backend *url.URL, pr *httputil.ProxyRequest) {
 	in, out := pr.In, pr.Out
@@ -116,10 +120,17 @@ func (p *handler) rewrite(backend *url.URL, pr *httputil.ProxyRequest) {
 
 // stripBackendHeaders drops response headers the browser must not get from
 // the backend: cookies are the frontend's business, and X-Request-ID was
-// already set by the frontend with the same value.
+// already set by the frontend with the same value. Where both set a header
+// (Cache-Control, security headers), the backend's value replaces the
+// frontend's page default instead of being sent twice.
 func stripBackendHeaders(resp *http.Response) error {
 	resp.Header.Del("Set-Cookie")
 	resp.Header.Del("X-Request-Id")
+	if w, ok := resp.Request.Context().Value(writerKey{}).(http.ResponseWriter); ok {
+		for key := range resp.Header {
+			w.Header().Del(key)
+		}
+	}
 	return nil
 }
 

@@ -242,3 +242,31 @@ func TestUnreachableBackendIsAProblem(t *testing.T) {
 		t.Fatalf("got %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
 }
+
+func TestBackendHeadersReplaceTheFrontendDefaults(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "private, max-age=60")
+		_, _ = io.WriteString(w, "video bytes")
+	}))
+	defer backend.Close()
+	u, _ := url.Parse(backend.URL)
+	p := New(u, Options{})
+	fe := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store") // the pages' default
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		p.ServeHTTP(w, r)
+	}))
+	defer fe.Close()
+
+	resp, err := http.Get(fe.URL + "/api/generate/video/1/content")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Values("Cache-Control"); len(got) != 1 || got[0] != "private, max-age=60" {
+		t.Errorf("Cache-Control = %q, want only the backend's", got)
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Error("the frontend's own headers must stay when the backend does not set them")
+	}
+}
