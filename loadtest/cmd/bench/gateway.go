@@ -1,0 +1,215 @@
+package main
+
+// The AI gateway scenarios of issue 3: the backend's /ai/chat against the
+// fake OpenRouter called directly, so what is measured is what the gateway
+// adds. Until the backend has /ai/chat they are listed as skipped.
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/duckgate/duckgate/loadtest/load"
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// Targets of issue 3.
+const (
+	chatAddedP50Max      = 300 * time.Microsecond
+	chatShareOfDirect    = 0.80
+	streamAddedTTFBMax   = 500 * time.Microsecond
+	streamAddedGapMax    = 100 * time.Microsecond
+	openStreams          = 500
+	openStreamsMaxRSS    = 150 << 20
+	benchModel           = "openai/gpt-4o-mini"
+	shortStreamWords     = 10 // ~12 chunks, fakeChunkDelay apart
+	longStreamWords      = 50 // ~1 s per stream: all 500 are open at once
+	gatewayMissingReason = "backend has no /ai/chat yet"
+)
+
+// gatewayState remembers whether the backend has the gateway.
+type gatewayState struct {
+	missing string // why the scenarios are skipped; empty when present
+}
+
+// gatewayMissing probes POST /ai/chat once: 404 means the gateway has not
+// landed, and the scenarios are skipped.
+func (b *bench) gatewayMissing(ctx context.Context) string {
+	if b.gateway != nil {
+		return b.gateway.missing
+	}
+	b.gateway = &gatewayState{}
+	users, err := b.ensureUsers(ctx)
+	if err != nil {
+		b.gateway.missing = "no users: " + err.Error()
+		return b.gateway.missing
+	}
+	status, _, err := call(ctx, b.client, http.MethodPost, b.backend.url+"/ai/chat", users[0].tokens.AccessToken,
+		chatBody(1, false))
+	switch {
+	case err != nil:
+		b.gateway.missing = "probe of /ai/chat failed: " + err.Error()
+	case status == http.StatusNotFound:
+		b.gateway.missing = gatewayMissingReason
+	}
+	return b.gateway.missing
+}
+
+// chatBody is the bench's chat request: the fake answers by quoting the
+// last user message, one chunk per word, so words sets the stream length.
+func chatBody(words int, stream bool) api.ChatRequest {
+	text := strings.TrimSpace(strings.Repeat("bench ", words))
+	return api.ChatRequest{Model: benchModel, Stream: stream,
+		Messages: []api.ChatMessage{{Role: api.ChatRoleUser, Content: text}}}
+}
+
+// chatWorker sends one chat request shape and checks the answer is a
+// complete chat: for streams, [DONE] reached without an error event.
+type chatWorker struct {
+	request load.RequestFunc
+	stream  bool
+}
+
+func (c chatWorker) Request(ctx context.Context) (*http.Request, error) { return c.request(ctx) }
+
+func (c chatWorker) Check(status int, body []byte) error {
+	if err := load.Want2xx(status); err != nil {
+		return fmt.Errorf("%w: %.200s", err, body)
+	}
+	if !c.stream {
+		return nil
+	}
+	if bytes.Contains(body, []byte(`data: {"error"`)) {
+		return fmt.Errorf("error event in stream: %.300s", body[bytes.Index(body, []byte(`data: {"error"`)):])
+	}
+	if !bytes.Contains(body, []byte("data: [DONE]")) {
+		return fmt.Errorf("stream ended without [DONE] after %d bytes", len(body))
+	}
+	return nil
+}
+
+// direct calls the fake's chat completions the way the backend would.
+func (b *bench) direct(words int, stream bool) load.Worker {
+	return chatWorker{request: postWith(b.fake.url+"/api/v1/chat/completions", fakeKey, chatBody(words, stream)), stream: stream}
+}
+
+// viaBackend calls POST /ai/chat as bench user i.
+func (b *bench) viaBackend(i, words int, stream bool) load.Worker {
+	token := b.users[i%len(b.users)].tokens.AccessToken
+	return chatWorker{request: postWith(b.backend.url+"/ai/chat", token, chatBody(words, stream)), stream: stream}
+}
+
+// pair runs the direct baseline, then the same load through the backend.
+func (b *bench) pair(ctx context.Context, opts load.Options, words int) (direct, through load.Result) {
+	direct = load.Run(ctx, opts, func(int) load.Worker { return b.direct(words, opts.Stream) })
+	through = load.Run(ctx, opts, func(i int) load.Worker { return b.viaBackend(i, words, opts.Stream) })
+	return direct, through
+}
+
+func (b *bench) runChatLatency(ctx context.Context) []row {
+	const name = "chat-latency"
+	if why := b.gatewayMissing(ctx); why != "" {
+		return []row{skipRow(name, why)}
+	}
+	direct, through := b.pair(ctx, b.options(1), 1)
+	added := through.Latency.P50 - direct.Latency.P50
+	return []row{{Scenario: name, Measured: "via backend, 1 conn: " + latencies(through),
+		Baseline: "fake directly: " + latencies(direct), Target: "added p50 " + fmtMs(added) + " / ≤ " + fmtMs(chatAddedP50Max),
+		Verdict: judge(added <= chatAddedP50Max && through.Failures == 0 && direct.Failures == 0),
+		Values:  map[string]float64{"added_p50_s": added.Seconds()},
+		Results: map[string]load.Result{"direct": direct, "backend": through}}}
+}
+
+func (b *bench) runChatThroughput(ctx context.Context) []row {
+	const name = "chat-throughput"
+	if why := b.gatewayMissing(ctx); why != "" {
+		return []row{skipRow(name, why)}
+	}
+	direct, through := b.pair(ctx, b.options(50), 1)
+	ratio := through.RPS / direct.RPS
+	return []row{{Scenario: name, Measured: "via backend, 50 conns: " + fmtRPS(through.RPS) + " (" + latencies(through) + ")",
+		Baseline: "fake directly: " + fmtRPS(direct.RPS), Target: fmtPct(ratio) + " / ≥ " + fmtPct(chatShareOfDirect),
+		Verdict: judge(ratio >= chatShareOfDirect && through.Failures == 0),
+		Values:  map[string]float64{"rps": through.RPS, "direct_rps": direct.RPS, "ratio": ratio},
+		Results: map[string]load.Result{"direct": direct, "backend": through}}}
+}
+
+// runChatStream compares one stream at a time directly and through the
+// backend: the first event's delay, and the gaps between events (with the
+// fake pausing fakeChunkDelay between chunks, a gateway that forwards each
+// chunk at once shows the same gaps; one that buffers shows gaps near zero
+// next to double ones).
+func (b *bench) runChatStream(ctx context.Context) []row {
+	if why := b.gatewayMissing(ctx); why != "" {
+		return []row{skipRow("chat-stream", why), skipRow("chat-stream-gap", why)}
+	}
+	opts := b.options(1)
+	opts.Stream = true
+	direct, through := b.pair(ctx, opts, shortStreamWords)
+	results := map[string]load.Result{"direct": direct, "backend": through}
+	ok := through.Failures == 0 && direct.Failures == 0
+
+	addedTTFB := through.TTFB.P50 - direct.TTFB.P50
+	ttfb := row{Scenario: "chat-stream", Measured: "first event via backend: p50 " + fmtDur(through.TTFB.P50) + errorsOf(through),
+		Baseline: "fake directly: p50 " + fmtDur(direct.TTFB.P50),
+		Target:   "added " + fmtMs(addedTTFB) + " / ≤ " + fmtMs(streamAddedTTFBMax),
+		Verdict:  judge(ok && addedTTFB <= streamAddedTTFBMax), Values: map[string]float64{"added_ttfb_p50_s": addedTTFB.Seconds()},
+		Results: results}
+
+	added := gapDelay(direct.ChunkGap, through.ChunkGap)
+	gap := row{Scenario: "chat-stream-gap",
+		Measured: fmt.Sprintf("gaps via backend p50 %s, p90 %s, p99 %s (%d gaps)", fmtDur(through.ChunkGap.P50),
+			fmtDur(through.ChunkGap.P90), fmtDur(through.ChunkGap.P99), through.ChunkGap.Count),
+		Baseline: fmt.Sprintf("fake directly p50 %s, p90 %s, p99 %s (chunks %s apart)", fmtDur(direct.ChunkGap.P50),
+			fmtDur(direct.ChunkGap.P90), fmtDur(direct.ChunkGap.P99), fmtDur(fakeChunkDelay)),
+		Target:  "per-chunk delay " + fmtMs(added) + " / ≤ " + fmtMs(streamAddedGapMax),
+		Verdict: judge(ok && through.ChunkGap.Count > 0 && added <= streamAddedGapMax),
+		Values:  map[string]float64{"added_gap_s": added.Seconds()}}
+	return []row{ttfb, gap}
+}
+
+// gapDelay is how much later than directly a chunk is forwarded, judged
+// on the gap distribution's median and p90 (the larger difference): a
+// constant delay leaves gaps unchanged, but holding chunks back shifts
+// them. p99 is left out: on a shared machine it measures the scheduler.
+func gapDelay(direct, through load.Summary) time.Duration {
+	abs := func(d time.Duration) time.Duration { return max(d, -d) }
+	return max(abs(through.P50-direct.P50), abs(through.P90-direct.P90))
+}
+
+// errorsOf mentions failures, if any.
+func errorsOf(r load.Result) string {
+	if r.Failures == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d of %d failed %s", r.Failures, r.Requests, statusCounts(r))
+}
+
+// runChatStreams500 holds 500 streams open through the backend at once.
+func (b *bench) runChatStreams500(ctx context.Context) []row {
+	const name = "chat-streams-500"
+	if why := b.gatewayMissing(ctx); why != "" {
+		return []row{skipRow(name, why)}
+	}
+	before, err := load.RSS(b.backend.pid())
+	if err != nil {
+		return []row{errorRow(name, err)}
+	}
+	sampler := load.SampleRSS(b.backend.pid(), 5*time.Millisecond)
+	res := load.Burst(ctx, load.Options{Connections: openStreams, Stream: true, Timeout: 60 * time.Second,
+		Client: load.NewClient(openStreams)}, func(i int) load.Worker { return b.viaBackend(i, longStreamWords, true) })
+	peak, err := sampler.Stop()
+	if err != nil {
+		return []row{errorRow(name, err)}
+	}
+	return []row{{Scenario: name,
+		Measured: fmt.Sprintf("peak RSS %s; %d of %d streams complete, longest %s", fmtMiB(peak), res.Successes,
+			openStreams, fmtDur(res.Latency.Max)) + errorsOf(res),
+		Baseline: "RSS before " + fmtMiB(before), Target: "< " + fmtMiB(openStreamsMaxRSS) + ", none stalled",
+		Verdict: judge(peak < openStreamsMaxRSS && res.Successes == openStreams),
+		Values:  map[string]float64{"peak_rss_bytes": float64(peak), "completed": float64(res.Successes)},
+		Results: map[string]load.Result{"streams": res}}}
+}
