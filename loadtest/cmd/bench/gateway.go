@@ -165,19 +165,22 @@ func (b *bench) runChatStream(ctx context.Context) []row {
 			fmtDur(through.ChunkGap.P90), fmtDur(through.ChunkGap.P99), through.ChunkGap.Count),
 		Baseline: fmt.Sprintf("fake directly p50 %s, p90 %s, p99 %s (chunks %s apart)", fmtDur(direct.ChunkGap.P50),
 			fmtDur(direct.ChunkGap.P90), fmtDur(direct.ChunkGap.P99), fmtDur(fakeChunkDelay)),
-		Target:  "per-chunk delay " + fmtMs(added) + " / ≤ " + fmtMs(streamAddedGapMax),
+		Target: "median gap shift " + fmtMs(added) + " / ≤ " + fmtMs(streamAddedGapMax) +
+			" (p90 " + fmtMs(through.ChunkGap.P90-direct.ChunkGap.P90) + ")",
 		Verdict: judge(ok && through.ChunkGap.Count > 0 && added <= streamAddedGapMax),
 		Values:  map[string]float64{"added_gap_s": added.Seconds()}}
 	return []row{ttfb, gap}
 }
 
-// gapDelay is how much later than directly a chunk is forwarded, judged
-// on the gap distribution's median and p90 (the larger difference): a
-// constant delay leaves gaps unchanged, but holding chunks back shifts
-// them. p99 is left out: on a shared machine it measures the scheduler.
+// gapDelay is how much a chunk is held back on its way, seen from outside:
+// the shift of the median gap between events. A constant delay leaves the
+// gaps unchanged (it shows in the first event instead), but a gateway that
+// holds chunks back and sends them in bunches shifts the median gap far
+// from the fake's fixed pause. Higher percentiles are reported, not
+// judged: on a shared machine they mostly measure the scheduler.
 func gapDelay(direct, through load.Summary) time.Duration {
-	abs := func(d time.Duration) time.Duration { return max(d, -d) }
-	return max(abs(through.P50-direct.P50), abs(through.P90-direct.P90))
+	d := through.P50 - direct.P50
+	return max(d, -d)
 }
 
 // errorsOf mentions failures, if any.

@@ -28,7 +28,7 @@ import (
 type config struct {
 	duration                         time.Duration
 	only                             *regexp.Regexp
-	json, strict, keep               bool
+	json, strict, keep, list         bool
 	repo                             string
 	backendBin, frontendBin, fakeBin string
 }
@@ -47,15 +47,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.backendBin, "backend-bin", "", "use this backend binary instead of building one")
 	fs.StringVar(&cfg.frontendBin, "frontend-bin", "", "use this frontend binary instead of building one")
 	fs.StringVar(&cfg.fakeBin, "fake-bin", "", "use this fake-openrouter binary instead of building one")
-	list := fs.Bool("list", false, "list the scenarios and exit")
+	fs.BoolVar(&cfg.list, "list", false, "list the scenario names and exit")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
-	}
-	if *list {
-		for _, s := range scenarioNames() {
-			fmt.Fprintln(stderr, s)
-		}
-		os.Exit(0)
 	}
 	re, err := regexp.Compile(only)
 	if err != nil {
@@ -72,6 +66,12 @@ func main() {
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		os.Exit(2)
+	}
+	if cfg.list {
+		for _, name := range scenarioNames() {
+			fmt.Println(name)
+		}
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
