@@ -59,7 +59,7 @@ func docValidator(t testing.TB) *openapi.Validator {
 }
 
 // newTestApp assembles a backend on a fresh DuckDB file without serving it.
-func newTestApp(t *testing.T, env map[string]string) *testApp {
+func newTestApp(t testing.TB, env map[string]string) *testApp {
 	t.Helper()
 	dir := t.TempDir()
 	vars := map[string]string{

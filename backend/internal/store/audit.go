@@ -28,7 +28,7 @@ func (t *Tx) audit(a *Audit) error {
 	}
 	a.ID = uuid.Must(uuid.NewV7())
 	a.At = t.s.now().Truncate(time.Microsecond)
-	if _, err := t.exec(t.s.stmts.insertAudit, a.ID, a.At, nullable(a.ActorID), a.Action,
+	if _, err := t.exec(t.st.insertAudit, a.ID, a.At, nullable(a.ActorID), a.Action,
 		nullable(a.TargetID), nullable(a.Detail), nullable(a.RequestID)); err != nil {
 		return fmt.Errorf("store: insert audit record: %w", err)
 	}

@@ -21,7 +21,12 @@ type statements struct {
 
 const userColumns = "id, email, password_hash, role, created_at, updated_at"
 
-func prepare(ctx context.Context, db *sql.DB) (*statements, error) {
+// preparer is a pool (*sql.DB, for reads) or the writer's *sql.Conn.
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+func prepare(ctx context.Context, db preparer) (*statements, error) {
 	st := &statements{}
 	for _, p := range []struct {
 		dst   **sql.Stmt

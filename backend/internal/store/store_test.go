@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -270,5 +271,41 @@ func TestWriteDroppedWhenCallerLeftBeforeItBegan(t *testing.T) {
 	}
 	if _, err := s.UserByEmail(context.Background(), "gone@example.com"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("cancelled write committed: %v", err)
+	}
+}
+
+func TestAFailedBatchCommitsNothingAndSparesItsNeighbours(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "batch@example.com", "user")
+	if _, err := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "keep", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	// A write that appends a row and then fails must leave no trace, and a
+	// rotation queued beside it must still succeed.
+	var wg sync.WaitGroup
+	var faultErr, rotateErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		faultErr = s.write(ctx, func(t *Tx) error {
+			id := uuid.Must(uuid.NewV7())
+			if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{tokenValues(id, "ghost", id, u.ID, time.Now(), time.Now().Add(time.Hour), time.Now(), "", "")}); err != nil {
+				return err
+			}
+			return errors.New("disk on fire")
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		_, rotateErr = s.Rotate(ctx, Rotation{OldHash: "keep", NewHash: "kept", ExpiresAt: time.Now().Add(time.Hour)})
+	}()
+	wg.Wait()
+	if faultErr == nil || rotateErr != nil {
+		t.Fatalf("fault: %v, rotation: %v", faultErr, rotateErr)
+	}
+	var n int
+	if err := s.db.QueryRow("SELECT count(*) FROM refresh_tokens WHERE token_hash = 'ghost'").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rolled-back row present: %d %v", n, err)
 	}
 }

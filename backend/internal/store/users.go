@@ -43,12 +43,12 @@ func (s *Store) NewUser(email, passwordHash, role string) User {
 // given, is written in the same transaction.
 func (s *Store) CreateUser(ctx context.Context, u User, audit *Audit) error {
 	return s.write(ctx, func(t *Tx) error {
-		if _, err := scanUser(t.queryRow(s.stmts.userByEmail, u.Email)); err == nil {
+		if _, err := scanUser(t.queryRow(t.st.userByEmail, u.Email)); err == nil {
 			return rule(ErrEmailTaken)
 		} else if !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("store: check email: %w", err)
 		}
-		if _, err := t.exec(s.stmts.insertUser, u.ID, u.Email, u.PasswordHash, u.Role, u.CreatedAt, u.UpdatedAt); err != nil {
+		if _, err := t.exec(t.st.insertUser, u.ID, u.Email, u.PasswordHash, u.Role, u.CreatedAt, u.UpdatedAt); err != nil {
 			return fmt.Errorf("store: insert user: %w", err)
 		}
 		if err := t.audit(audit); err != nil {
@@ -65,17 +65,17 @@ func (s *Store) EnsureAdmin(ctx context.Context, u User) (created bool, err erro
 	err = s.write(ctx, func(t *Tx) error {
 		created = false
 		var admins int
-		if err := t.queryRow(s.stmts.countAdmins, "admin").Scan(&admins); err != nil {
+		if err := t.queryRow(t.st.countAdmins, "admin").Scan(&admins); err != nil {
 			return fmt.Errorf("store: count admins: %w", err)
 		}
 		if admins > 0 {
 			return nil
 		}
-		existing, err := scanUser(t.queryRow(s.stmts.userByEmail, u.Email))
+		existing, err := scanUser(t.queryRow(t.st.userByEmail, u.Email))
 		switch {
 		case err == nil:
 			existing.Role, existing.UpdatedAt = "admin", s.now()
-			if _, err := t.exec(s.stmts.updateRole, "admin", existing.UpdatedAt, existing.ID); err != nil {
+			if _, err := t.exec(t.st.updateRole, "admin", existing.UpdatedAt, existing.ID); err != nil {
 				return fmt.Errorf("store: promote %s: %w", u.Email, err)
 			}
 			t.AfterCommit(func() { s.users.put(existing) })
@@ -84,7 +84,7 @@ func (s *Store) EnsureAdmin(ctx context.Context, u User) (created bool, err erro
 			return fmt.Errorf("store: check email: %w", err)
 		}
 		u.Role = "admin"
-		if _, err := t.exec(s.stmts.insertUser, u.ID, u.Email, u.PasswordHash, u.Role, u.CreatedAt, u.UpdatedAt); err != nil {
+		if _, err := t.exec(t.st.insertUser, u.ID, u.Email, u.PasswordHash, u.Role, u.CreatedAt, u.UpdatedAt); err != nil {
 			return fmt.Errorf("store: insert admin: %w", err)
 		}
 		created = true
@@ -133,24 +133,24 @@ type UserChange struct {
 func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, change UserChange, audits ...*Audit) (User, error) {
 	var out User
 	err := s.write(ctx, func(t *Tx) error {
-		u, err := scanUser(t.queryRow(s.stmts.userByID, id))
+		u, err := scanUser(t.queryRow(t.st.userByID, id))
 		if err != nil {
 			return ruleOrFault(err, "load user")
 		}
 		now := s.now().Truncate(time.Microsecond)
 		if change.Email != nil && *change.Email != u.Email {
-			if _, err := scanUser(t.queryRow(s.stmts.userByEmail, *change.Email)); err == nil {
+			if _, err := scanUser(t.queryRow(t.st.userByEmail, *change.Email)); err == nil {
 				return rule(ErrEmailTaken)
 			} else if !errors.Is(err, ErrNotFound) {
 				return fmt.Errorf("store: check email: %w", err)
 			}
-			if _, err := t.exec(s.stmts.updateEmail, *change.Email, now, id); err != nil {
+			if _, err := t.exec(t.st.updateEmail, *change.Email, now, id); err != nil {
 				return fmt.Errorf("store: update email: %w", err)
 			}
 			u.Email, u.UpdatedAt = *change.Email, now
 		}
 		if change.PasswordHash != nil {
-			if _, err := t.exec(s.stmts.updatePassword, *change.PasswordHash, now, id); err != nil {
+			if _, err := t.exec(t.st.updatePassword, *change.PasswordHash, now, id); err != nil {
 				return fmt.Errorf("store: update password: %w", err)
 			}
 			u.PasswordHash, u.UpdatedAt = *change.PasswordHash, now
@@ -175,7 +175,7 @@ func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, change UserChange,
 func (s *Store) SetRole(ctx context.Context, id uuid.UUID, role string, audit *Audit) (User, error) {
 	var out User
 	err := s.write(ctx, func(t *Tx) error {
-		u, err := scanUser(t.queryRow(s.stmts.userByID, id))
+		u, err := scanUser(t.queryRow(t.st.userByID, id))
 		if err != nil {
 			return ruleOrFault(err, "load user")
 		}
@@ -185,7 +185,7 @@ func (s *Store) SetRole(ctx context.Context, id uuid.UUID, role string, audit *A
 		}
 		if u.Role == "admin" {
 			var admins int
-			if err := t.queryRow(s.stmts.countAdmins, "admin").Scan(&admins); err != nil {
+			if err := t.queryRow(t.st.countAdmins, "admin").Scan(&admins); err != nil {
 				return fmt.Errorf("store: count admins: %w", err)
 			}
 			if admins <= 1 {
@@ -193,7 +193,7 @@ func (s *Store) SetRole(ctx context.Context, id uuid.UUID, role string, audit *A
 			}
 		}
 		u.Role, u.UpdatedAt = role, s.now().Truncate(time.Microsecond)
-		if _, err := t.exec(s.stmts.updateRole, role, u.UpdatedAt, id); err != nil {
+		if _, err := t.exec(t.st.updateRole, role, u.UpdatedAt, id); err != nil {
 			return fmt.Errorf("store: update role: %w", err)
 		}
 		if err := t.audit(audit); err != nil {
@@ -209,23 +209,23 @@ func (s *Store) SetRole(ctx context.Context, id uuid.UUID, role string, audit *A
 // DeleteUser removes a user and revokes all their sessions.
 func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *Audit) error {
 	return s.write(ctx, func(t *Tx) error {
-		u, err := scanUser(t.queryRow(s.stmts.userByID, id))
+		u, err := scanUser(t.queryRow(t.st.userByID, id))
 		if err != nil {
 			return ruleOrFault(err, "load user")
 		}
 		if u.Role == "admin" {
 			var admins int
-			if err := t.queryRow(s.stmts.countAdmins, "admin").Scan(&admins); err != nil {
+			if err := t.queryRow(t.st.countAdmins, "admin").Scan(&admins); err != nil {
 				return fmt.Errorf("store: count admins: %w", err)
 			}
 			if admins <= 1 {
 				return rule(ErrLastAdmin)
 			}
 		}
-		if _, err := t.exec(s.stmts.revokeUserTokens, s.now(), id); err != nil {
+		if _, err := t.exec(t.st.revokeUserTokens, s.now(), id); err != nil {
 			return fmt.Errorf("store: revoke tokens of deleted user: %w", err)
 		}
-		if _, err := t.exec(s.stmts.deleteUser, id); err != nil {
+		if _, err := t.exec(t.st.deleteUser, id); err != nil {
 			return fmt.Errorf("store: delete user: %w", err)
 		}
 		if err := t.audit(audit); err != nil {
