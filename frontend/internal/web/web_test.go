@@ -69,6 +69,12 @@ func startStubBackend(t *testing.T) *stubBackend {
 	mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, r *http.Request) {
 		problem(w, api.Problem{Status: 403, Title: "Forbidden", Detail: "admin role required"})
 	})
+	mux.HandleFunc("GET /ai/models", func(w http.ResponseWriter, r *http.Request) {
+		problem(w, api.Problem{Status: 503, Title: "Service Unavailable", Detail: "AI is not configured on this server"})
+	})
+	mux.HandleFunc("GET /generate/video", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, api.VideoJobList{Items: []api.VideoJob{}})
+	})
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
 		b.proxied.Add(1)
 		_, _ = io.WriteString(w, "ok")
@@ -302,4 +308,21 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+func TestGeneratorPagesExplainThatAIIsNotConfigured(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	c := browser(t)
+	token := pageToken(t, c, fe.URL+"/login")
+	postForm(t, c, fe.URL+"/login", url.Values{"email": {"duck@example.com"}, "password": {"right-password"}, "csrf_token": {token}})
+
+	for _, path := range []string{"/chat", "/images", "/videos"} {
+		resp, body := get(t, c, fe.URL+path)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "AI is not available: AI is not configured on this server") {
+			t.Errorf("%s: %d; want the page with a notice; %.400s", path, resp.StatusCode, body)
+		}
+		if !strings.Contains(body, "disabled") {
+			t.Errorf("%s: the form should be disabled without models", path)
+		}
+	}
 }
