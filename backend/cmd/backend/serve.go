@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/duckgate/duckgate/backend/internal/admin"
+	"github.com/duckgate/duckgate/backend/internal/ai"
 	"github.com/duckgate/duckgate/backend/internal/auth"
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/httpapi"
@@ -99,7 +100,8 @@ func assemble(ctx context.Context, cfg config.Config, st *store.Store, logger *s
 		RefreshTTL: cfg.RefreshTokenTTL, LoginMaxFailures: cfg.LoginMaxFailures, LoginLockout: cfg.LoginLockout,
 	})
 	usersSvc := users.NewService(st, hasher)
-	adminSvc := admin.NewService(st, nil, nil)
+	aiSvc := ai.NewFromConfig(cfg, st, logger) // closed by app.close, after the server stopped
+	adminSvc := admin.NewService(st, aiSvc.Stats, nil)
 
 	metrics, err := httpapi.NewMetrics(prometheus.NewRegistry(), st.DB())
 	if err != nil {
@@ -130,12 +132,14 @@ func assemble(ctx context.Context, cfg config.Config, st *store.Store, logger *s
 			auth.NewHandler(authSvc, tokens),
 			users.NewHandler(usersSvc),
 			admin.NewHandler(adminSvc),
+			ai.NewHandler(aiSvc),
 		},
 	})
 	if err != nil {
+		aiSvc.Close()
 		return nil, err
 	}
-	return &app{router: router, auth: authSvc, close: func() {}}, nil
+	return &app{router: router, auth: authSvc, close: aiSvc.Close}, nil
 }
 
 func loadTokens(cfg config.Config) (*auth.Tokens, error) {

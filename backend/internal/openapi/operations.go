@@ -214,10 +214,11 @@ func operationTable() []tableEntry {
 			responses: []response{ok(200, "A page of the audit trail.", api.AuditList{})}}},
 		{problems: statuses(adminProblem, []int{400, 422}), op: operation{method: "GET", path: "/admin/usage", tag: "Admin", auth: AuthAdmin,
 			summary:     "AI usage report",
-			description: "AI calls of the last days grouped by model, user or day.",
+			description: "Upstream generation calls (chat, text, image, video submissions; successful or not) of the last days, " +
+				"grouped by model, user or day (UTC), with tokens and OpenRouter's own cost. Records are written in batches, within about a second.",
 			params: []param{
-				query("days", "How many days back.", schema{"type": "integer", "minimum": 1}),
-				query("group_by", "Grouping of the rows.", schema{"type": "string", "enum": []string{"model", "user", "day"}})},
+				query("days", "How many days back.", schema{"type": "integer", "minimum": 1, "maximum": 365, "default": 30}),
+				query("group_by", "Grouping of the rows.", schema{"type": "string", "enum": []string{"model", "user", "day"}, "default": "model"})},
 			responses: []response{ok(200, "The report.", api.UsageReport{})}}},
 
 		// AI.
@@ -254,10 +255,12 @@ func operationTable() []tableEntry {
 			responses:   []response{ok(202, "The job, accepted.", api.VideoJob{})}}},
 		{problems: aiBody, op: operation{method: "POST", path: "/generate/video/from-image", tag: "AI", auth: AuthUser,
 			summary:     "Start a video generation from an image",
-			description: "image_url is an https URL or a data: URL of a PNG, JPEG or WebP image; this endpoint takes bodies up to MAX_IMAGE_BYTES.",
+			description: "image_url is an https URL or a data: URL of a PNG, JPEG or WebP image (judged by its bytes, not its declared type) " +
+				"of at most 5 MiB once decoded; this endpoint takes bodies up to MAX_IMAGE_BYTES (413 above). " +
+				"The other parameters are checked as for POST /generate/video.",
 			body:        &requestBody{json: api.VideoFromImageRequest{}},
 			responses:   []response{ok(202, "The job, accepted.", api.VideoJob{})}}},
-		{problems: statuses(userProblems, []int{400, 422}), op: operation{method: "GET", path: "/generate/video", tag: "AI", auth: AuthUser,
+		{problems: statuses(userProblems, []int{400, 422, 503}), op: operation{method: "GET", path: "/generate/video", tag: "AI", auth: AuthUser,
 			summary:   "The caller's video jobs",
 			params:    []param{limitParam, offsetParam},
 			responses: []response{ok(200, "A page of jobs, newest first.", api.VideoJobList{})}}},

@@ -1,0 +1,226 @@
+package ai
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/duckgate/duckgate/backend/internal/auth"
+	"github.com/duckgate/duckgate/backend/internal/httpapi"
+	"github.com/duckgate/duckgate/backend/internal/problem"
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// Handler serves /ai/*, /generate/* and /admin/usage.
+type Handler struct{ svc *Service }
+
+// NewHandler returns the HTTP face of svc.
+func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
+
+// Routes mounts the AI endpoints (any signed-in user) and the usage report
+// (admins).
+func (h *Handler) Routes(g httpapi.Groups) {
+	u := g.User
+	u.GET("/ai/models", h.models)
+	u.POST("/ai/chat", h.chat)
+	u.POST("/generate/text", h.text)
+	u.POST("/generate/image", h.image)
+	u.POST("/generate/video", h.video)
+	u.POST("/generate/video/from-image", h.videoFromImage)
+	u.GET("/generate/video", h.videoJobs)
+	u.GET("/generate/video/:id", h.videoJob)
+	u.GET("/generate/video/:id/content", h.videoContent)
+	g.Admin.GET("/admin/usage", h.usage)
+}
+
+func (h *Handler) models(c *gin.Context) {
+	modality := c.Query("modality")
+	switch modality {
+	case "", api.ModalityText, api.ModalityImage, api.ModalityVideo:
+	default:
+		httpapi.Abort(c, problem.Validation(problem.Field("modality", "must be text, image or video")))
+		return
+	}
+	list, err := h.svc.Models(c.Request.Context(), modality)
+	respond(c, http.StatusOK, list, err)
+}
+
+func (h *Handler) chat(c *gin.Context) {
+	var in api.ChatRequest
+	if err := httpapi.BindJSON(c, &in); err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	userID := auth.PrincipalOf(c).UserID
+	if !in.Stream {
+		out, err := h.svc.Chat(c.Request.Context(), userID, in)
+		respond(c, http.StatusOK, out, err)
+		return
+	}
+	if err := h.svc.StreamChat(c.Request.Context(), userID, in, eventWriter(c)); err != nil {
+		httpapi.Abort(c, err)
+	}
+}
+
+// eventWriter returns the emit function of a server-sent event stream: the
+// first event sends the headers, each event is written as data lines and
+// flushed at once, so tokens reach the client as upstream produces them.
+// Nothing between here and the connection buffers or compresses the body.
+func eventWriter(c *gin.Context) func(data []byte) error {
+	started := false
+	return func(data []byte) error {
+		if !started {
+			h := c.Writer.Header()
+			h.Set("Content-Type", "text/event-stream")
+			h.Set("Cache-Control", "no-cache")
+			h.Set("X-Accel-Buffering", "no")
+			c.Writer.WriteHeader(http.StatusOK)
+			started = true
+		}
+		var event bytes.Buffer
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			event.WriteString("data: ")
+			event.Write(line)
+			event.WriteByte('\n')
+		}
+		event.WriteByte('\n')
+		if _, err := c.Writer.Write(event.Bytes()); err != nil {
+			return err
+		}
+		c.Writer.Flush()
+		return c.Request.Context().Err()
+	}
+}
+
+func (h *Handler) text(c *gin.Context) {
+	var in api.TextRequest
+	if err := httpapi.BindJSON(c, &in); err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	out, err := h.svc.GenerateText(c.Request.Context(), auth.PrincipalOf(c).UserID, in)
+	respond(c, http.StatusOK, out, err)
+}
+
+func (h *Handler) image(c *gin.Context) {
+	var in api.ImageRequest
+	if err := httpapi.BindJSON(c, &in); err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	out, err := h.svc.GenerateImage(c.Request.Context(), auth.PrincipalOf(c).UserID, in)
+	respond(c, http.StatusOK, out, err)
+}
+
+func (h *Handler) video(c *gin.Context) {
+	var in api.VideoRequest
+	if err := httpapi.BindJSON(c, &in); err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	job, err := h.svc.SubmitVideo(c.Request.Context(), auth.PrincipalOf(c).UserID, in)
+	respond(c, http.StatusAccepted, job, err)
+}
+
+func (h *Handler) videoFromImage(c *gin.Context) {
+	var in api.VideoFromImageRequest
+	if err := httpapi.BindJSON(c, &in); err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	job, err := h.svc.SubmitVideoFromImage(c.Request.Context(), auth.PrincipalOf(c).UserID, in)
+	respond(c, http.StatusAccepted, job, err)
+}
+
+func (h *Handler) videoJobs(c *gin.Context) {
+	limit, offset, err := httpapi.Paging(c, 50, 200)
+	if err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	list, err := h.svc.VideoJobs(c.Request.Context(), auth.PrincipalOf(c).UserID, limit, offset)
+	respond(c, http.StatusOK, list, err)
+}
+
+func (h *Handler) videoJob(c *gin.Context) {
+	job, err := h.svc.VideoJob(c.Request.Context(), callerOf(c), c.Param("id"))
+	respond(c, http.StatusOK, job, err)
+}
+
+// videoContent streams the MP4 from upstream to the client as it arrives,
+// never holding the whole file: a fixed buffer, flushed every half second.
+func (h *Handler) videoContent(c *gin.Context) {
+	content, err := h.svc.VideoContent(c.Request.Context(), callerOf(c), c.Param("id"))
+	if err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	defer content.Body.Close()
+	header := c.Writer.Header()
+	header.Set("Content-Type", content.ContentType)
+	header.Set("Content-Disposition", `inline; filename="`+c.Param("id")+`.mp4"`)
+	header.Set("Cache-Control", "private, max-age=3600")
+	if content.ContentLength >= 0 {
+		header.Set("Content-Length", strconv.FormatInt(content.ContentLength, 10))
+	}
+	c.Writer.WriteHeader(http.StatusOK)
+	if err := copyFlushing(c.Writer, content.Body); err != nil {
+		// The status is sent; the cut body is all the client can learn.
+		_ = c.Error(err)
+	}
+}
+
+// copyFlushing copies src to w, flushing at least every half second so a
+// slow upstream still reaches the client steadily.
+func copyFlushing(w gin.ResponseWriter, src io.Reader) error {
+	buf := make([]byte, 32<<10)
+	lastFlush := time.Now()
+	for {
+		n, readErr := src.Read(buf)
+		if n > 0 {
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+			if time.Since(lastFlush) > 500*time.Millisecond {
+				w.Flush()
+				lastFlush = time.Now()
+			}
+		}
+		if errors.Is(readErr, io.EOF) {
+			w.Flush()
+			return nil
+		}
+		if readErr != nil {
+			return readErr
+		}
+	}
+}
+
+func (h *Handler) usage(c *gin.Context) {
+	days, groupBy, err := UsageQuery(c.Query("days"), c.Query("group_by"))
+	if err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	report, err := h.svc.Usage(c.Request.Context(), days, groupBy)
+	respond(c, http.StatusOK, report, err)
+}
+
+func callerOf(c *gin.Context) Caller {
+	p := auth.PrincipalOf(c)
+	return Caller{UserID: p.UserID, IsAdmin: p.IsAdmin()}
+}
+
+// respond writes v with status, or the error as a problem.
+func respond(c *gin.Context, status int, v any, err error) {
+	if err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	httpapi.JSON(c, status, v)
+}

@@ -1,0 +1,214 @@
+// Package ai is the AI gateway: /ai/models, /ai/chat (JSON or streamed),
+// /generate/text, /generate/image, the asynchronous /generate/video jobs, and
+// the usage records behind /admin/stats and /admin/usage.
+//
+// Every call goes upstream through the openrouter client, which keeps the
+// API key to itself; users only ever see our own shapes and problems. Each
+// generation call (not model listings, not polls) leaves a usage record,
+// collected by a Recorder that writes them in batches off the request path.
+package ai
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/duckgate/duckgate/backend/internal/config"
+	"github.com/duckgate/duckgate/backend/internal/openrouter"
+	"github.com/duckgate/duckgate/backend/internal/problem"
+	"github.com/duckgate/duckgate/backend/internal/store"
+)
+
+// Store is what the gateway needs from storage.
+type Store interface {
+	InsertUsage(ctx context.Context, records []store.UsageRecord) error
+	AIStats(ctx context.Context, since time.Time) (store.AIStats, error)
+	UsageReport(ctx context.Context, since time.Time, groupBy string) ([]store.UsageRow, error)
+
+	CreateVideoJob(ctx context.Context, j *store.VideoJob) error
+	VideoJob(ctx context.Context, id uuid.UUID) (store.VideoJob, error)
+	VideoJobs(ctx context.Context, userID uuid.UUID, limit, offset int) ([]store.VideoJob, int, error)
+	UnfinishedVideoJobs(ctx context.Context, statuses ...string) ([]store.VideoJob, error)
+	UpdateVideoJob(ctx context.Context, j store.VideoJob) error
+}
+
+// Usage kinds.
+const (
+	KindChat  = "chat"
+	KindText  = "text"
+	KindImage = "image"
+	KindVideo = "video"
+)
+
+// Defaults of Options.
+const (
+	DefaultModelsTTL        = 10 * time.Minute
+	DefaultMinPollInterval  = 3 * time.Second
+	DefaultPollerInterval   = 5 * time.Second
+	DefaultMaxImageBytes    = 5 << 20
+	DefaultFlushInterval    = time.Second
+	DefaultFlushRecords     = 256
+	DefaultMaxPendingRecord = 100_000
+)
+
+// Options configure the Service. Client nil means AI is not configured:
+// every AI endpoint then answers 503.
+type Options struct {
+	Client *openrouter.Client
+	Store  Store
+	Logger *slog.Logger
+	Now    func() time.Time
+
+	// Models used when a request names none.
+	DefaultTextModel, DefaultImageModel, DefaultVideoModel string
+
+	// ModelsTTL is how long the upstream model catalogue is cached.
+	ModelsTTL time.Duration
+	// MinPollInterval is the least time between two upstream polls of one
+	// video job, however often clients ask for it.
+	MinPollInterval time.Duration
+	// PollerInterval is how often the background poller refreshes the
+	// unfinished jobs.
+	PollerInterval time.Duration
+	// MaxImageBytes bounds the decoded size of a data: image given to
+	// /generate/video/from-image.
+	MaxImageBytes int
+	// FlushInterval and FlushRecords tune the usage recorder.
+	FlushInterval time.Duration
+	FlushRecords  int
+}
+
+// ErrNotConfigured answers every AI endpoint when no API key is set.
+var ErrNotConfigured = problem.New(http.StatusServiceUnavailable,
+	"AI is not configured on this server: the operator must set OPENROUTER_API_KEY (and OPENROUTER_BASE_URL for another endpoint) and restart the backend")
+
+// Service holds the gateway's rules.
+type Service struct {
+	client   *openrouter.Client
+	store    Store
+	log      *slog.Logger
+	now      func() time.Time
+	opts     Options
+	models   *catalogCache
+	recorder *Recorder
+	videos   *videoPoller
+}
+
+// NewService wires the gateway and starts its background work (the usage
+// recorder, and the video poller when AI is configured). Close stops both.
+func NewService(opts Options) *Service {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return time.Now().UTC() }
+	}
+	opts.ModelsTTL = orDefault(opts.ModelsTTL, DefaultModelsTTL)
+	opts.MinPollInterval = orDefault(opts.MinPollInterval, DefaultMinPollInterval)
+	opts.PollerInterval = orDefault(opts.PollerInterval, DefaultPollerInterval)
+	opts.FlushInterval = orDefault(opts.FlushInterval, DefaultFlushInterval)
+	if opts.MaxImageBytes <= 0 {
+		opts.MaxImageBytes = DefaultMaxImageBytes
+	}
+	if opts.FlushRecords <= 0 {
+		opts.FlushRecords = DefaultFlushRecords
+	}
+	s := &Service{client: opts.Client, store: opts.Store, log: opts.Logger, now: opts.Now, opts: opts}
+	s.models = newCatalogCache(opts.Client, opts.ModelsTTL, opts.Now)
+	s.recorder = NewRecorder(opts.Store, RecorderOptions{Interval: opts.FlushInterval, MaxBatch: opts.FlushRecords,
+		MaxPending: DefaultMaxPendingRecord, Logger: opts.Logger})
+	s.videos = newVideoPoller(s)
+	if s.client != nil {
+		s.videos.start()
+	}
+	return s
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Close stops the video poller, then flushes the remaining usage records.
+// Call it after the HTTP server stopped and before the store closes.
+func (s *Service) Close() {
+	s.videos.stop()
+	s.recorder.Close()
+}
+
+// configured fails with ErrNotConfigured when there is no upstream.
+func (s *Service) configured() error {
+	if s.client == nil {
+		return ErrNotConfigured
+	}
+	return nil
+}
+
+// upstreamError turns a client failure into the public problem.
+func upstreamError(err error) error {
+	var oe *openrouter.Error
+	if errors.As(err, &oe) {
+		return oe.Problem()
+	}
+	return err
+}
+
+// call is one upstream generation call being measured for its usage record.
+type call struct {
+	s      *Service
+	record store.UsageRecord
+	start  time.Time
+}
+
+func (s *Service) startCall(userID uuid.UUID, kind, model string) *call {
+	now := s.now()
+	return &call{s: s, start: time.Now(),
+		record: store.UsageRecord{At: now, UserID: userID, Kind: kind, Model: model}}
+}
+
+// finish records the call: its outcome (err nil for success), tokens and cost.
+func (c *call) finish(err error, usage *openrouter.Usage, generationID string) {
+	r := c.record
+	r.LatencyMS = float64(time.Since(c.start).Microseconds()) / 1000
+	r.GenerationID = generationID
+	if usage != nil {
+		r.PromptTokens, r.CompletionTokens, r.Cost = usage.PromptTokens, usage.CompletionTokens, usage.Cost
+	}
+	r.Status = store.UsageStatusOK
+	if err != nil {
+		r.Status, r.ErrorKind = failureStatus(err)
+	}
+	c.s.recorder.Record(r)
+}
+
+// failureStatus is the status a failed call answered and its kind.
+func failureStatus(err error) (status, kind string) {
+	var oe *openrouter.Error
+	if errors.As(err, &oe) {
+		return strconv.Itoa(oe.Status()), oe.Kind.String()
+	}
+	if errors.Is(err, context.Canceled) {
+		return strconv.Itoa(openrouter.StatusClientClosed), openrouter.KindCanceled.String()
+	}
+	return strconv.Itoa(problem.From(err).Status), "internal"
+}
+
+// NewFromConfig builds the service the backend runs: an upstream client when
+// OPENROUTER_API_KEY is set (none otherwise: the AI endpoints answer 503),
+// the configured default models and the decoded-image limit.
+func NewFromConfig(cfg config.Config, st Store, logger *slog.Logger) *Service {
+	opts := Options{Store: st, Logger: logger, DefaultTextModel: cfg.AIDefaultTextModel,
+		DefaultImageModel: cfg.AIDefaultImageModel, DefaultVideoModel: cfg.AIDefaultVideoModel}
+	if cfg.OpenRouterAPIKey != "" {
+		opts.Client = openrouter.New(openrouter.Config{BaseURL: cfg.OpenRouterBaseURL, APIKey: cfg.OpenRouterAPIKey,
+			Timeout: cfg.AITimeout, AppURL: cfg.OpenRouterAppURL, AppTitle: cfg.OpenRouterAppTitle})
+	}
+	return NewService(opts)
+}

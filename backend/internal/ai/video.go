@@ -1,0 +1,246 @@
+package ai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/duckgate/duckgate/backend/internal/openrouter"
+	"github.com/duckgate/duckgate/backend/internal/problem"
+	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// Caller is who asks for a video job: owners and admins may read it.
+type Caller struct {
+	UserID  uuid.UUID
+	IsAdmin bool
+}
+
+var (
+	errJobNotFound = problem.ErrNotFound.WithDetail("no such video job")
+	errNotReady    = problem.New(http.StatusConflict, "the video is not ready")
+)
+
+// videoParams is what a job was asked for, kept as JSON beside it.
+type videoParams struct {
+	Duration    *int   `json:"duration,omitempty"`
+	Resolution  string `json:"resolution,omitempty"`
+	AspectRatio string `json:"aspect_ratio,omitempty"`
+	// FirstFrame is the https URL of the start image, or a note of the
+	// data: image's type and size (the bytes themselves are not kept).
+	FirstFrame string `json:"first_frame,omitempty"`
+}
+
+// SubmitVideo starts a video job (text to video).
+func (s *Service) SubmitVideo(ctx context.Context, userID uuid.UUID, in api.VideoRequest) (api.VideoJob, error) {
+	return s.submitVideo(ctx, userID, in, "", false)
+}
+
+// SubmitVideoFromImage starts a video job that animates an image.
+func (s *Service) SubmitVideoFromImage(ctx context.Context, userID uuid.UUID, in api.VideoFromImageRequest) (api.VideoJob, error) {
+	return s.submitVideo(ctx, userID, in.VideoRequest, in.ImageURL, true)
+}
+
+func (s *Service) submitVideo(ctx context.Context, userID uuid.UUID, in api.VideoRequest, imageURL string, fromImage bool) (api.VideoJob, error) {
+	var fields []api.FieldError
+	if strings.TrimSpace(in.Prompt) == "" && !fromImage {
+		fields = append(fields, problem.Field("prompt", "must not be empty"))
+	} else if len(in.Prompt) > MaxConversationBytes {
+		fields = append(fields, problem.Field("prompt", fmt.Sprintf("may hold at most %d bytes", MaxConversationBytes)))
+	}
+	if fromImage {
+		if msg := checkImageURL(imageURL, s.opts.MaxImageBytes); msg != "" {
+			fields = append(fields, problem.Field("image_url", msg))
+		}
+	}
+	fields = append(fields, checkModelID(in.Model)...)
+	if err := s.configuredAndValid(fields); err != nil {
+		return api.VideoJob{}, err
+	}
+	model := modelOr(in.Model, s.opts.DefaultVideoModel)
+	if err := s.checkVideoParams(ctx, model, in, fromImage); err != nil {
+		return api.VideoJob{}, err
+	}
+
+	c := s.startCall(userID, KindVideo, model)
+	up, err := s.client.SubmitVideo(ctx, openrouter.VideoRequest{Model: model, Prompt: in.Prompt, Duration: in.Duration,
+		Resolution: in.Resolution, AspectRatio: in.AspectRatio, FirstFrameURL: imageURL})
+	if err != nil {
+		c.finish(err, nil, "")
+		return api.VideoJob{}, upstreamError(err)
+	}
+	c.finish(nil, videoUsage(up), generationOf(up))
+
+	params, _ := json.Marshal(videoParams{Duration: in.Duration, Resolution: in.Resolution, AspectRatio: in.AspectRatio,
+		FirstFrame: describeImage(imageURL)})
+	now := s.now()
+	job := &store.VideoJob{UserID: userID, UpstreamID: up.ID, PollingURL: up.PollingURL, Status: jobStatus(up.Status),
+		Model: model, Prompt: in.Prompt, Params: string(params), Error: up.Error, CreatedAt: now, UpdatedAt: now}
+	// Upstream accepted (and will bill) the job: keep it even if our client left.
+	if err := s.store.CreateVideoJob(context.WithoutCancel(ctx), job); err != nil {
+		return api.VideoJob{}, fmt.Errorf("ai: save video job %s: %w", up.ID, err)
+	}
+	return toVideoJob(*job), nil
+}
+
+// checkVideoParams validates against the model's published capabilities.
+func (s *Service) checkVideoParams(ctx context.Context, model string, in api.VideoRequest, fromImage bool) error {
+	cat, err := s.models.get(ctx)
+	if err != nil {
+		return upstreamError(err)
+	}
+	m, ok := cat.videoModel(model)
+	if !ok {
+		return problem.Validation(problem.Field("model",
+			fmt.Sprintf("%s is not a video model; video models: %s", model, strings.Join(cat.videoModelIDs(), ", "))))
+	}
+	var fields []api.FieldError
+	if in.Duration != nil && len(m.SupportedDurations) > 0 && !slices.Contains(m.SupportedDurations, *in.Duration) {
+		fields = append(fields, problem.Field("duration", fmt.Sprintf("%d is not offered by %s; allowed values: %s",
+			*in.Duration, model, joinInts(m.SupportedDurations))))
+	}
+	if in.Duration != nil && *in.Duration < 1 {
+		fields = append(fields, problem.Field("duration", "must be at least 1 second"))
+	}
+	if in.Resolution != "" && len(m.SupportedResolutions) > 0 && !slices.Contains(m.SupportedResolutions, in.Resolution) {
+		fields = append(fields, problem.Field("resolution", fmt.Sprintf("%q is not offered by %s; allowed values: %s",
+			in.Resolution, model, strings.Join(m.SupportedResolutions, ", "))))
+	}
+	if in.AspectRatio != "" && len(m.SupportedAspectRatios) > 0 && !slices.Contains(m.SupportedAspectRatios, in.AspectRatio) {
+		fields = append(fields, problem.Field("aspect_ratio", fmt.Sprintf("%q is not offered by %s; allowed values: %s",
+			in.AspectRatio, model, strings.Join(m.SupportedAspectRatios, ", "))))
+	}
+	if fromImage && len(m.SupportedFrameImages) > 0 && !slices.Contains(m.SupportedFrameImages, "first_frame") {
+		fields = append(fields, problem.Field("model", model+" cannot start a video from an image"))
+	}
+	if len(fields) > 0 {
+		return problem.Validation(fields...)
+	}
+	return nil
+}
+
+// VideoJob returns a job the caller may read, refreshed from upstream when it
+// is not finished (at most once per MinPollInterval per job).
+func (s *Service) VideoJob(ctx context.Context, caller Caller, id string) (api.VideoJob, error) {
+	if err := s.configured(); err != nil {
+		return api.VideoJob{}, err
+	}
+	job, err := s.readableJob(ctx, caller, id)
+	if err != nil {
+		return api.VideoJob{}, err
+	}
+	return toVideoJob(s.videos.refresh(ctx, job)), nil
+}
+
+// VideoJobs lists the caller's own jobs, newest first.
+func (s *Service) VideoJobs(ctx context.Context, userID uuid.UUID, limit, offset int) (api.VideoJobList, error) {
+	if err := s.configured(); err != nil {
+		return api.VideoJobList{}, err
+	}
+	jobs, total, err := s.store.VideoJobs(ctx, userID, limit, offset)
+	if err != nil {
+		return api.VideoJobList{}, fmt.Errorf("ai: list video jobs: %w", err)
+	}
+	out := api.VideoJobList{Items: make([]api.VideoJob, 0, len(jobs)), Total: total}
+	for _, j := range jobs {
+		out.Items = append(out.Items, toVideoJob(j))
+	}
+	return out, nil
+}
+
+// VideoContent opens the MP4 of a completed job, streamed from upstream.
+// The caller copies and closes it.
+func (s *Service) VideoContent(ctx context.Context, caller Caller, id string) (*openrouter.VideoContent, error) {
+	if err := s.configured(); err != nil {
+		return nil, err
+	}
+	job, err := s.readableJob(ctx, caller, id)
+	if err != nil {
+		return nil, err
+	}
+	job = s.videos.refresh(ctx, job)
+	if job.Status != api.VideoCompleted {
+		return nil, errNotReady.WithDetail("the video is not ready: the job is " + job.Status)
+	}
+	content, err := s.client.VideoContent(ctx, job.UpstreamID, 0)
+	if err != nil {
+		return nil, upstreamError(err)
+	}
+	return content, nil
+}
+
+// readableJob loads a job the caller owns (any job for admins); anything
+// else is the same 404, so ids of others' jobs reveal nothing.
+func (s *Service) readableJob(ctx context.Context, caller Caller, id string) (store.VideoJob, error) {
+	jobID, err := uuid.Parse(id)
+	if err != nil {
+		return store.VideoJob{}, errJobNotFound
+	}
+	job, err := s.store.VideoJob(ctx, jobID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.VideoJob{}, errJobNotFound
+	}
+	if err != nil {
+		return store.VideoJob{}, fmt.Errorf("ai: read video job: %w", err)
+	}
+	if job.UserID != caller.UserID && !caller.IsAdmin {
+		return store.VideoJob{}, errJobNotFound
+	}
+	return job, nil
+}
+
+func toVideoJob(j store.VideoJob) api.VideoJob {
+	out := api.VideoJob{ID: j.ID.String(), Status: j.Status, Model: j.Model, Prompt: j.Prompt,
+		CreatedAt: j.CreatedAt.UTC(), UpdatedAt: j.UpdatedAt.UTC(), Error: j.Error, Cost: j.Cost}
+	if j.Status == api.VideoCompleted {
+		out.ContentURL = "/generate/video/" + j.ID.String() + "/content"
+	}
+	return out
+}
+
+// jobStatus maps upstream's status to ours; an unknown one counts as still
+// in progress, so the job goes on being polled.
+func jobStatus(upstream string) string {
+	switch upstream {
+	case api.VideoPending, api.VideoInProgress, api.VideoCompleted, api.VideoFailed, api.VideoCancelled, api.VideoExpired:
+		return upstream
+	}
+	return api.VideoInProgress
+}
+
+func generationOf(j *openrouter.VideoJob) string {
+	if j.GenerationID != "" {
+		return j.GenerationID
+	}
+	return j.ID
+}
+
+func videoUsage(j *openrouter.VideoJob) *openrouter.Usage {
+	if j.Usage == nil || j.Usage.Cost == nil {
+		return nil
+	}
+	return &openrouter.Usage{Cost: j.Usage.Cost}
+}
+
+func describeImage(imageURL string) string {
+	if header, payload, ok := strings.Cut(imageURL, ","); ok && strings.HasPrefix(strings.ToLower(imageURL), "data:") {
+		return fmt.Sprintf("%s (%d base64 bytes)", header, len(payload))
+	}
+	return imageURL
+}
+
+func joinInts(values []int) string {
+	parts := make([]string, len(values))
+	for i, v := range values {
+		parts[i] = strconv.Itoa(v)
+	}
+	return strings.Join(parts, ", ")
+}
