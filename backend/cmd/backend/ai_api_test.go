@@ -66,12 +66,15 @@ func TestAIWithoutKeyAnswers503AndTheRestWorks(t *testing.T) {
 			_, err := user.ChatStream(ctx, api.ChatRequest{Messages: []api.ChatMessage{{Role: "user", Content: "hi"}}})
 			return err
 		},
-		"text":   func() error { _, err := user.GenerateText(ctx, api.TextRequest{Prompt: "hi"}); return err },
-		"image":  func() error { _, err := user.GenerateImage(ctx, api.ImageRequest{Prompt: "a duck"}); return err },
-		"video":  func() error { _, err := user.GenerateVideo(ctx, api.VideoRequest{Prompt: "a duck"}); return err },
-		"jobs":   func() error { _, err := user.VideoJobs(ctx, 0, 0); return err },
-		"job":    func() error { _, err := user.VideoJob(ctx, "0190e7a4-0000-7000-8000-000000000000"); return err },
-		"frames": func() error { _, err := user.GenerateVideoFromImage(ctx, api.VideoFromImageRequest{ImageURL: "https://example.com/a.png"}); return err },
+		"text":  func() error { _, err := user.GenerateText(ctx, api.TextRequest{Prompt: "hi"}); return err },
+		"image": func() error { _, err := user.GenerateImage(ctx, api.ImageRequest{Prompt: "a duck"}); return err },
+		"video": func() error { _, err := user.GenerateVideo(ctx, api.VideoRequest{Prompt: "a duck"}); return err },
+		"jobs":  func() error { _, err := user.VideoJobs(ctx, 0, 0); return err },
+		"job":   func() error { _, err := user.VideoJob(ctx, "0190e7a4-0000-7000-8000-000000000000"); return err },
+		"frames": func() error {
+			_, err := user.GenerateVideoFromImage(ctx, api.VideoFromImageRequest{ImageURL: "https://example.com/a.png"})
+			return err
+		},
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {

@@ -213,7 +213,7 @@ func operationTable() []tableEntry {
 				query("action", "Keep entries of this action.", schema{"type": "string", "examples": auditActions})},
 			responses: []response{ok(200, "A page of the audit trail.", api.AuditList{})}}},
 		{problems: statuses(adminProblem, []int{400, 422}), op: operation{method: "GET", path: "/admin/usage", tag: "Admin", auth: AuthAdmin,
-			summary:     "AI usage report",
+			summary: "AI usage report",
 			description: "Upstream generation calls (chat, text, image, video submissions; successful or not) of the last days, " +
 				"grouped by model, user or day (UTC), with tokens and OpenRouter's own cost. Records are written in batches, within about a second.",
 			params: []param{
@@ -254,12 +254,12 @@ func operationTable() []tableEntry {
 			body:        &requestBody{json: api.VideoRequest{}},
 			responses:   []response{ok(202, "The job, accepted.", api.VideoJob{})}}},
 		{problems: aiBody, op: operation{method: "POST", path: "/generate/video/from-image", tag: "AI", auth: AuthUser,
-			summary:     "Start a video generation from an image",
+			summary: "Start a video generation from an image",
 			description: "image_url is an https URL or a data: URL of a PNG, JPEG or WebP image (judged by its bytes, not its declared type) " +
 				"of at most 5 MiB once decoded; this endpoint takes bodies up to MAX_IMAGE_BYTES (413 above). " +
 				"The other parameters are checked as for POST /generate/video.",
-			body:        &requestBody{json: api.VideoFromImageRequest{}},
-			responses:   []response{ok(202, "The job, accepted.", api.VideoJob{})}}},
+			body:      &requestBody{json: api.VideoFromImageRequest{}},
+			responses: []response{ok(202, "The job, accepted.", api.VideoJob{})}}},
 		{problems: statuses(userProblems, []int{400, 422, 503}), op: operation{method: "GET", path: "/generate/video", tag: "AI", auth: AuthUser,
 			summary:   "The caller's video jobs",
 			params:    []param{limitParam, offsetParam},

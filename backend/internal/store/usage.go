@@ -52,7 +52,7 @@ func (s *Store) InsertUsage(ctx context.Context, records []UsageRecord) error {
 		for start := 0; start < len(rows); start += usageRowsPerStatement {
 			chunk := rows[start:min(start+usageRowsPerStatement, len(rows))]
 			query, args := usageInsert(chunk)
-			if _, err := t.tx.ExecContext(t.ctx, query, args...); err != nil {
+			if _, err := t.conn.ExecContext(t.ctx, query, args...); err != nil {
 				return fmt.Errorf("store: insert %d usage records: %w", len(chunk), err)
 			}
 		}
@@ -168,7 +168,7 @@ func (s *Store) UsageReport(ctx context.Context, since time.Time, groupBy string
 // setUsageCost fills in the cost of an earlier record once it is known (a
 // video's cost arrives when the job completes).
 func (t *Tx) setUsageCost(generationID string, cost float64) error {
-	if _, err := t.tx.ExecContext(t.ctx, "UPDATE ai_usage SET cost = ? WHERE generation_id = ? AND cost IS NULL",
+	if _, err := t.conn.ExecContext(t.ctx, "UPDATE ai_usage SET cost = ? WHERE generation_id = ? AND cost IS NULL",
 		cost, generationID); err != nil {
 		return fmt.Errorf("store: set usage cost: %w", err)
 	}

@@ -81,7 +81,7 @@ func (s *Store) CreateVideoJob(ctx context.Context, j *VideoJob) error {
 	j.CreatedAt = j.CreatedAt.UTC().Truncate(time.Microsecond)
 	j.UpdatedAt = j.UpdatedAt.UTC().Truncate(time.Microsecond)
 	return s.write(ctx, func(t *Tx) error {
-		if _, err := t.tx.ExecContext(t.ctx, "INSERT INTO video_jobs ("+videoColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		if _, err := t.conn.ExecContext(t.ctx, "INSERT INTO video_jobs ("+videoColumns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			j.ID, j.UserID, j.UpstreamID, j.PollingURL, j.Status, j.Model, j.Prompt, j.Params,
 			nullable(j.Error), costArg(j.Cost), j.CreatedAt, j.UpdatedAt, timeArg(j.PolledAt)); err != nil {
 			return fmt.Errorf("store: insert video job: %w", err)
@@ -147,7 +147,7 @@ func collectVideoJobs(rows *sql.Rows) ([]VideoJob, error) {
 // submission's usage record, in the same transaction.
 func (s *Store) UpdateVideoJob(ctx context.Context, j VideoJob) error {
 	return s.write(ctx, func(t *Tx) error {
-		res, err := t.tx.ExecContext(t.ctx, `UPDATE video_jobs SET status = ?, error_message = ?, cost = ?,
+		res, err := t.conn.ExecContext(t.ctx, `UPDATE video_jobs SET status = ?, error_message = ?, cost = ?,
 			updated_at = ?, polled_at = ? WHERE id = ?`,
 			j.Status, nullable(j.Error), costArg(j.Cost), j.UpdatedAt.UTC().Truncate(time.Microsecond), timeArg(j.PolledAt), j.ID)
 		if err != nil {
