@@ -86,6 +86,27 @@ func TestBrowserJourney(t *testing.T) {
 		b.open("/chat")
 		b.waitFor("conversation restored", `document.querySelectorAll("#messages li").length === 2`, 5*time.Second)
 		b.assertNoTokenVisible("chat")
+
+		// Stop cancels the generation and keeps what arrived.
+		b.do("send long message", 10*time.Second, chromedp.SetValue(css("#chat-input"), prompt+prompt), chromedp.Click(css("#chat-send")))
+		b.waitFor("second answer streaming", `(() => { const m = document.querySelector("li.msg-assistant[data-streaming]");
+			return !!m && m.querySelector(".msg-body").textContent.length > 0 })()`, 15*time.Second)
+		b.do("stop", 5*time.Second, chromedp.Click(css("#chat-stop")))
+		b.waitFor("stopped", `!document.querySelector("li.msg-assistant[data-streaming]") && !document.querySelector("#chat-send").disabled`, 5*time.Second)
+		if msg := evaluate[string](b, `document.querySelector("#chat-error").hidden ? "" : document.querySelector("#chat-error").textContent`); msg != "" {
+			b.fail("stop", fmt.Errorf("stopping showed an error: %q", msg))
+		}
+		if n := evaluate[int](b, `document.querySelectorAll("li.msg-assistant").length`); n != 2 {
+			b.fail("stop", fmt.Errorf("%d answers on the page, want the first and the stopped one", n))
+		}
+
+		// An upstream failure in the middle of the stream is shown as a message.
+		b.do("send failing message", 10*time.Second,
+			chromedp.SetValue(css("#chat-input"), "this one breaks [fake-fail:error-mid-stream]"), chromedp.Click(css("#chat-send")))
+		b.waitFor("error shown", `!document.querySelector("#chat-error").hidden`, 15*time.Second)
+		if msg := b.text("#chat-error"); !strings.Contains(msg, "The model failed") {
+			b.fail("mid-stream error", fmt.Errorf("message %q", msg))
+		}
 	})
 
 	t.Run("image generation shows the image", func(t *testing.T) {
@@ -166,6 +187,13 @@ func TestBrowserJourney(t *testing.T) {
 		users, _ := strconv.Atoi(strings.TrimSpace(b.text("#stat-users .big")))
 		if users < 2 {
 			b.fail("stats", fmt.Errorf("stats show %d users, want at least the admin and %s", users, email))
+		}
+		if aiLanded {
+			// The user's chat, image and video calls are counted and charted.
+			if n, _ := strconv.Atoi(b.text("#stat-ai .big")); n < 3 {
+				b.fail("AI stats", fmt.Errorf("stats show %d AI requests, want at least 3", n))
+			}
+			b.waitFor("usage chart", `document.querySelectorAll("table.usage svg.bar rect").length >= 1`, time.Second)
 		}
 		if status := b.text("#db-health .big"); status != "ok" {
 			b.fail("db health", fmt.Errorf("DB status %q", status))
