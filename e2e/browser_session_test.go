@@ -64,6 +64,11 @@ func TestBrowserSessionRefreshAndSignOut(t *testing.T) {
 		t.Fatalf("profile after the race does not show %s", email)
 	}
 
+	// This backend has no OpenRouter key: the AI pages say so instead of failing.
+	if body := c.get("/chat", http.StatusOK); !strings.Contains(body, "AI is not available") {
+		t.Fatalf("chat without AI configured shows no notice: %.600s", body)
+	}
+
 	// An access token the backend rejects although it looks valid (here a
 	// forged one; in life a restarted backend with a new key): the proxy
 	// refreshes and retries, a page refreshes and asks again.
