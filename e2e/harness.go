@@ -137,7 +137,7 @@ func BackendEnv(dataDir, addr string, env ...string) []string {
 		"BACKEND_ADDR=" + addr,
 		"DUCKDB_PATH=" + filepath.Join(dataDir, "app.duckdb"),
 		"JWT_KEY_FILE=" + filepath.Join(dataDir, "jwt-ed25519.pem"),
-		"JWT_ISSUER=http://" + addr,
+		"JWT_ISSUER=http://duckgate.test", // stable across restarts on new ports
 		"ADMIN_EMAIL=" + AdminEmail,
 		"ADMIN_PASSWORD=" + AdminPassword,
 	}
