@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/fakeopenrouter"
 	"github.com/duckgate/duckgate/backend/internal/store"
@@ -572,8 +574,15 @@ func TestVideoJobsFromSubmitToDownloadAcrossARestart(t *testing.T) {
 
 	// Restart on the same database file: the jobs are still there and the
 	// new backend polls them to the end by itself.
+	if n := countPolls(fake); n != 0 {
+		t.Fatalf("%d polls before the restart; the test wants the new backend to do them", n)
+	}
 	b.stop()
 	b = startBackend(t, dir, aiEnv(url))
+	// Nobody asks for the jobs: the new backend's poller finishes them.
+	for _, job := range jobs {
+		waitStored(t, b.ts.store, job.ID)
+	}
 	owner, _ = b.ts.login("owner@example.com", "password-owner@example.com")
 	done := waitJob(t, owner, jobs[0].ID)
 	if done.Status != api.VideoCompleted || done.ContentURL != "/generate/video/"+jobs[0].ID+"/content" || done.Cost == nil {
@@ -630,13 +639,7 @@ func TestVideoPollsAreRateLimitedPerJob(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	polls := 0
-	for _, r := range fake.Requests() {
-		if r.Method == "GET" && strings.Contains(r.Path, "/videos/job-") {
-			polls++
-		}
-	}
-	if polls != 1 {
+	if polls := countPolls(fake); polls != 1 {
 		t.Fatalf("60 reads polled upstream %d times, want 1", polls)
 	}
 	got, _ := user.VideoJob(ctx, job.ID)
@@ -750,6 +753,36 @@ func waitUsage(t *testing.T, ts *testServer, p client.UsageParams, n int) *api.U
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("usage records: %d calls after 5s, want %d", total, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// countPolls counts the upstream polls of video jobs.
+func countPolls(fake *fakeopenrouter.Server) int {
+	n := 0
+	for _, r := range fake.Requests() {
+		if r.Method == "GET" && strings.Contains(r.Path, "/videos/job-") && !strings.HasSuffix(r.Path, "/content") {
+			n++
+		}
+	}
+	return n
+}
+
+// waitStored waits until the database holds job id in a terminal state.
+func waitStored(t *testing.T, st *store.Store, id string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		job, err := st.VideoJob(context.Background(), uuid.MustParse(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if api.IsTerminal(job.Status) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s in the database", id, job.Status)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -1,0 +1,146 @@
+package ai
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/duckgate/duckgate/backend/internal/store"
+)
+
+// batchLog is a UsageWriter that remembers the batches it was given and can
+// be told to fail.
+type batchLog struct {
+	mu      sync.Mutex
+	batches [][]store.UsageRecord
+	failing int // fail this many more writes
+}
+
+func (b *batchLog) InsertUsage(_ context.Context, records []store.UsageRecord) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.failing > 0 {
+		b.failing--
+		return errors.New("database unavailable")
+	}
+	b.batches = append(b.batches, append([]store.UsageRecord(nil), records...))
+	return nil
+}
+
+func (b *batchLog) sizes() []int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []int
+	for _, batch := range b.batches {
+		out = append(out, len(batch))
+	}
+	return out
+}
+
+func (b *batchLog) total() int {
+	n := 0
+	for _, s := range b.sizes() {
+		n += s
+	}
+	return n
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func record(model string) store.UsageRecord {
+	return store.UsageRecord{At: time.Now(), UserID: uuid.New(), Kind: KindChat, Model: model, Status: store.UsageStatusOK}
+}
+
+func TestRecorderWritesFullBatchesAtOnceAndTheRestOnClose(t *testing.T) {
+	log := &batchLog{}
+	r := NewRecorder(log, RecorderOptions{Interval: time.Hour, MaxBatch: 10})
+	for range 25 {
+		r.Record(record("m"))
+	}
+	waitFor(t, "two full batches", func() bool { return log.total() >= 20 })
+	r.Close()
+	if got := log.sizes(); len(got) != 3 || got[0] != 10 || got[1] != 10 || got[2] != 5 {
+		t.Fatalf("batches %v, want [10 10 5]", got)
+	}
+}
+
+func TestRecorderWritesWithinTheInterval(t *testing.T) {
+	log := &batchLog{}
+	r := NewRecorder(log, RecorderOptions{Interval: 20 * time.Millisecond, MaxBatch: 100})
+	defer r.Close()
+	for range 3 {
+		r.Record(record("m"))
+	}
+	waitFor(t, "the interval's flush", func() bool { return log.total() == 3 })
+	if got := log.sizes(); len(got) != 1 {
+		t.Fatalf("three records took %d writes, want one", len(got))
+	}
+}
+
+func TestRecorderKeepsRecordsWhileWritesFail(t *testing.T) {
+	log := &batchLog{failing: 3}
+	r := NewRecorder(log, RecorderOptions{Interval: 10 * time.Millisecond, MaxBatch: 100})
+	defer r.Close()
+	for i := range 5 {
+		r.Record(record(string(rune('a' + i))))
+	}
+	waitFor(t, "a write after the failures", func() bool { return log.total() == 5 })
+	if first := log.batches[0]; first[0].Model != "a" || first[4].Model != "e" {
+		t.Fatalf("records out of order after retries: %+v", first)
+	}
+}
+
+func TestRecorderLosesNothingOnACleanStop(t *testing.T) {
+	log := &batchLog{}
+	r := NewRecorder(log, RecorderOptions{Interval: time.Hour, MaxBatch: 64})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 500 {
+				r.Record(record("m"))
+			}
+		}()
+	}
+	wg.Wait()
+	r.Close()
+	r.Record(record("late")) // a call finishing during shutdown is written directly
+	r.Close()                // twice is fine
+	if got := log.total(); got != 4001 {
+		t.Fatalf("%d records written, want 4001", got)
+	}
+}
+
+// BenchmarkRecorderIntoDuckDB measures usage records going through the
+// recorder into a real DuckDB file, the way the gateway writes them.
+func BenchmarkRecorderIntoDuckDB(b *testing.B) {
+	st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "bench.duckdb"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	r := NewRecorder(st, RecorderOptions{})
+	rec := record("openai/gpt-4o-mini")
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r.Record(rec)
+		}
+	})
+	r.Close() // the flush is part of the cost
+}
