@@ -22,8 +22,8 @@ func TestHistogramQuantilesMatchSortedSamples(t *testing.T) {
 	for _, q := range []float64{0.5, 0.9, 0.99, 0.999} {
 		want := samples[int(math.Ceil(q*float64(len(samples))))-1]
 		got := h.Quantile(q)
-		if rel := math.Abs(float64(got-want)) / float64(want); rel > 0.01 {
-			t.Errorf("p%g = %v, sorted samples say %v (%.2f%% off, want < 1%%)", q*100, got, want, rel*100)
+		if rel := math.Abs(float64(got-want)) / float64(want); rel > 0.001 {
+			t.Errorf("p%g = %v, sorted samples say %v (%.3f%% off, want < 0.1%%)", q*100, got, want, rel*100)
 		}
 	}
 	if h.Summary().Max != samples[len(samples)-1] || h.Summary().Min != samples[0] {

@@ -239,3 +239,40 @@ func TestBurstSendsAllRequestsAtOnce(t *testing.T) {
 		t.Errorf("elapsed %v", res.Elapsed)
 	}
 }
+
+func TestCompareAlternatesBetweenVariants(t *testing.T) {
+	// Each server notes the order in which variants were served.
+	var mu sync.Mutex
+	var order []byte
+	serve := func(name byte, delay time.Duration) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			if len(order) == 0 || order[len(order)-1] != name {
+				order = append(order, name)
+			}
+			mu.Unlock()
+			time.Sleep(delay)
+		}))
+	}
+	fast, slow := serve('a', 2*time.Millisecond), serve('b', 6*time.Millisecond)
+	defer fast.Close()
+	defer slow.Close()
+
+	a, b := Compare(context.Background(), Options{Connections: 2, Duration: 400 * time.Millisecond,
+		WarmUp: 20 * time.Millisecond}, 4, func(int) Worker { return get(fast.URL) },
+		func(int) Worker { return get(slow.URL) })
+
+	// Warm-up a, warm-up b, then four rounds of a then b.
+	if string(order) != "ababababab" {
+		t.Errorf("variants ran in the order %q, want warm-ups then alternating rounds", order)
+	}
+	if a.Elapsed != 400*time.Millisecond || b.Elapsed != 400*time.Millisecond {
+		t.Errorf("measured %v and %v, want the duration each", a.Elapsed, b.Elapsed)
+	}
+	if a.Latency.P50 < 2*time.Millisecond || b.Latency.P50 < 6*time.Millisecond || a.Latency.P50 >= b.Latency.P50 {
+		t.Errorf("p50 a = %v, b = %v: each variant's latency must be its own", a.Latency.P50, b.Latency.P50)
+	}
+	if a.RPS <= b.RPS || a.Failures+b.Failures != 0 {
+		t.Errorf("rps a = %.0f, b = %.0f, failures %d+%d", a.RPS, b.RPS, a.Failures, b.Failures)
+	}
+}

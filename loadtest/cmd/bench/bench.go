@@ -23,6 +23,9 @@ const (
 	fakeChunkDelay = 20 * time.Millisecond
 	// benchUsers is how many accounts the token scenarios spread over.
 	benchUsers = 50
+	// compareRounds is how many times a comparison alternates between its
+	// baseline and the measured path.
+	compareRounds = 5
 )
 
 // bench holds the running system and what scenarios share.

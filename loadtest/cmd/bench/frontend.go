@@ -193,10 +193,9 @@ func (b *bench) runProxyOverhead(ctx context.Context) []row {
 		return []row{skipRow(name, f.missing)}
 	}
 	opts := b.options(1)
-	direct := load.Run(ctx, opts, func(int) load.Worker {
-		return getWith(b.backend.url+"/users/me", b.users[0].tokens.AccessToken)
-	})
-	through := load.Run(ctx, opts, func(int) load.Worker { return f.viaFrontend(http.MethodGet, "/users/me", nil) })
+	direct, through := load.Compare(ctx, opts, compareRounds,
+		func(int) load.Worker { return getWith(b.backend.url+"/users/me", b.users[0].tokens.AccessToken) },
+		func(int) load.Worker { return f.viaFrontend(http.MethodGet, "/users/me", nil) })
 	added := through.Latency.P50 - direct.Latency.P50
 	return []row{{Scenario: name, Measured: "GET /api/users/me via frontend, 1 conn: " + latencies(through),
 		Baseline: "backend directly: " + latencies(direct), Target: "added p50 " + fmtMs(added) + " / ≤ " + fmtMs(proxyAddedP50Max),
@@ -216,10 +215,11 @@ func (b *bench) runProxyStream(ctx context.Context) []row {
 	}
 	opts := b.options(1)
 	opts.Stream = true
-	direct := load.Run(ctx, opts, func(int) load.Worker { return b.viaBackend(0, shortStreamWords, true) })
-	through := load.Run(ctx, opts, func(int) load.Worker {
-		return chatWorker{request: f.viaFrontend(http.MethodPost, "/ai/chat", chatBody(shortStreamWords, true)), stream: true}
-	})
+	direct, through := load.Compare(ctx, opts, compareRounds,
+		func(int) load.Worker { return b.viaBackend(0, shortStreamWords, true) },
+		func(int) load.Worker {
+			return chatWorker{request: f.viaFrontend(http.MethodPost, "/ai/chat", chatBody(shortStreamWords, true)), stream: true}
+		})
 	added := through.TTFB.P50 - direct.TTFB.P50
 	return []row{{Scenario: name, Measured: "first event via frontend: p50 " + fmtDur(through.TTFB.P50) + errorsOf(through),
 		Baseline: "backend directly: p50 " + fmtDur(direct.TTFB.P50),

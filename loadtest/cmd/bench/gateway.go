@@ -102,11 +102,12 @@ func (b *bench) viaBackend(i, words int, stream bool) load.Worker {
 	return chatWorker{request: postWith(b.backend.url+"/ai/chat", token, chatBody(words, stream)), stream: stream}
 }
 
-// pair runs the direct baseline, then the same load through the backend.
+// pair measures the fake directly and the same load through the backend,
+// alternating between them.
 func (b *bench) pair(ctx context.Context, opts load.Options, words int) (direct, through load.Result) {
-	direct = load.Run(ctx, opts, func(int) load.Worker { return b.direct(words, opts.Stream) })
-	through = load.Run(ctx, opts, func(i int) load.Worker { return b.viaBackend(i, words, opts.Stream) })
-	return direct, through
+	return load.Compare(ctx, opts, compareRounds,
+		func(int) load.Worker { return b.direct(words, opts.Stream) },
+		func(i int) load.Worker { return b.viaBackend(i, words, opts.Stream) })
 }
 
 func (b *bench) runChatLatency(ctx context.Context) []row {
