@@ -143,6 +143,11 @@ func (p *videoPoller) poll(ctx context.Context, job store.VideoJob) store.VideoJ
 	if updated.Status != job.Status || updated.Error != job.Error || !sameCost(updated.Cost, job.Cost) {
 		updated.UpdatedAt = now
 	}
+	if updated.Cost != nil && job.Cost == nil {
+		// The cost goes into the submission's usage record too: make sure
+		// that record is written first.
+		p.s.recorder.Flush(ctx)
+	}
 	if err := p.s.store.UpdateVideoJob(ctx, updated); err != nil {
 		p.s.log.Error("saving a polled video job failed", "job", job.ID, "err", err)
 		return job

@@ -40,7 +40,8 @@ type Recorder struct {
 	pending []store.UsageRecord
 	closed  bool
 
-	full    chan struct{} // a batch is ready: flush now
+	full    chan struct{}      // a batch is ready: flush now
+	flushes chan chan struct{} // Flush asks, and waits for the close
 	quit    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
@@ -60,7 +61,7 @@ func NewRecorder(w UsageWriter, opts RecorderOptions) *Recorder {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Recorder{w: w, opts: opts, full: make(chan struct{}, 1), quit: make(chan struct{}), stopped: make(chan struct{})}
+	r := &Recorder{w: w, opts: opts, full: make(chan struct{}, 1), flushes: make(chan chan struct{}), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go r.loop()
 	return r
 }
@@ -89,6 +90,24 @@ func (r *Recorder) Record(rec store.UsageRecord) {
 	}
 }
 
+// Flush writes the pending records now and returns once they are stored (or
+// the write failed, or ctx ended). Used before changing a record that may
+// still be pending: a video's cost arrives when its job completes.
+func (r *Recorder) Flush(ctx context.Context) {
+	done := make(chan struct{})
+	select {
+	case r.flushes <- done:
+	case <-r.stopped:
+		return
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 // Close flushes the pending records and stops the recorder. It is safe to
 // call more than once.
 func (r *Recorder) Close() {
@@ -108,6 +127,9 @@ func (r *Recorder) loop() {
 			r.flush()
 		case <-r.full:
 			r.flush()
+		case done := <-r.flushes:
+			r.flush()
+			close(done)
 		case <-r.quit:
 			r.mu.Lock()
 			r.closed = true

@@ -144,3 +144,15 @@ func BenchmarkRecorderIntoDuckDB(b *testing.B) {
 	})
 	r.Close() // the flush is part of the cost
 }
+
+func TestRecorderFlushWritesNow(t *testing.T) {
+	log := &batchLog{}
+	r := NewRecorder(log, RecorderOptions{Interval: time.Hour, MaxBatch: 100})
+	r.Record(record("m"))
+	r.Flush(context.Background())
+	if log.total() != 1 {
+		t.Fatalf("%d records written after Flush", log.total())
+	}
+	r.Close()
+	r.Flush(context.Background()) // after Close: returns at once
+}
