@@ -99,8 +99,8 @@ type Result struct {
 	FailureSamples []string `json:"failure_samples,omitempty"`
 	Latency        Summary  `json:"latency"`
 	// TTFB and ChunkGap are only measured with Options.Stream.
-	TTFB     Summary `json:"ttfb"`
-	ChunkGap Summary `json:"chunk_gap"`
+	TTFB     Summary `json:"ttfb,omitzero"`
+	ChunkGap Summary `json:"chunk_gap,omitzero"`
 }
 
 // maxFailureSamples bounds Result.FailureSamples.

@@ -129,10 +129,14 @@ func postWith(url, token string, body any) load.RequestFunc {
 }
 
 // refresher rotates its own refresh-token chain: each answer's token is
-// the next request's. acknowledged is the last token the server handed out.
+// the next request's. acknowledged is the last token the server handed out;
+// broken says a rotation failed, after which the chain proves nothing (the
+// server may have rotated without the answer arriving, and presenting the
+// old token again revokes the family).
 type refresher struct {
 	url          string
 	acknowledged string
+	broken       bool
 }
 
 func (r *refresher) Request(ctx context.Context) (*http.Request, error) {
@@ -141,10 +145,12 @@ func (r *refresher) Request(ctx context.Context) (*http.Request, error) {
 
 func (r *refresher) Check(status int, body []byte) error {
 	if status != http.StatusOK {
+		r.broken = true
 		return fmt.Errorf("status %d: %.200s", status, body)
 	}
 	var pair api.TokenPair
 	if err := json.Unmarshal(body, &pair); err != nil || pair.RefreshToken == "" {
+		r.broken = true
 		return fmt.Errorf("no refresh token in %.200s", body)
 	}
 	r.acknowledged = pair.RefreshToken
