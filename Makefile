@@ -7,24 +7,34 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GO_BUILD := go build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: build build-backend build-frontend build-fake run run-fake-ai test test-deps lint bench
+.PHONY: build build-backend build-frontend build-fake run run-fake-ai test test-deps lint bench vendor
 
-build: build-backend build-frontend
+build: build-backend build-frontend build-fake
 
 build-backend:
 	cd backend && CGO_ENABLED=1 $(GO_BUILD) -o ../bin/backend ./cmd/backend
 
 build-frontend:
-	@if [ -d frontend/cmd/frontend ]; then cd frontend && CGO_ENABLED=0 $(GO_BUILD) -o ../bin/frontend ./cmd/frontend; fi
+	cd frontend && CGO_ENABLED=0 $(GO_BUILD) -o ../bin/frontend ./cmd/frontend
 
 build-fake:
 	cd backend && CGO_ENABLED=0 $(GO_BUILD) -o ../bin/fake-openrouter ./cmd/fake-openrouter
 
-# Starts the system on its embedded defaults: data/ holds the DuckDB file and
-# the signing key; the first start prints the initial admin's password.
-run: build-backend
+# Starts the system on its embedded defaults: backend on 127.0.0.1:8000,
+# frontend on 127.0.0.1:8080; data/ holds the DuckDB file and the signing
+# key; the first start prints the initial admin's password. Ctrl-C stops
+# both, and either one exiting stops the other.
+run: build-backend build-frontend
 	mkdir -p data
-	./bin/backend
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	./bin/backend & ./bin/frontend & wait -n
+
+# The same system with its AI gateway pointed at the local OpenRouter
+# SIMULATOR (no key, no cost, canned answers): for trying the AI pages.
+run-fake-ai: build-fake
+	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	./bin/fake-openrouter & \
+	OPENROUTER_BASE_URL=http://127.0.0.1:8090/api/v1 OPENROUTER_API_KEY=fake-key $(MAKE) --no-print-directory run
 
 # Installs what the tests need on a fresh machine (Chromium for the browser
 # tests), then runs every module's tests.
@@ -40,6 +50,11 @@ test-deps:
 		echo "== installing chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
+
+# Re-vendors the pinned front-end libraries from npm (the build needs no npm).
+vendor:
+	frontend/internal/web/static/vendor/refresh.sh
+	backend/internal/openapi/assets/refresh.sh
 
 lint:
 	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); exit 1; }
