@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -148,7 +149,9 @@ func fmtMs(d time.Duration) string {
 
 func fmtMiB(bytes int64) string { return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20)) }
 
-func fmtPct(ratio float64) string { return fmt.Sprintf("%.0f%%", ratio*100) }
+// fmtPct rounds down, so a ratio just under its target never reads as
+// reaching it.
+func fmtPct(ratio float64) string { return fmt.Sprintf("%.0f%%", math.Floor(ratio*100)) }
 
 // latencies is the usual "p50 / p99" pair with the error count when any.
 func latencies(r load.Result) string {

@@ -78,6 +78,7 @@ func TestFigureFormatting(t *testing.T) {
 		{fmtMs(300 * time.Microsecond), "+0.300 ms"},
 		{fmtMiB(150 << 20), "150.0 MiB"},
 		{fmtPct(0.7), "70%"},
+		{fmtPct(0.6967), "69%"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
