@@ -1,5 +1,10 @@
 // Command frontend serves the duckgate browser application: server-rendered
 // pages, their assets, and the /api proxy to the backend.
+//
+//	frontend                serve (the default)
+//	frontend healthcheck    probe /readyz of a running frontend (for containers)
+//	frontend env            print the environment variables it reads, as JSON
+//	frontend version        print the build
 package main
 
 import (
@@ -34,17 +39,52 @@ func main() {
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "frontend:", err)
+		var u usageError
+		if errors.As(err, &u) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
 
-// run wires configuration, backend client, sessions, proxy and pages, serves
-// until ctx ends, then shuts down gracefully.
+// usageError is a mistake in the command line (exit status 2).
+type usageError struct{ msg string }
+
+func (u usageError) Error() string { return u.msg }
+
+const usage = `usage:
+  frontend [serve]
+  frontend healthcheck
+  frontend env
+  frontend version`
+
+// run dispatches the command line; main only supplies the process's
+// environment, so tests can run it in-process with their own.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	if len(args) > 0 && (args[0] == "version" || args[0] == "--version") {
-		_, err := fmt.Fprintf(stdout, "frontend %s (%s)\n", version, commit)
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, getenv)
+	case "env":
+		return printVars(stdout)
+	case "version", "--version", "-version":
+		_, err := fmt.Fprintf(stdout, "frontend %s (commit %s)\n", version, commit)
+		return err
+	case "help", "-h", "--help":
+		_, err := fmt.Fprintln(stdout, usage)
 		return err
 	}
+	return usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
+}
+
+// serve wires configuration, backend client, sessions, proxy and pages,
+// serves until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
@@ -71,6 +111,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		Logger:         logger,
 		CookieSecure:   cfg.CookieSecure,
 		BackendTimeout: cfg.BackendTimeout,
+		Version:        version,
+		Commit:         commit,
 	})
 	if err != nil {
 		return err

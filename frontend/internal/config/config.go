@@ -1,5 +1,8 @@
 // Package config reads the frontend's configuration from the environment
-// once, validates it and hands out a typed struct.
+// once, validates it and hands out a typed struct. The table in Vars is the
+// single source of truth of names and defaults: Load reads exactly those
+// variables, and `frontend env` prints the table for operators and the
+// deploy checks.
 package config
 
 import (
@@ -31,57 +34,74 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
+// Var documents one environment variable; its JSON form is what
+// `frontend env` prints (the same shape as `backend env`).
+type Var struct {
+	Name    string `json:"name"`
+	Default string `json:"default"`
+	Help    string `json:"help"`
+	Secret  bool   `json:"secret"`
+}
+
+// Vars lists every variable the frontend reads, with its default.
+func Vars() []Var {
+	return []Var{
+		{"FRONTEND_ADDR", "127.0.0.1:8080", "listen address (host:port)", false},
+		{"BACKEND_URL", "http://127.0.0.1:8000", "where the backend API is", false},
+		{"COOKIE_SECURE", "false", "mark every cookie Secure; set true behind HTTPS", false},
+		{"SESSION_TTL", "720h", "lifetime of the session cookie (Go duration); match the backend's REFRESH_TOKEN_TTL", false},
+		{"PROXY_REPLAY_BYTES", "1048576", "largest /api request body buffered so it can be replayed after a token refresh", false},
+		{"BACKEND_TIMEOUT", "30s", "bound of the backend calls one page makes (Go duration)", false},
+		{"SHUTDOWN_TIMEOUT", "15s", "bound of the graceful shutdown (Go duration)", false},
+	}
+}
+
 // Load builds a Config from getenv, applying defaults and validating values.
+// Every invalid value is reported, not just the first.
 func Load(getenv func(string) string) (Config, error) {
+	defaults := map[string]string{}
+	for _, v := range Vars() {
+		defaults[v.Name] = v.Default
+	}
 	var errs []error
-	str := func(name, def string) string {
+	value := func(name string) string {
 		if v := getenv(name); v != "" {
 			return v
 		}
-		return def
+		return defaults[name]
 	}
-	dur := func(name string, def time.Duration) time.Duration {
-		v := getenv(name)
-		if v == "" {
-			return def
-		}
+	dur := func(name string) time.Duration {
+		v := value(name)
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
 			errs = append(errs, fmt.Errorf("%s: want a positive Go duration, got %q", name, v))
-			return def
 		}
 		return d
 	}
 
 	cfg := Config{
-		Addr:            str("FRONTEND_ADDR", "127.0.0.1:8080"),
-		SessionTTL:      dur("SESSION_TTL", 720*time.Hour),
-		BackendTimeout:  dur("BACKEND_TIMEOUT", 30*time.Second),
-		ShutdownTimeout: dur("SHUTDOWN_TIMEOUT", 15*time.Second),
+		Addr:            value("FRONTEND_ADDR"),
+		SessionTTL:      dur("SESSION_TTL"),
+		BackendTimeout:  dur("BACKEND_TIMEOUT"),
+		ShutdownTimeout: dur("SHUTDOWN_TIMEOUT"),
 	}
 
-	rawURL := str("BACKEND_URL", "http://127.0.0.1:8000")
+	rawURL := value("BACKEND_URL")
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("BACKEND_URL: want an http(s) URL, got %q", rawURL))
 	}
 	cfg.BackendURL = u
 
-	if v := getenv("COOKIE_SECURE"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("COOKIE_SECURE: want true or false, got %q", v))
-		}
-		cfg.CookieSecure = b
+	secure := value("COOKIE_SECURE")
+	if cfg.CookieSecure, err = strconv.ParseBool(secure); err != nil {
+		errs = append(errs, fmt.Errorf("COOKIE_SECURE: want true or false, got %q", secure))
 	}
 
-	cfg.ProxyReplayBytes = 1 << 20
-	if v := getenv("PROXY_REPLAY_BYTES"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			errs = append(errs, fmt.Errorf("PROXY_REPLAY_BYTES: want a byte count, got %q", v))
-		}
-		cfg.ProxyReplayBytes = n
+	replay := value("PROXY_REPLAY_BYTES")
+	cfg.ProxyReplayBytes, err = strconv.ParseInt(replay, 10, 64)
+	if err != nil || cfg.ProxyReplayBytes < 0 {
+		errs = append(errs, fmt.Errorf("PROXY_REPLAY_BYTES: want a byte count, got %q", replay))
 	}
 
 	if err := errors.Join(errs...); err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +47,50 @@ func TestLoadRejectsBadValuesAllAtOnce(t *testing.T) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}
+	}
+}
+
+// The table is the source of truth: Load asks for exactly the variables it
+// lists, so `frontend env` (and the deploy checks built on it) can't drift
+// from what the program really reads.
+func TestLoadReadsExactlyTheDocumentedVariables(t *testing.T) {
+	read := map[string]bool{}
+	if _, err := Load(func(k string) string { read[k] = true; return "" }); err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, v := range Vars() {
+		if documented[v.Name] {
+			t.Errorf("%s is listed twice", v.Name)
+		}
+		documented[v.Name] = true
+		if !read[v.Name] {
+			t.Errorf("%s is documented but Load never reads it", v.Name)
+		}
+	}
+	for name := range read {
+		if !documented[name] {
+			t.Errorf("Load reads %s, which Vars does not document", name)
+		}
+	}
+}
+
+// Setting every variable to its documented default changes nothing: the
+// defaults printed for operators are the ones the program applies.
+func TestDocumentedDefaultsAreTheAppliedOnes(t *testing.T) {
+	implicit, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	explicit := map[string]string{}
+	for _, v := range Vars() {
+		explicit[v.Name] = v.Default
+	}
+	spelled, err := Load(env(explicit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprintf("%+v", implicit) != fmt.Sprintf("%+v", spelled) {
+		t.Fatalf("defaults differ:\nimplicit %+v\nexplicit %+v", implicit, spelled)
 	}
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// healthz: the process is alive.
+// healthz: the process is alive, and which build it is.
 func (a *app) healthz(c echo.Context) error {
-	return c.JSON(http.StatusOK, api.Health{Status: "ok"})
+	return c.JSON(http.StatusOK, api.Health{Status: "ok", Version: a.Version, Commit: a.Commit})
 }
 
 // readyz: the backend answers, so pages can work.

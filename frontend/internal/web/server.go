@@ -26,6 +26,8 @@ type Deps struct {
 	Logger         *slog.Logger
 	CookieSecure   bool
 	BackendTimeout time.Duration // bound of one page's backend calls
+	Version        string        // build version, shown by /healthz
+	Commit         string        // build commit, shown by /healthz
 }
 
 // app holds the handlers' dependencies; one method per page or action.
