@@ -88,8 +88,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer b.close()
-	rep := report{Started: time.Now().UTC(), Cores: runtime.NumCPU(), Duration: cfg.duration}
+	rep := report{Started: time.Now().UTC(), Cores: runtime.NumCPU(), Duration: cfg.duration, LoadBefore: loadAverage()}
 	rep.Rows = b.runAll(ctx)
+	rep.LoadAfter = loadAverage()
 	if cfg.json {
 		err = rep.writeJSON(stdout)
 	} else {

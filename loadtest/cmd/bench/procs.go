@@ -25,10 +25,15 @@ var sources = map[string][2]string{
 // buildBinary builds one binary into dir, unless prebuilt names one.
 func buildBinary(ctx context.Context, repo, dir, name, prebuilt string) (string, error) {
 	if prebuilt != "" {
-		if _, err := os.Stat(prebuilt); err != nil {
+		// Absolute, because the servers run in their data directories.
+		path, err := filepath.Abs(prebuilt)
+		if err != nil {
 			return "", fmt.Errorf("%s binary: %w", name, err)
 		}
-		return prebuilt, nil
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("%s binary: %w", name, err)
+		}
+		return path, nil
 	}
 	src := sources[name]
 	out := filepath.Join(dir, name)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -61,6 +62,23 @@ type report struct {
 	Cores    int           `json:"cores"`
 	Duration time.Duration `json:"duration_ns"`
 	Rows     []row         `json:"rows"`
+	// LoadBefore and LoadAfter are the machine's load averages (1, 5, 15
+	// min) around the run: a busy machine makes every figure worse.
+	LoadBefore string `json:"load_before"`
+	LoadAfter  string `json:"load_after"`
+}
+
+// loadAverage reads /proc/loadavg's three averages.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) < 3 {
+		return "unknown"
+	}
+	return strings.Join(fields[:3], " ")
 }
 
 // failed says whether any row failed or could not run.
@@ -81,8 +99,8 @@ func (r report) writeJSON(w io.Writer) error {
 
 func (r report) writeMarkdown(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "duckgate bench: %d cores, %s per scenario, %s\n\n", r.Cores, r.Duration,
-		r.Started.Format(time.RFC3339))
+	fmt.Fprintf(&b, "duckgate bench: %d cores, %s per scenario, %s, load average %s before, %s after\n\n",
+		r.Cores, r.Duration, r.Started.Format(time.RFC3339), r.LoadBefore, r.LoadAfter)
 	b.WriteString("| scenario | measured | baseline (same run) | ratio / target | result |\n")
 	b.WriteString("|---|---|---|---|---|\n")
 	for _, row := range r.Rows {
