@@ -62,11 +62,15 @@ type Options struct {
 	Stream bool
 	// Timeout bounds each request, body included (default 30s).
 	Timeout time.Duration
-	// Client sends the requests (default NewClient(Connections)).
+	// Client sends the requests. By default a NewClient(Connections) made
+	// for the run, whose connections are closed when it ends; a client
+	// passed here is left as it is.
 	Client *http.Client
 }
 
-func (o Options) withDefaults() Options {
+// withDefaults fills in the zero fields; done closes what it created.
+func (o Options) withDefaults() (_ Options, done func()) {
+	done = func() {}
 	if o.Connections < 1 {
 		o.Connections = 1
 	}
@@ -78,8 +82,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Client == nil {
 		o.Client = NewClient(o.Connections)
+		done = o.Client.CloseIdleConnections
 	}
-	return o
+	return o, done
 }
 
 // Result is what a run measured. Only requests that started after the
@@ -112,7 +117,8 @@ const maxFailureSamples = 5
 // stopped; requests still in flight at the end may run up to opts.Timeout
 // but are not counted.
 func Run(ctx context.Context, opts Options, newWorker func(i int) Worker) Result {
-	opts = opts.withDefaults()
+	opts, done := opts.withDefaults()
+	defer done()
 	t := newTally()
 	measureFrom := time.Now().Add(opts.WarmUp)
 	closedLoop(ctx, opts, newWorker, measureFrom, measureFrom.Add(opts.Duration), t)
@@ -126,7 +132,8 @@ func Run(ctx context.Context, opts Options, newWorker func(i int) Worker) Result
 // opts.Duration in total, split evenly over the rounds. Workers are made
 // anew each round; the client, and so its connections, is shared.
 func Compare(ctx context.Context, opts Options, rounds int, a, b func(i int) Worker) (Result, Result) {
-	opts = opts.withDefaults()
+	opts, done := opts.withDefaults()
+	defer done()
 	rounds = max(rounds, 1)
 	variants := []func(int) Worker{a, b}
 	tallies := []*tally{newTally(), newTally()}
@@ -176,7 +183,8 @@ func closedLoop(ctx context.Context, opts Options, newWorker func(i int) Worker,
 // opts.Timeout). Every request counts; Elapsed is from the start to the
 // last answer.
 func Burst(ctx context.Context, opts Options, newWorker func(i int) Worker) Result {
-	opts = opts.withDefaults()
+	opts, done := opts.withDefaults()
+	defer done()
 	t := newTally()
 	workers := make([]Worker, opts.Connections)
 	for i := range opts.Connections {

@@ -203,8 +203,8 @@ func (b *bench) runLoginBurst(ctx context.Context) []row {
 		return []row{errorRow(name, err)}
 	}
 	sampler := load.SampleRSS(b.backend.pid(), 5*time.Millisecond)
-	res := load.Burst(ctx, load.Options{Connections: loginBurstSize, Timeout: 120 * time.Second,
-		Client: load.NewClient(loginBurstSize)}, func(i int) load.Worker {
+	opts := load.Options{Connections: loginBurstSize, Timeout: 120 * time.Second}
+	res := load.Burst(ctx, opts, func(i int) load.Worker {
 		u := users[i%len(users)]
 		return postWith(b.backend.url+"/auth/login", "", api.LoginRequest{Email: u.email, Password: u.password})
 	})

@@ -243,7 +243,7 @@ func (b *bench) runAll(ctx context.Context) []row {
 // options are the closed-loop settings of a timed scenario.
 func (b *bench) options(connections int) load.Options {
 	return load.Options{Connections: connections, Duration: b.cfg.duration, WarmUp: b.cfg.duration / 5,
-		Timeout: 30 * time.Second, Client: load.NewClient(connections)}
+		Timeout: 30 * time.Second}
 }
 
 // ensureUsers creates the bench accounts once.

@@ -127,7 +127,7 @@ func (f *frontendState) checkSession(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	resp, err := load.NewClient(1).Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET /api/users/me with the session: %w", err)
 	}
@@ -243,8 +243,8 @@ func (b *bench) runProxyStreams1000(ctx context.Context) []row {
 		return []row{errorRow(name, err)}
 	}
 	sampler := load.SampleRSS(f.proc.pid(), 5*time.Millisecond)
-	res := load.Burst(ctx, load.Options{Connections: proxiedStreams, Stream: true, Timeout: 60 * time.Second,
-		Client: load.NewClient(proxiedStreams)}, func(int) load.Worker {
+	opts := load.Options{Connections: proxiedStreams, Stream: true, Timeout: 60 * time.Second}
+	res := load.Burst(ctx, opts, func(int) load.Worker {
 		return chatWorker{request: f.viaFrontend(http.MethodPost, "/ai/chat", chatBody(longStreamWords, true)), stream: true}
 	})
 	peak, err := sampler.Stop()

@@ -203,8 +203,8 @@ func (b *bench) runChatStreams500(ctx context.Context) []row {
 		return []row{errorRow(name, err)}
 	}
 	sampler := load.SampleRSS(b.backend.pid(), 5*time.Millisecond)
-	res := load.Burst(ctx, load.Options{Connections: openStreams, Stream: true, Timeout: 60 * time.Second,
-		Client: load.NewClient(openStreams)}, func(i int) load.Worker { return b.viaBackend(i, longStreamWords, true) })
+	opts := load.Options{Connections: openStreams, Stream: true, Timeout: 60 * time.Second}
+	res := load.Burst(ctx, opts, func(i int) load.Worker { return b.viaBackend(i, longStreamWords, true) })
 	peak, err := sampler.Stop()
 	if err != nil {
 		return []row{errorRow(name, err)}
