@@ -5,6 +5,9 @@
 //	backend migrate             apply pending schema migrations and exit
 //	backend user create --email E --password-stdin [--admin]
 //	backend user set-role --email E --role admin|user
+//	backend db backup --out DIR  snapshot the database (backend stopped)
+//	backend db restore --from DIR put a snapshot in place (backend stopped)
+//	backend env                 list the environment variables it reads (JSON)
 //	backend healthcheck         probe /readyz of a running backend (for containers)
 //	backend version             print the build
 package main
@@ -49,6 +52,9 @@ const usage = `usage:
   backend migrate
   backend user create --email E --password-stdin [--admin]
   backend user set-role --email E --role admin|user
+  backend db backup --out DIR
+  backend db restore --from DIR
+  backend env
   backend healthcheck
   backend version`
 
@@ -66,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, getenv, stdout)
 	case "user":
 		return userCommand(ctx, args, getenv, stdin, stdout)
+	case "db":
+		return dbCommand(ctx, args, getenv, stdout)
+	case "env":
+		return printVars(stdout)
 	case "healthcheck":
 		return healthcheck(ctx, getenv)
 	case "version", "--version", "-version":

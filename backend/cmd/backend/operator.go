@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,12 +29,17 @@ func openForOperator(ctx context.Context, getenv func(string) string) (config.Co
 	}
 	st, err := store.Open(ctx, cfg.DuckDBPath, store.Options{})
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return cfg, nil, fmt.Errorf("%w\n(is the backend running? stop it first: DuckDB allows one process per database file)", err)
-		}
-		return cfg, nil, err
+		return cfg, nil, explainLock(err)
 	}
 	return cfg, st, nil
+}
+
+// explainLock adds the likely cause to DuckDB's file-lock error.
+func explainLock(err error) error {
+	if strings.Contains(err.Error(), "lock") {
+		return fmt.Errorf("%w\n(is the backend running? stop it first: DuckDB allows one process per database file;\n while it runs, use POST /admin/backup instead)", err)
+	}
+	return err
 }
 
 func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
@@ -165,4 +171,63 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("not ready: /readyz answered %s", resp.Status)
 	}
 	return nil
+}
+
+func dbCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 || (args[0] != "backup" && args[0] != "restore") {
+		return usageError{"backend db: want backup or restore\n" + usage}
+	}
+	fs := flag.NewFlagSet("db "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	out := fs.String("out", "", "directory under which the backup is written")
+	from := fs.String("from", "", "backup directory to restore")
+	if err := fs.Parse(args[1:]); err != nil {
+		return usageError{"backend db " + args[0] + ": " + err.Error()}
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	if args[0] == "backup" {
+		if *out == "" {
+			*out = cfg.BackupDir
+		}
+		path, m, err := store.BackupOffline(ctx, cfg.DuckDBPath, *out)
+		if err != nil {
+			return explainLock(err)
+		}
+		fmt.Fprintf(stdout, "backup written to %s (%d bytes, schema %d, %d users)\n", path, m.Bytes, m.SchemaVersion, m.Rows["users"])
+		return nil
+	}
+	if *from == "" {
+		return usageError{"backend db restore: --from DIR is required"}
+	}
+	m, kept, err := store.Restore(ctx, *from, cfg.DuckDBPath)
+	if err != nil {
+		return explainLock(err)
+	}
+	fmt.Fprintf(stdout, "restored %s from %s (schema %d, taken %s, %d users)\n", cfg.DuckDBPath, *from, m.SchemaVersion,
+		m.CreatedAt.Format(time.RFC3339), m.Rows["users"])
+	if kept != "" {
+		fmt.Fprintf(stdout, "the database it replaced is kept as %s\n", kept)
+	}
+	return nil
+}
+
+// printVars lists the configuration the backend reads, for operators and
+// for the deployment checks (the config table is the source of truth).
+func printVars(stdout io.Writer) error {
+	type envVar struct {
+		Name    string `json:"name"`
+		Default string `json:"default"`
+		Help    string `json:"help"`
+		Secret  bool   `json:"secret"`
+	}
+	var out []envVar
+	for _, v := range config.Vars() {
+		out = append(out, envVar{v.Name, v.Default, v.Help, v.Secret})
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

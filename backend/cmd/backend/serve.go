@@ -101,7 +101,7 @@ func assemble(ctx context.Context, cfg config.Config, st *store.Store, logger *s
 	})
 	usersSvc := users.NewService(st, hasher)
 	aiSvc := ai.NewFromConfig(cfg, st, logger) // closed by app.close, after the server stopped
-	adminSvc := admin.NewService(st, aiSvc.Stats, nil)
+	adminSvc := admin.NewService(st, aiSvc.Stats, cfg.BackupDir, nil)
 
 	metrics, err := httpapi.NewMetrics(prometheus.NewRegistry(), st.DB())
 	if err != nil {
@@ -139,7 +139,14 @@ func assemble(ctx context.Context, cfg config.Config, st *store.Store, logger *s
 		aiSvc.Close()
 		return nil, err
 	}
-	return &app{router: router, auth: authSvc, close: aiSvc.Close}, nil
+	stopBackups := func() {}
+	if cfg.BackupInterval > 0 {
+		stopBackups = adminSvc.ScheduleBackups(cfg.BackupInterval, cfg.BackupKeep, logger)
+	}
+	return &app{router: router, auth: authSvc, close: func() {
+		stopBackups()
+		aiSvc.Close()
+	}}, nil
 }
 
 func loadTokens(cfg config.Config) (*auth.Tokens, error) {

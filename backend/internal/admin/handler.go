@@ -24,6 +24,16 @@ func (h *Handler) Routes(g httpapi.Groups) {
 	admin.GET("/admin/health/db", h.dbHealth)
 	admin.POST("/admin/tokens/purge", h.purge)
 	admin.GET("/admin/audit", h.audit)
+	admin.POST("/admin/backup", h.backup)
+}
+
+func (h *Handler) backup(c *gin.Context) {
+	res, err := h.svc.Backup(c.Request.Context(), auth.PrincipalOf(c).UserID.String(), httpapi.RequestIDOf(c))
+	if err != nil {
+		httpapi.Abort(c, err)
+		return
+	}
+	httpapi.JSON(c, http.StatusOK, res)
 }
 
 func (h *Handler) stats(c *gin.Context) {

@@ -5,6 +5,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -19,6 +20,8 @@ type Store interface {
 	Ping(ctx context.Context) (time.Duration, error)
 	PurgeTokens(ctx context.Context, audit *store.Audit) (int, error)
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Audit, int, error)
+	Backup(ctx context.Context, parent string) (string, store.Manifest, error)
+	AppendAudit(ctx context.Context, a *store.Audit) error
 }
 
 // AIStats fills the ai part of the stats (the AI gateway provides it).
@@ -36,14 +39,17 @@ type Service struct {
 	mu       sync.Mutex
 	cached   api.Stats
 	cachedAt time.Time
+
+	backupDir string
 }
 
-// NewService wires the admin rules; ai may be nil (zeros).
-func NewService(st Store, ai AIStats, now func() time.Time) *Service {
+// NewService wires the admin rules; ai may be nil (zeros). Backups go
+// under backupDir.
+func NewService(st Store, ai AIStats, backupDir string, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: st, ai: ai, now: now, cacheFor: 5 * time.Second}
+	return &Service{store: st, ai: ai, now: now, cacheFor: 5 * time.Second, backupDir: backupDir}
 }
 
 // Stats counts users, refresh tokens and AI use.
@@ -114,4 +120,48 @@ func (s *Service) Audit(ctx context.Context, f store.AuditFilter) (api.AuditList
 			Action: a.Action, TargetID: a.TargetID, Detail: a.Detail, RequestID: a.RequestID})
 	}
 	return out, nil
+}
+
+// Backup writes a consistent snapshot of the database while it serves.
+func (s *Service) Backup(ctx context.Context, actor, requestID string) (api.BackupResult, error) {
+	path, m, err := s.store.Backup(ctx, s.backupDir)
+	if err != nil {
+		return api.BackupResult{}, fmt.Errorf("admin: backup: %w", err)
+	}
+	_ = s.store.AppendAudit(ctx, &store.Audit{ActorID: actor, Action: api.AuditBackup, RequestID: requestID,
+		Detail: fmt.Sprintf("%s (%d bytes, schema %d)", path, m.Bytes, m.SchemaVersion)})
+	return api.BackupResult{Path: path, At: m.CreatedAt, Bytes: m.Bytes}, nil
+}
+
+// ScheduleBackups takes a backup every interval and keeps the newest keep,
+// until the returned stop function is called (it waits for a backup in
+// progress).
+func (s *Service) ScheduleBackups(interval time.Duration, keep int, logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+			res, err := s.Backup(ctx, "schedule", "")
+			if err != nil {
+				logger.Error("scheduled backup failed", "err", err)
+				continue
+			}
+			logger.Info("scheduled backup written", "path", res.Path, "bytes", res.Bytes)
+			if err := store.PruneBackups(s.backupDir, keep); err != nil {
+				logger.Warn("pruning old backups failed", "err", err)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

@@ -48,6 +48,10 @@ type Config struct {
 	LoginMaxFailures int
 	LoginLockout     time.Duration
 
+	BackupDir      string
+	BackupInterval time.Duration
+	BackupKeep     int
+
 	LogLevel string
 }
 
@@ -90,6 +94,9 @@ func (c *Config) fields() []field {
 		{Var{"TRUSTED_PROXIES", "127.0.0.1,::1", "comma-separated addresses or CIDRs whose X-Forwarded-For is believed (the frontend)", false}, cidrs(&c.TrustedProxies)},
 		{Var{"LOGIN_MAX_FAILURES", "5", "failed sign-ins per email (and 4x that per client address) before a lock-out", false}, positiveInt(&c.LoginMaxFailures)},
 		{Var{"LOGIN_LOCKOUT", "15m", "how long a lock-out lasts (Go duration)", false}, duration(&c.LoginLockout, time.Second, 24*time.Hour)},
+		{Var{"BACKUP_DIR", "data/backups", "where POST /admin/backup and the schedule write snapshots", false}, nonEmpty(&c.BackupDir)},
+		{Var{"BACKUP_INTERVAL", "0", "take a backup this often (Go duration, e.g. 24h); 0 turns the schedule off", false}, optionalDuration(&c.BackupInterval, time.Minute)},
+		{Var{"BACKUP_KEEP", "7", "how many backups the schedule keeps (older ones are deleted)", false}, positiveInt(&c.BackupKeep)},
 		{Var{"LOG_LEVEL", "info", "debug, info, warn or error", false}, oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
 	}
 }
@@ -207,6 +214,22 @@ func duration(dst *time.Duration, min, max time.Duration) func(string) error {
 		}
 		if d < min || d > max {
 			return fmt.Errorf("%s is outside %s..%s", d, min, max)
+		}
+		*dst = d
+		return nil
+	}
+}
+
+// optionalDuration is a duration of at least min, or 0 for "off".
+func optionalDuration(dst *time.Duration, min time.Duration) func(string) error {
+	return func(v string) error {
+		if v == "0" {
+			*dst = 0
+			return nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < min {
+			return fmt.Errorf("%q is neither 0 nor a Go duration of at least %s", v, min)
 		}
 		*dst = d
 		return nil

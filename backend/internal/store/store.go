@@ -39,6 +39,8 @@ type Options struct {
 	CheckpointEvery time.Duration
 	// MaxBatch bounds how many queued writes share one commit (default 256).
 	MaxBatch int
+	// schemaUpTo stops migrations at this version (tests of upgrades).
+	schemaUpTo int
 }
 
 // Store is the backend's database.
@@ -85,7 +87,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &Store{db: db, log: opts.Logger, now: opts.Now, users: newUserCache(), sessions: newSessionCache()}
-	if err := s.Migrate(ctx); err != nil {
+	if err := s.migrate(ctx, opts.schemaUpTo); err != nil {
 		db.Close()
 		return nil, err
 	}
