@@ -1,7 +1,7 @@
 # One place for how the binaries are built: the Dockerfiles call these
 # targets too, so a flag changed here changes every build.
 SHELL := /bin/bash
-MODULES := shared backend frontend e2e
+MODULES := shared backend frontend e2e loadtest
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
@@ -50,6 +50,12 @@ test-deps:
 		echo "== installing chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	fi
+
+# Load scenarios against the real binaries on loopback, each compared with a
+# baseline measured in the same run (see loadtest/README.md). BENCH_FLAGS
+# passes flags, e.g. BENCH_FLAGS="-only refresh -duration 10s -strict".
+bench:
+	go run ./loadtest/cmd/bench $(BENCH_FLAGS)
 
 # Re-vendors the pinned front-end libraries from npm (the build needs no npm).
 vendor:
