@@ -653,11 +653,12 @@ func TestKubernetesRunsOneBackendAndSeveralFrontends(t *testing.T) {
 	var backend, frontend k8sWorkload
 	find(t, docs, "StatefulSet", "backend").decode(t, &backend)
 	find(t, docs, "Deployment", "frontend").decode(t, &frontend)
+	// An absent replicas field means 1 to Kubernetes: say it explicitly.
 	if r := backend.Spec.Replicas; r == nil || *r != 1 {
-		t.Errorf("backend StatefulSet replicas %v, want exactly 1 (DuckDB has one writer)", r)
+		t.Errorf("backend StatefulSet replicas %s, want exactly 1 (DuckDB has one writer)", show(r))
 	}
 	if r := frontend.Spec.Replicas; r == nil || *r < 2 {
-		t.Errorf("frontend Deployment replicas %v, want several", r)
+		t.Errorf("frontend Deployment replicas %s, want several", show(r))
 	}
 
 	// The backend's database is on its claim.
@@ -703,6 +704,13 @@ func TestKubernetesRunsOneBackendAndSeveralFrontends(t *testing.T) {
 	if fc := onlyContainer(t, "frontend", frontend); fc.env("BACKEND_URL") != "http://backend:8000" {
 		t.Errorf("frontend BACKEND_URL=%q, want the backend Service http://backend:8000", fc.env("BACKEND_URL"))
 	}
+}
+
+func show(n *int) string {
+	if n == nil {
+		return "unset"
+	}
+	return strconv.Itoa(*n)
 }
 
 func onlyContainer(t *testing.T, name string, w k8sWorkload) k8sContainer {
