@@ -7,7 +7,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GO_BUILD := go build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: build build-backend build-frontend build-fake run run-fake-ai test test-deps lint bench vendor
+.PHONY: build build-backend build-frontend build-fake run run-fake-ai test test-deps test-deploy lint bench vendor images
 
 build: build-backend build-frontend build-fake
 
@@ -56,6 +56,15 @@ test-deps:
 # passes flags, e.g. BENCH_FLAGS="-only refresh -duration 10s -strict".
 bench:
 	go run ./loadtest/cmd/bench $(BENCH_FLAGS)
+
+# Container images, built by the targets above inside deploy/*.Dockerfile.
+images:
+	docker build -f deploy/backend.Dockerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t duckgate-backend:$(VERSION) .
+	docker build -f deploy/frontend.Dockerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t duckgate-frontend:$(VERSION) .
+
+# The deployment checks alone (they parse files; seconds).
+test-deploy:
+	cd e2e && go test -count=1 -run 'Compose|Docker|Makefile|Healthcheck|Systemd|Kubernetes|EnvExample' .
 
 # Re-vendors the pinned front-end libraries from npm (the build needs no npm).
 vendor:

@@ -2,7 +2,6 @@ package store
 
 import (
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -53,65 +52,4 @@ func (c *userCache) drop(id uuid.UUID) {
 	defer c.mu.Unlock()
 	c.gen++
 	delete(c.byID, id)
-}
-
-// sessionCache knows every live session (a family with an active refresh
-// token): access tokens name their session in sid, and authorisation checks
-// it here, so ending a session ends its access tokens at once.
-type sessionCache struct {
-	mu       sync.RWMutex
-	families map[uuid.UUID]sessionEntry
-}
-
-type sessionEntry struct {
-	userID    uuid.UUID
-	expiresAt time.Time
-}
-
-func newSessionCache() *sessionCache {
-	return &sessionCache{families: make(map[uuid.UUID]sessionEntry)}
-}
-
-func (c *sessionCache) set(family, user uuid.UUID, expiresAt time.Time) {
-	c.mu.Lock()
-	c.families[family] = sessionEntry{userID: user, expiresAt: expiresAt}
-	c.mu.Unlock()
-}
-
-func (c *sessionCache) drop(family uuid.UUID) {
-	c.mu.Lock()
-	delete(c.families, family)
-	c.mu.Unlock()
-}
-
-func (c *sessionCache) dropUser(user uuid.UUID) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for f, e := range c.families {
-		if e.userID == user {
-			delete(c.families, f)
-		}
-	}
-}
-
-func (c *sessionCache) active(family uuid.UUID, now time.Time) (uuid.UUID, bool) {
-	c.mu.RLock()
-	e, ok := c.families[family]
-	c.mu.RUnlock()
-	if !ok || !now.Before(e.expiresAt) {
-		return uuid.Nil, false
-	}
-	return e.userID, true
-}
-
-func (c *sessionCache) ofUser(user uuid.UUID) []uuid.UUID {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	var out []uuid.UUID
-	for f, e := range c.families {
-		if e.userID == user {
-			out = append(out, f)
-		}
-	}
-	return out
 }

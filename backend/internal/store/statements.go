@@ -14,7 +14,7 @@ type statements struct {
 
 	userByID, userByEmail, insertUser, updateEmail, updatePassword, updateRole, deleteUser, countAdmins *sql.Stmt
 
-	tokenByHash, setTokenStatus, insertToken, revokeFamily, revokeUserTokens, tokensByUser *sql.Stmt
+	tokenByHash, successorCount, revokeFamily, revokeUserTokens, tokensByUser *sql.Stmt
 
 	insertAudit *sql.Stmt
 }
@@ -44,13 +44,11 @@ func prepare(ctx context.Context, db preparer) (*statements, error) {
 		// later transactions (seen in TestLastAdminCannotBeDemotedOrDeleted).
 		{&st.countAdmins, "SELECT count(*) FROM users WHERE role = ?"},
 
-		{&st.tokenByHash, "SELECT id, family_id, user_id, status, expires_at, family_created_at FROM refresh_tokens WHERE token_hash = ?"},
-		{&st.setTokenStatus, "UPDATE refresh_tokens SET status = ?, revoked_at = ? WHERE id = ?"},
-		{&st.insertToken, `INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, status, created_at, expires_at,
-			family_created_at, user_agent, ip) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)`},
+		{&st.tokenByHash, "SELECT id, family_id, user_id, status, expires_at FROM refresh_tokens WHERE token_hash = ?"},
+		{&st.successorCount, "SELECT count(*) FROM refresh_tokens WHERE parent_id = ?"},
 		{&st.revokeFamily, "UPDATE refresh_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE family_id = ?"},
 		{&st.revokeUserTokens, "UPDATE refresh_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE user_id = ?"},
-		{&st.tokensByUser, `SELECT family_id, status, created_at, expires_at, family_created_at, user_agent, ip
+		{&st.tokensByUser, `SELECT id, parent_id, family_id, status, created_at, expires_at, family_created_at, user_agent, ip
 			FROM refresh_tokens WHERE user_id = ?`},
 
 		{&st.insertAudit, "INSERT INTO audit_log (id, occurred_at, actor_id, action, target_id, detail, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)"},

@@ -290,7 +290,7 @@ func TestAFailedBatchCommitsNothingAndSparesItsNeighbours(t *testing.T) {
 		defer wg.Done()
 		faultErr = s.write(ctx, func(t *Tx) error {
 			id := uuid.Must(uuid.NewV7())
-			if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{tokenValues(id, "ghost", id, u.ID, time.Now(), time.Now().Add(time.Hour), time.Now(), "", "")}); err != nil {
+			if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{tokenValues(id, "ghost", id, u.ID, uuid.Nil, time.Now(), time.Now().Add(time.Hour), time.Now(), "", "")}); err != nil {
 				return err
 			}
 			return errors.New("disk on fire")

@@ -2,11 +2,11 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,11 +14,11 @@ import (
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// Refresh-token states as stored. "expired" is not stored: it is an active
-// or rotated token past its expires_at.
+// Refresh-token states as stored. "rotated" is not stored: a token with a
+// successor (a row whose parent_id is its id) is rotated. "expired" is not
+// stored either: it is a token past its expires_at.
 const (
 	tokenActive  = "active"
-	tokenRotated = "rotated"
 	tokenRevoked = "revoked"
 )
 
@@ -42,17 +42,32 @@ type Session struct {
 	IP         string
 }
 
+// tokenColumns are the columns the appender fills, in tokenValues' order.
+var tokenColumns = []string{"id", "token_hash", "family_id", "user_id", "parent_id", "status", "created_at",
+	"expires_at", "family_created_at", "user_agent", "ip"}
+
+// tokenValues is one new active refresh-token row for the appender (which
+// takes UUIDs as 16 bytes); parent is uuid.Nil for a sign-in.
+func tokenValues(id uuid.UUID, hash string, family, user, parent uuid.UUID, created, expires, born time.Time, ua, ip string) []driver.Value {
+	var parentValue driver.Value
+	if parent != uuid.Nil {
+		parentValue = parent[:]
+	}
+	return []driver.Value{id[:], hash, family[:], user[:], parentValue, tokenActive, created, expires, born, ua, ip}
+}
+
 // CreateSession stores the first refresh token of a new session and returns
 // the session id.
 func (s *Store) CreateSession(ctx context.Context, ns NewSession) (uuid.UUID, error) {
-	family := uuid.Must(uuid.NewV7())
+	family, id := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
 	now := s.now().Truncate(time.Microsecond)
 	err := s.write(ctx, func(t *Tx) error {
-		if _, err := t.exec(t.st.insertToken, uuid.Must(uuid.NewV7()), ns.TokenHash, family, ns.UserID,
-			now, ns.ExpiresAt, now, ns.UserAgent, ns.IP); err != nil {
+		row := tokenValues(id, ns.TokenHash, family, ns.UserID, uuid.Nil, now, ns.ExpiresAt, now, ns.UserAgent, ns.IP)
+		if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{row}); err != nil {
 			return fmt.Errorf("store: insert refresh token: %w", err)
 		}
-		t.AfterCommit(func() { s.sessions.set(family, ns.UserID, ns.ExpiresAt) })
+		live := liveSession{user: ns.UserID, expiresAt: ns.ExpiresAt, born: now, tokenID: id, tokenHash: ns.TokenHash}
+		t.AfterCommit(func() { s.sessions.set(family, live) })
 		return nil
 	})
 	return family, err
@@ -69,10 +84,11 @@ type Rotation struct {
 }
 
 // Rotate performs one refresh as one atomic step: the presented token must be
-// active and unexpired; it becomes rotated and its successor is inserted. A
-// rotated token presented again revokes its whole family (RFC 9700 4.14)
-// and yields ErrTokenReused; anything else unusable yields ErrTokenInvalid.
-// Concurrent rotations are applied together by the writer (rotateRun).
+// the current token of a live session; its successor is inserted and
+// becomes current. A rotated token presented again revokes its whole family
+// (RFC 9700 4.14) and yields ErrTokenReused; anything else unusable yields
+// ErrTokenInvalid. Concurrent rotations are applied together by the writer
+// (rotateRun).
 func (s *Store) Rotate(ctx context.Context, r Rotation) (Session, error) {
 	job := &rotationJob{r: r}
 	err := s.w.submit(&writeOp{ctx: ctx, rotation: job, done: make(chan error, 1)})
@@ -85,147 +101,87 @@ type rotationJob struct {
 	out Session
 }
 
-type tokenRow struct {
-	id, family, user uuid.UUID
-	status           string
-	expiresAt, born  time.Time
-}
-
-// rotateRun applies consecutive rotations of one batch with one SELECT of
-// all presented tokens, one UPDATE of those rotated and one INSERT of their
-// successors. A point query costs ~0.45 ms in DuckDB whatever it returns, so
-// three statements per batch instead of three per rotation is what lets
-// refresh pass 2,000/s. The outcome per rotation is exactly that of running
-// them one after another: state is tracked in memory in batch order.
+// rotateRun applies consecutive rotations of one batch. The common case, a
+// session's current token, is decided from the session cache and costs one
+// appended row; all successors of the run go into the table through one
+// appender. Anything else (a rotated, revoked, expired or unknown token) is
+// looked up in the database, which is where reuse is recognised. Decisions
+// are taken in batch order, with this run's own rotations remembered, so the
+// outcome is that of running the rotations one after another.
 func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
-	rows, err := s.tokensByHash(t, ops)
-	if err != nil {
-		return err
-	}
 	now := s.now().Truncate(time.Microsecond)
-	var pending rotationWrites
-	for i, op := range ops {
-		job := op.rotation
-		row := rows[job.r.OldHash]
-		switch {
-		case row == nil:
-			results[i] = rule(ErrTokenInvalid)
-		case row.status == tokenRotated && now.Before(row.expiresAt):
-			// Reuse. Write what is pending first, so the revocation also
-			// covers a successor issued earlier in this batch.
-			if err := pending.flush(t); err != nil {
-				return err
-			}
-			results[i] = s.revokeReusedFamily(t, row.family, row.user, job.r.RequestID)
-			for _, other := range rows {
-				if other.family == row.family {
-					other.status = tokenRevoked
-				}
-			}
-		case row.status != tokenActive || !now.Before(row.expiresAt):
-			results[i] = rule(ErrTokenInvalid)
-		default:
-			row.status = tokenRotated
-			pending.rotated = append(pending.rotated, row.id)
-			pending.successors = append(pending.successors, tokenValues(uuid.Must(uuid.NewV7()), job.r.NewHash, row.family,
-				row.user, now, job.r.ExpiresAt, row.born, job.r.UserAgent, job.r.IP))
-			job.out = Session{ID: row.family, UserID: row.user, CreatedAt: row.born, LastUsedAt: now,
-				ExpiresAt: job.r.ExpiresAt, UserAgent: job.r.UserAgent, IP: job.r.IP}
-			family, user, exp := row.family, row.user, job.r.ExpiresAt
-			t.AfterCommit(func() { s.sessions.set(family, user, exp) })
+	rotatedNow := map[string]bool{}    // current tokens this run has rotated
+	revokedNow := map[uuid.UUID]bool{} // families this run has revoked
+	var successors [][]driver.Value
+	flush := func() error {
+		if len(successors) == 0 {
+			return nil
 		}
-	}
-	return pending.flush(t)
-}
-
-// tokensByHash reads the presented tokens of a run in one indexed query.
-func (s *Store) tokensByHash(t *Tx, ops []*writeOp) (map[string]*tokenRow, error) {
-	args := make([]any, 0, len(ops))
-	seen := make(map[string]bool, len(ops))
-	for _, op := range ops {
-		if h := op.rotation.r.OldHash; !seen[h] {
-			seen[h] = true
-			args = append(args, h)
-		}
-	}
-	rows, err := t.conn.QueryContext(t.ctx, `SELECT token_hash, id, family_id, user_id, status, expires_at, family_created_at
-		FROM refresh_tokens WHERE token_hash IN (`+placeholders(len(args), 1)+`)`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: find refresh tokens: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[string]*tokenRow, len(args))
-	for rows.Next() {
-		var hash string
-		r := &tokenRow{}
-		if err := rows.Scan(&hash, &r.id, &r.family, &r.user, &r.status, &r.expiresAt, &r.born); err != nil {
-			return nil, fmt.Errorf("store: scan refresh token: %w", err)
-		}
-		out[hash] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: find refresh tokens: %w", err)
-	}
-	return out, nil
-}
-
-// rotationWrites are the statements a run has decided but not yet sent.
-type rotationWrites struct {
-	rotated    []uuid.UUID
-	successors [][]driver.Value
-}
-
-// tokenColumns are the columns the appender fills, in tokenValues' order.
-var tokenColumns = []string{"id", "token_hash", "family_id", "user_id", "status", "created_at", "expires_at",
-	"family_created_at", "user_agent", "ip"}
-
-// tokenValues is one active refresh-token row for the appender, which takes
-// UUIDs as 16 bytes.
-func tokenValues(id uuid.UUID, hash string, family, user uuid.UUID, created, expires, born time.Time, ua, ip string) []driver.Value {
-	return []driver.Value{id[:], hash, family[:], user[:], tokenActive, created, expires, born, ua, ip}
-}
-
-func (p *rotationWrites) flush(t *Tx) error {
-	if len(p.rotated) > 0 {
-		args := make([]any, len(p.rotated))
-		for i, id := range p.rotated {
-			args[i] = id
-		}
-		if _, err := t.conn.ExecContext(t.ctx, "UPDATE refresh_tokens SET status = 'rotated' WHERE id IN ("+
-			placeholders(len(args), 1)+")", args...); err != nil {
-			return fmt.Errorf("store: mark tokens rotated: %w", err)
-		}
-	}
-	if len(p.successors) > 0 {
-		if err := t.appendRows("refresh_tokens", tokenColumns, p.successors); err != nil {
+		err := t.appendRows("refresh_tokens", tokenColumns, successors)
+		successors = successors[:0]
+		if err != nil {
 			return fmt.Errorf("store: insert successor tokens: %w", err)
 		}
+		return nil
 	}
-	p.rotated, p.successors = p.rotated[:0], p.successors[:0]
-	return nil
-}
-
-// placeholders writes n "?" (width 1) or n parenthesised groups of width "?".
-func placeholders(n, width int) string {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if width == 1 {
-			b.WriteByte('?')
+	for i, op := range ops {
+		job := op.rotation
+		family, live, ok := s.sessions.current(job.r.OldHash)
+		if ok && !rotatedNow[job.r.OldHash] && !revokedNow[family] && now.Before(live.expiresAt) {
+			rotatedNow[job.r.OldHash] = true
+			id := uuid.Must(uuid.NewV7())
+			successors = append(successors, tokenValues(id, job.r.NewHash, family, live.user, live.tokenID,
+				now, job.r.ExpiresAt, live.born, job.r.UserAgent, job.r.IP))
+			job.out = Session{ID: family, UserID: live.user, CreatedAt: live.born, LastUsedAt: now,
+				ExpiresAt: job.r.ExpiresAt, UserAgent: job.r.UserAgent, IP: job.r.IP}
+			next := liveSession{user: live.user, expiresAt: job.r.ExpiresAt, born: live.born, tokenID: id, tokenHash: job.r.NewHash}
+			t.AfterCommit(func() { s.sessions.set(family, next) })
 			continue
 		}
-		b.WriteByte('(')
-		for j := 0; j < width; j++ {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteByte('?')
+		// Write the successors decided so far first: a revocation below
+		// must also cover a successor issued earlier in this run.
+		if err := flush(); err != nil {
+			return err
 		}
-		b.WriteByte(')')
+		outcome, err := s.staleToken(t, job.r, now, revokedNow)
+		if err != nil {
+			return err
+		}
+		results[i] = outcome
 	}
-	return b.String()
+	return flush()
+}
+
+// staleToken decides about a presented token that is no live session's
+// current token: unknown, revoked and expired tokens are invalid; a rotated
+// one (it has a successor) is reuse, and its family is revoked.
+func (s *Store) staleToken(t *Tx, r Rotation, now time.Time, revokedNow map[uuid.UUID]bool) (outcome, fault error) {
+	var (
+		id, family, user uuid.UUID
+		status           string
+		expiresAt        time.Time
+	)
+	err := t.queryRow(t.st.tokenByHash, r.OldHash).Scan(&id, &family, &user, &status, &expiresAt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return rule(ErrTokenInvalid), nil
+	case err != nil:
+		return nil, fmt.Errorf("store: find refresh token: %w", err)
+	case status != tokenActive || revokedNow[family] || !now.Before(expiresAt):
+		return rule(ErrTokenInvalid), nil
+	}
+	var successors int
+	if err := t.queryRow(t.st.successorCount, id).Scan(&successors); err != nil {
+		return nil, fmt.Errorf("store: find successor: %w", err)
+	}
+	if successors == 0 {
+		// Active in the table yet not current in memory: only possible if the
+		// cache and the table disagree. Refuse rather than guess.
+		s.log.Error("refresh token is active in the database but not the current token of a live session", "family", family)
+		return rule(ErrTokenInvalid), nil
+	}
+	revokedNow[family] = true
+	return s.revokeReusedFamily(t, family, user, r.RequestID), nil
 }
 
 func (s *Store) revokeReusedFamily(t *Tx, family, user uuid.UUID, requestID string) error {
@@ -242,20 +198,22 @@ func (s *Store) revokeReusedFamily(t *Tx, family, user uuid.UUID, requestID stri
 }
 
 // RevokeByToken ends the session of the refresh token with this hash
-// (logout). An unknown hash is not an error.
+// (logout), whichever of its tokens it is. An unknown hash is not an error.
 func (s *Store) RevokeByToken(ctx context.Context, hash string) error {
 	return s.write(ctx, func(t *Tx) error {
-		var (
-			id, family, user uuid.UUID
-			status           string
-			expiresAt, born  time.Time
-		)
-		err := t.queryRow(t.st.tokenByHash, hash).Scan(&id, &family, &user, &status, &expiresAt, &born)
-		if err != nil {
-			if errors.Is(notFound(err), ErrNotFound) {
+		family, _, ok := s.sessions.current(hash)
+		if !ok {
+			var (
+				id, user  uuid.UUID
+				status    string
+				expiresAt time.Time
+			)
+			err := t.queryRow(t.st.tokenByHash, hash).Scan(&id, &family, &user, &status, &expiresAt)
+			if errors.Is(err, sql.ErrNoRows) {
 				return nil
+			} else if err != nil {
+				return fmt.Errorf("store: find refresh token: %w", err)
 			}
-			return fmt.Errorf("store: find refresh token: %w", err)
 		}
 		if _, err := t.exec(t.st.revokeFamily, s.now(), family); err != nil {
 			return fmt.Errorf("store: revoke session: %w", err)
@@ -304,29 +262,42 @@ func (s *Store) SessionActive(family uuid.UUID) (uuid.UUID, bool) {
 	return s.sessions.active(family, s.now())
 }
 
-// Sessions lists the user's live sessions, most recently used first.
+// Sessions lists the user's live sessions, most recently used first: the
+// newest token of each family that is neither revoked nor expired.
 func (s *Store) Sessions(ctx context.Context, user uuid.UUID) ([]Session, error) {
 	rows, err := s.stmts.tokensByUser.QueryContext(ctx, user)
 	if err != nil {
 		return nil, fmt.Errorf("store: list sessions: %w", err)
 	}
 	defer rows.Close()
-	now := s.now()
-	var out []Session
+	type tokenRow struct {
+		id     uuid.UUID
+		status string
+		se     Session
+	}
+	var all []tokenRow
+	replaced := map[uuid.UUID]bool{}
 	for rows.Next() {
-		var (
-			se     = Session{UserID: user}
-			status string
-		)
-		if err := rows.Scan(&se.ID, &status, &se.LastUsedAt, &se.ExpiresAt, &se.CreatedAt, &se.UserAgent, &se.IP); err != nil {
+		r := tokenRow{se: Session{UserID: user}}
+		var parent uuid.NullUUID
+		if err := rows.Scan(&r.id, &parent, &r.se.ID, &r.status, &r.se.LastUsedAt, &r.se.ExpiresAt, &r.se.CreatedAt,
+			&r.se.UserAgent, &r.se.IP); err != nil {
 			return nil, fmt.Errorf("store: scan session: %w", err)
 		}
-		if status == tokenActive && now.Before(se.ExpiresAt) {
-			out = append(out, se)
+		if parent.Valid {
+			replaced[parent.UUID] = true
 		}
+		all = append(all, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: list sessions: %w", err)
+	}
+	now := s.now()
+	var out []Session
+	for _, r := range all {
+		if r.status == tokenActive && !replaced[r.id] && now.Before(r.se.ExpiresAt) {
+			out = append(out, r.se)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].LastUsedAt.After(out[j].LastUsedAt) })
 	return out, nil
@@ -335,8 +306,14 @@ func (s *Store) Sessions(ctx context.Context, user uuid.UUID) ([]Session, error)
 // TokenCounts counts refresh tokens per state (active, rotated, revoked,
 // expired).
 func (s *Store) TokenCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT CASE WHEN status <> 'revoked' AND expires_at <= ? THEN 'expired' ELSE status END AS state,
-		count(*) FROM refresh_tokens GROUP BY state`, s.now())
+	rows, err := s.db.QueryContext(ctx, `SELECT CASE
+			WHEN t.status = 'revoked' THEN 'revoked'
+			WHEN t.expires_at <= ? THEN 'expired'
+			WHEN r.parent_id IS NOT NULL THEN 'rotated'
+			ELSE 'active' END AS state, count(*)
+		FROM refresh_tokens t
+		LEFT JOIN (SELECT DISTINCT parent_id FROM refresh_tokens WHERE parent_id IS NOT NULL) r ON r.parent_id = t.id
+		GROUP BY state`, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("store: count tokens: %w", err)
 	}
@@ -389,20 +366,24 @@ func (s *Store) PurgeTokens(ctx context.Context, audit *Audit) (int, error) {
 	return total, nil
 }
 
-// loadSessions fills the session cache from the database at start-up.
+// loadSessions fills the session cache from the database at start-up: the
+// newest token of every family, unless revoked or expired.
 func (s *Store) loadSessions(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, "SELECT family_id, user_id, expires_at FROM refresh_tokens WHERE status = 'active' AND expires_at > ?", s.now())
+	rows, err := s.db.QueryContext(ctx, `SELECT t.family_id, t.user_id, t.expires_at, t.family_created_at, t.id, t.token_hash
+		FROM refresh_tokens t
+		WHERE t.status = 'active' AND t.expires_at > ?
+		  AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = t.id)`, s.now())
 	if err != nil {
 		return fmt.Errorf("store: load sessions: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var family, user uuid.UUID
-		var exp time.Time
-		if err := rows.Scan(&family, &user, &exp); err != nil {
+		var family uuid.UUID
+		var live liveSession
+		if err := rows.Scan(&family, &live.user, &live.expiresAt, &live.born, &live.tokenID, &live.tokenHash); err != nil {
 			return fmt.Errorf("store: load sessions: %w", err)
 		}
-		s.sessions.set(family, user, exp)
+		s.sessions.set(family, live)
 	}
 	return rows.Err()
 }

@@ -11,16 +11,18 @@ CREATE TABLE users (
     updated_at    TIMESTAMP NOT NULL
 );
 
--- One row per refresh token ever issued. A login starts a family (family_id
--- = the session id, the access token's sid); each refresh marks the
--- presented token 'rotated' and inserts its successor. Rotated rows are kept
--- so that their reuse is recognised and revokes the family.
+-- One row per refresh token ever issued, appended and (but for revocation)
+-- never updated. A login starts a family (family_id = the session id, the
+-- access token's sid); each refresh appends a successor whose parent_id is
+-- the presented token. A token with a successor is rotated: rows are kept so
+-- that a rotated token presented again is recognised and revokes its family.
 CREATE TABLE refresh_tokens (
     id                UUID PRIMARY KEY,
     token_hash        VARCHAR NOT NULL UNIQUE,
     family_id         UUID NOT NULL,
     user_id           UUID NOT NULL,
-    status            VARCHAR NOT NULL,      -- active | rotated | revoked
+    parent_id         UUID,                  -- the token this one replaced
+    status            VARCHAR NOT NULL,      -- active | revoked (rotated = has a successor)
     created_at        TIMESTAMP NOT NULL,    -- issued (= the session's last use)
     expires_at        TIMESTAMP NOT NULL,
     family_created_at TIMESTAMP NOT NULL,    -- the sign-in
@@ -30,6 +32,7 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_user_id ON refresh_tokens (user_id);
 CREATE INDEX refresh_tokens_family_id ON refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_parent_id ON refresh_tokens (parent_id);
 
 -- Append-only: rows are inserted in the same transaction as the change they
 -- record and never updated or deleted.

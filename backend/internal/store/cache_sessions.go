@@ -1,0 +1,102 @@
+package store
+
+import (
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// sessionCache knows every live session (a family whose newest token is
+// neither revoked nor expired) and that newest token. Access tokens name
+// their session in sid and authorisation checks it here, so ending a
+// session ends its access tokens at once; and the writer rotates a current
+// token from here without a database lookup (a point query costs ~0.4 ms in
+// DuckDB, more than everything else a rotation does). Only the writer
+// changes it, after its transaction committed, so it never runs ahead of the
+// database; it is rebuilt from the database at start-up.
+type sessionCache struct {
+	mu       sync.RWMutex
+	families map[uuid.UUID]liveSession
+	byHash   map[string]uuid.UUID // current token hash → family
+}
+
+// liveSession is a session and its current (newest) refresh token.
+type liveSession struct {
+	user      uuid.UUID
+	expiresAt time.Time
+	born      time.Time // the sign-in
+	tokenID   uuid.UUID
+	tokenHash string
+}
+
+func newSessionCache() *sessionCache {
+	return &sessionCache{families: make(map[uuid.UUID]liveSession), byHash: make(map[string]uuid.UUID)}
+}
+
+func (c *sessionCache) set(family uuid.UUID, s liveSession) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.families[family]; ok {
+		delete(c.byHash, old.tokenHash)
+	}
+	c.families[family] = s
+	c.byHash[s.tokenHash] = family
+}
+
+func (c *sessionCache) drop(family uuid.UUID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropLocked(family)
+}
+
+func (c *sessionCache) dropLocked(family uuid.UUID) {
+	if old, ok := c.families[family]; ok {
+		delete(c.byHash, old.tokenHash)
+		delete(c.families, family)
+	}
+}
+
+func (c *sessionCache) dropUser(user uuid.UUID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for f, s := range c.families {
+		if s.user == user {
+			c.dropLocked(f)
+		}
+	}
+}
+
+// active reports whether family is live at now, and whose it is.
+func (c *sessionCache) active(family uuid.UUID, now time.Time) (uuid.UUID, bool) {
+	c.mu.RLock()
+	s, ok := c.families[family]
+	c.mu.RUnlock()
+	if !ok || !now.Before(s.expiresAt) {
+		return uuid.Nil, false
+	}
+	return s.user, true
+}
+
+// current finds the live session whose newest token has this hash.
+func (c *sessionCache) current(hash string) (uuid.UUID, liveSession, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	family, ok := c.byHash[hash]
+	if !ok {
+		return uuid.Nil, liveSession{}, false
+	}
+	return family, c.families[family], true
+}
+
+func (c *sessionCache) ofUser(user uuid.UUID) []uuid.UUID {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	var out []uuid.UUID
+	for f, s := range c.families {
+		if s.user == user {
+			out = append(out, f)
+		}
+	}
+	return out
+}
