@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,16 +56,11 @@ func BenchmarkRefresh(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		req := httptest.NewRequest("POST", "/auth/refresh", strings.NewReader(`{"refresh_token":"`+token+`"}`))
-		req.Header.Set("Content-Type", "application/json")
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != 200 {
-			b.Fatalf("status %d: %s", w.Code, w.Body)
+		next, err := refreshOnce(h, token)
+		if err != nil {
+			b.Fatal(err)
 		}
-		body := w.Body.String()
-		i := strings.Index(body, `"refresh_token":"`) + len(`"refresh_token":"`)
-		token = body[i : i+strings.IndexByte(body[i:], '"')]
+		token = next
 	}
 }
 
@@ -73,14 +70,11 @@ func BenchmarkRefreshParallel(b *testing.B) {
 	h, _ := benchApp(b)
 	srvPairs := make(chan string, 64)
 	for i := 0; i < 64; i++ {
-		req := httptest.NewRequest("POST", "/auth/login", strings.NewReader(`{"email":"bench@example.com","password":"bench-password"}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.RemoteAddr = "10.0.0.1:1234"
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		body := w.Body.String()
-		i := strings.Index(body, `"refresh_token":"`) + len(`"refresh_token":"`)
-		srvPairs <- body[i : i+strings.IndexByte(body[i:], '"')]
+		pair, err := postJSON[api.TokenPair](h, "/auth/login", `{"email":"bench@example.com","password":"bench-password"}`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srvPairs <- pair.RefreshToken
 	}
 	b.SetParallelism(16)
 	b.ReportAllocs()
@@ -88,17 +82,31 @@ func BenchmarkRefreshParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		token := <-srvPairs
 		for pb.Next() {
-			req := httptest.NewRequest("POST", "/auth/refresh", strings.NewReader(`{"refresh_token":"`+token+`"}`))
-			req.Header.Set("Content-Type", "application/json")
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
-			if w.Code != 200 {
-				b.Errorf("status %d: %s", w.Code, w.Body)
+			next, err := refreshOnce(h, token)
+			if err != nil {
+				b.Error(err)
 				return
 			}
-			body := w.Body.String()
-			i := strings.Index(body, `"refresh_token":"`) + len(`"refresh_token":"`)
-			token = body[i : i+strings.IndexByte(body[i:], '"')]
+			token = next
 		}
 	})
+}
+
+// refreshOnce rotates token through the router and returns its successor.
+func refreshOnce(h http.Handler, token string) (string, error) {
+	pair, err := postJSON[api.TokenPair](h, "/auth/refresh", `{"refresh_token":"`+token+`"}`)
+	return pair.RefreshToken, err
+}
+
+// postJSON sends a JSON body through the router and decodes a 200 answer.
+func postJSON[T any](h http.Handler, path, body string) (T, error) {
+	var out T
+	req := httptest.NewRequest("POST", path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		return out, fmt.Errorf("POST %s: status %d: %s", path, w.Code, w.Body)
+	}
+	return out, json.Unmarshal(w.Body.Bytes(), &out)
 }

@@ -183,14 +183,8 @@ func (s *Store) SetRole(ctx context.Context, id uuid.UUID, role string, audit *A
 			out = u
 			return nil
 		}
-		if u.Role == "admin" {
-			var admins int
-			if err := t.queryRow(t.st.countAdmins, "admin").Scan(&admins); err != nil {
-				return fmt.Errorf("store: count admins: %w", err)
-			}
-			if admins <= 1 {
-				return rule(ErrLastAdmin)
-			}
+		if err := t.keepAnAdmin(u); err != nil {
+			return err
 		}
 		u.Role, u.UpdatedAt = role, s.now().Truncate(time.Microsecond)
 		if _, err := t.exec(t.st.updateRole, role, u.UpdatedAt, id); err != nil {
@@ -213,14 +207,8 @@ func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *Audit) erro
 		if err != nil {
 			return ruleOrFault(err, "load user")
 		}
-		if u.Role == "admin" {
-			var admins int
-			if err := t.queryRow(t.st.countAdmins, "admin").Scan(&admins); err != nil {
-				return fmt.Errorf("store: count admins: %w", err)
-			}
-			if admins <= 1 {
-				return rule(ErrLastAdmin)
-			}
+		if err := t.keepAnAdmin(u); err != nil {
+			return err
 		}
 		if _, err := t.exec(t.st.revokeUserTokens, s.now(), id); err != nil {
 			return fmt.Errorf("store: revoke tokens of deleted user: %w", err)
@@ -293,6 +281,23 @@ func (s *Store) RoleCounts(ctx context.Context) (map[string]int, error) {
 		out[role] = n
 	}
 	return out, rows.Err()
+}
+
+// keepAnAdmin refuses (ErrLastAdmin) to take the admin role away from u if
+// u is the last admin. It runs inside the write, so no concurrent change can
+// slip between the count and the change.
+func (t *Tx) keepAnAdmin(u User) error {
+	if u.Role != "admin" {
+		return nil
+	}
+	var admins int
+	if err := t.queryRow(t.st.countAdmins, "admin").Scan(&admins); err != nil {
+		return fmt.Errorf("store: count admins: %w", err)
+	}
+	if admins <= 1 {
+		return rule(ErrLastAdmin)
+	}
+	return nil
 }
 
 // ruleOrFault turns ErrNotFound into a rule outcome and anything else into a
