@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -278,34 +279,58 @@ func TestAFailedBatchCommitsNothingAndSparesItsNeighbours(t *testing.T) {
 	s := openTestStore(t, "", nil)
 	ctx := context.Background()
 	u := mustCreateUser(t, s, "batch@example.com", "user")
-	if _, err := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "keep", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	family, err := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "keep", ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
 		t.Fatal(err)
 	}
-	// A write that appends a row and then fails must leave no trace, and a
-	// rotation queued beside it must still succeed.
+	// Hold the writer so that both writes below land in one batch.
+	release := make(chan struct{})
+	held := make(chan struct{})
+	go s.w.exclusive(ctx, func(*sql.Conn) error { close(held); <-release; return nil })
+	<-held
+
 	var wg sync.WaitGroup
 	var faultErr, rotateErr error
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
+		_, rotateErr = s.Rotate(ctx, Rotation{OldHash: "keep", NewHash: "kept", ExpiresAt: time.Now().Add(time.Hour)})
+	}()
+	go func() {
+		defer wg.Done()
+		// Appends a row, then fails: the batch rolls back, taking the
+		// rotation's row with it, and each write is retried alone.
 		faultErr = s.write(ctx, func(t *Tx) error {
 			id := uuid.Must(uuid.NewV7())
-			if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{tokenValues(id, "ghost", id, u.ID, uuid.Nil, time.Now(), time.Now().Add(time.Hour), time.Now(), "", "")}); err != nil {
+			row := tokenValues(id, "ghost", id, u.ID, uuid.Nil, time.Now(), time.Now().Add(time.Hour), time.Now(), "", "")
+			if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{row}); err != nil {
 				return err
 			}
 			return errors.New("disk on fire")
 		})
 	}()
-	go func() {
-		defer wg.Done()
-		_, rotateErr = s.Rotate(ctx, Rotation{OldHash: "keep", NewHash: "kept", ExpiresAt: time.Now().Add(time.Hour)})
-	}()
+	for len(s.w.queue) < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
 	wg.Wait()
+
 	if faultErr == nil || rotateErr != nil {
 		t.Fatalf("fault: %v, rotation: %v", faultErr, rotateErr)
 	}
 	var n int
 	if err := s.db.QueryRow("SELECT count(*) FROM refresh_tokens WHERE token_hash = 'ghost'").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("rolled-back row present: %d %v", n, err)
+	}
+	// The rotation took effect exactly once: the successor works, the old
+	// token is now a rotated one.
+	if _, err := s.Rotate(ctx, Rotation{OldHash: "kept", NewHash: "next", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatalf("successor after the retried batch: %v", err)
+	}
+	if _, ok := s.SessionActive(family); !ok {
+		t.Fatal("session ended by a neighbour's fault")
+	}
+	if commits, writes := s.WriterStats(); writes < commits {
+		t.Fatalf("writer stats %d commits for %d writes", commits, writes)
 	}
 }
