@@ -209,15 +209,21 @@ func (b *idleBody) Close() error {
 // sseReader splits a text/event-stream into the data of its events. Comments
 // (": OPENROUTER PROCESSING"), event/id/retry fields and events without data
 // are skipped; several data lines of one event are joined with "\n".
+//
+// Its buffer is small (bufio's default, 4 KiB): chat events are a few hundred
+// bytes, and a server holds hundreds of streams open at once, so a large
+// buffer per stream would be most of the backend's memory. A longer line is
+// assembled from fragments, growing only as far as that line needs.
 type sseReader struct {
 	r *bufio.Reader
 }
 
 func newSSEReader(r io.Reader) *sseReader {
-	return &sseReader{r: bufio.NewReaderSize(r, 1<<20)}
+	return &sseReader{r: bufio.NewReader(r)}
 }
 
-// next returns the data of the next event; io.EOF when the stream ends.
+// next returns the data of the next event; io.EOF when the stream ends. The
+// returned slice is the caller's.
 func (s *sseReader) next() ([]byte, error) {
 	var data []byte
 	hasData := false
@@ -242,6 +248,8 @@ func (s *sseReader) next() ([]byte, error) {
 		value = bytes.TrimPrefix(value, []byte(" "))
 		if hasData {
 			data = append(data, '\n')
+		} else {
+			data = make([]byte, 0, len(value))
 		}
 		data = append(data, value...)
 		hasData = true
@@ -252,11 +260,19 @@ func (s *sseReader) next() ([]byte, error) {
 }
 
 // readLine returns one line without its end of line, however long (up to
-// maxEventBytes). The returned slice is the caller's.
+// maxEventBytes). The returned slice is only valid until the next call: a
+// line that fits the buffer is returned in place, without a copy.
 func (s *sseReader) readLine() ([]byte, error) {
-	var line []byte
+	fragment, err := s.r.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		if err != nil && (!errors.Is(err, io.EOF) || len(fragment) == 0) {
+			return nil, err
+		}
+		return bytes.TrimRight(fragment, "\r\n"), nil
+	}
+	line := append([]byte(nil), fragment...)
 	for {
-		fragment, err := s.r.ReadSlice('\n')
+		fragment, err = s.r.ReadSlice('\n')
 		line = append(line, fragment...)
 		if len(line) > maxEventBytes {
 			return nil, errors.New("stream line larger than 32 MiB")
@@ -264,7 +280,7 @@ func (s *sseReader) readLine() ([]byte, error) {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if err != nil && (!errors.Is(err, io.EOF) || len(line) == 0) {
+		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
 		}
 		return bytes.TrimRight(line, "\r\n"), nil
