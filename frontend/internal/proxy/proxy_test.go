@@ -30,7 +30,7 @@ type frontend struct {
 	refreshes atomic.Int32
 }
 
-func startFrontend(t *testing.T, backend *httptest.Server, replayBytes int64) *frontend {
+func startFrontend(t testing.TB, backend *httptest.Server, replayBytes int64) *frontend {
 	t.Helper()
 	f := &frontend{}
 	m := session.NewManager(func(ctx context.Context, rt, ip, ua string) (*api.TokenPair, error) {
