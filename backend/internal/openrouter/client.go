@@ -121,9 +121,20 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
+// Buffer sizes of each upstream connection. net/http's default is 4 KiB
+// each way, kept for as long as the connection lives (open streams and idle
+// keep-alives alike). A request's headers and a typical chat body fit in 2 KiB;
+// larger bodies go straight to the socket past the buffer, and large answers
+// are read directly into the caller's buffer, so little is lost.
+const (
+	connReadBufferSize  = 2 << 10
+	connWriteBufferSize = 2 << 10
+)
+
 // newHTTPClient returns the client's own http.Client: connection reuse sized
-// for hundreds of concurrent calls to one host, and no overall Timeout
-// (calls are bounded by their context, streams by the idle timer).
+// for hundreds of concurrent calls to one host, small per-connection buffers
+// (hundreds of streams stay open at once), and no overall Timeout (calls are
+// bounded by their context, streams by the idle timer).
 func newHTTPClient(given *http.Client) *http.Client {
 	if given != nil {
 		copied := *given
@@ -138,6 +149,8 @@ func newHTTPClient(given *http.Client) *http.Client {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		ReadBufferSize:        connReadBufferSize,
+		WriteBufferSize:       connWriteBufferSize,
 	}
 	return &http.Client{Transport: transport}
 }

@@ -22,6 +22,9 @@ import (
 // maxEventBytes bounds one SSE event (base64 images make lines of MiBs).
 const maxEventBytes = 32 << 20
 
+// sseBufferSize is the read buffer of one stream: a chat event fits it.
+const sseBufferSize = 1 << 10
+
 // Stream is a streaming chat completion. Call Next until it returns an
 // error (io.EOF after upstream's [DONE]); always Close it.
 type Stream struct {
@@ -210,16 +213,17 @@ func (b *idleBody) Close() error {
 // (": OPENROUTER PROCESSING"), event/id/retry fields and events without data
 // are skipped; several data lines of one event are joined with "\n".
 //
-// Its buffer is small (bufio's default, 4 KiB): chat events are a few hundred
-// bytes, and a server holds hundreds of streams open at once, so a large
-// buffer per stream would be most of the backend's memory. A longer line is
-// assembled from fragments, growing only as far as that line needs.
+// Its buffer is small (sseBufferSize): chat events are a few hundred bytes,
+// the connection below buffers its reads already, and a server holds hundreds
+// of streams open at once, so a large buffer per stream would be most of the
+// backend's memory. A longer line is assembled from fragments, growing only as
+// far as that line needs.
 type sseReader struct {
 	r *bufio.Reader
 }
 
 func newSSEReader(r io.Reader) *sseReader {
-	return &sseReader{r: bufio.NewReader(r)}
+	return &sseReader{r: bufio.NewReaderSize(r, sseBufferSize)}
 }
 
 // next returns the data of the next event; io.EOF when the stream ends. The
