@@ -205,7 +205,7 @@ func (s *Service) failLogin(ctx context.Context, email, userID string, client Cl
 // rehash upgrades a hash made with weaker parameters; failure is harmless.
 func (s *Service) rehash(ctx context.Context, id uuid.UUID, password string) {
 	if hash, err := s.hasher.Hash(ctx, password); err == nil {
-		_, _ = s.store.UpdateUser(ctx, id, store.UserChange{PasswordHash: &hash, KeepSession: uuid.Nil})
+		_, _ = s.store.UpdateUser(ctx, id, store.UserChange{PasswordHash: &hash})
 	}
 }
 

@@ -57,11 +57,12 @@ func (c *sessionCache) dropLocked(family uuid.UUID) {
 	}
 }
 
-func (c *sessionCache) dropUser(user uuid.UUID) {
+// dropUser forgets every session of user but keep (uuid.Nil keeps none).
+func (c *sessionCache) dropUser(user, keep uuid.UUID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for f, s := range c.families {
-		if s.user == user {
+		if s.user == user && f != keep {
 			c.dropLocked(f)
 		}
 	}
@@ -87,16 +88,4 @@ func (c *sessionCache) current(hash string) (uuid.UUID, liveSession, bool) {
 		return uuid.Nil, liveSession{}, false
 	}
 	return family, c.families[family], true
-}
-
-func (c *sessionCache) ofUser(user uuid.UUID) []uuid.UUID {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	var out []uuid.UUID
-	for f, s := range c.families {
-		if s.user == user {
-			out = append(out, f)
-		}
-	}
-	return out
 }

@@ -231,7 +231,7 @@ func TestPasswordChangeRevokesOtherSessions(t *testing.T) {
 	keep, _ := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "k", ExpiresAt: time.Now().Add(time.Hour)})
 	other, _ := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "o", ExpiresAt: time.Now().Add(time.Hour)})
 	hash := "new-hash"
-	if _, err := s.UpdateUser(ctx, u.ID, UserChange{PasswordHash: &hash, KeepSession: keep}); err != nil {
+	if _, err := s.UpdateUser(ctx, u.ID, UserChange{PasswordHash: &hash, EndOtherSessions: true, KeepSession: keep}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := s.SessionActive(keep); !ok {
@@ -283,11 +283,7 @@ func TestAFailedBatchCommitsNothingAndSparesItsNeighbours(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Hold the writer so that both writes below land in one batch.
-	release := make(chan struct{})
-	held := make(chan struct{})
-	go s.w.exclusive(ctx, func(*sql.Conn) error { close(held); <-release; return nil })
-	<-held
+	release := holdWriter(t, s)
 
 	var wg sync.WaitGroup
 	var faultErr, rotateErr error
@@ -309,10 +305,7 @@ func TestAFailedBatchCommitsNothingAndSparesItsNeighbours(t *testing.T) {
 			return errors.New("disk on fire")
 		})
 	}()
-	for len(s.w.queue) < 2 {
-		time.Sleep(time.Millisecond)
-	}
-	close(release)
+	release(2)
 	wg.Wait()
 
 	if faultErr == nil || rotateErr != nil {
@@ -332,5 +325,102 @@ func TestAFailedBatchCommitsNothingAndSparesItsNeighbours(t *testing.T) {
 	}
 	if commits, writes := s.WriterStats(); writes < commits {
 		t.Fatalf("writer stats %d commits for %d writes", commits, writes)
+	}
+}
+
+// holdWriter blocks the writer until the returned release(n) is called,
+// which first waits until n writes are queued: they then share one batch.
+func holdWriter(t *testing.T, s *Store) (release func(n int)) {
+	t.Helper()
+	held, free := make(chan struct{}), make(chan struct{})
+	go s.w.exclusive(context.Background(), func(*sql.Conn) error { close(held); <-free; return nil })
+	<-held
+	return func(n int) {
+		for len(s.w.queue) < n {
+			time.Sleep(time.Millisecond)
+		}
+		close(free)
+	}
+}
+
+// inOneBatch runs the writes concurrently but in one batch, in the order
+// given, and returns their errors.
+func inOneBatch(t *testing.T, s *Store, writes ...func() error) []error {
+	t.Helper()
+	release := holdWriter(t, s)
+	errs := make([]error, len(writes))
+	var wg sync.WaitGroup
+	for i, w := range writes {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = w() }()
+		for len(s.w.queue) < i+1 { // keep the queue in the order given
+			time.Sleep(time.Millisecond)
+		}
+	}
+	release(len(writes))
+	wg.Wait()
+	return errs
+}
+
+func TestARotationAfterALogoutInTheSameBatchFails(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "race@example.com", "user")
+	family, _ := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "t1", ExpiresAt: time.Now().Add(time.Hour)})
+	errs := inOneBatch(t, s,
+		func() error { return s.RevokeByToken(ctx, "t1") },
+		func() error {
+			_, err := s.Rotate(ctx, Rotation{OldHash: "t1", NewHash: "t2", ExpiresAt: time.Now().Add(time.Hour)})
+			return err
+		})
+	if errs[0] != nil || !errors.Is(errs[1], ErrTokenInvalid) {
+		t.Fatalf("logout: %v, rotation: %v; want nil and ErrTokenInvalid", errs[0], errs[1])
+	}
+	if _, ok := s.SessionActive(family); ok {
+		t.Fatal("the logged-out session came back to life")
+	}
+	if _, err := s.Rotate(ctx, Rotation{OldHash: "t2", NewHash: "t3", ExpiresAt: time.Now().Add(time.Hour)}); err == nil {
+		t.Fatal("a successor was issued for a logged-out session")
+	}
+}
+
+func TestAPasswordChangeEndsASignInOfTheSameBatch(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "pw-race@example.com", "user")
+	keep, _ := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "k1", ExpiresAt: time.Now().Add(time.Hour)})
+	var other uuid.UUID
+	hash := "new-hash"
+	errs := inOneBatch(t, s,
+		func() (err error) {
+			other, err = s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "o1", ExpiresAt: time.Now().Add(time.Hour)})
+			return err
+		},
+		func() error {
+			_, err := s.UpdateUser(ctx, u.ID, UserChange{PasswordHash: &hash, EndOtherSessions: true, KeepSession: keep})
+			return err
+		})
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs)
+	}
+	if _, ok := s.SessionActive(other); ok {
+		t.Fatal("a sign-in committed before the password change survived it")
+	}
+	if _, ok := s.SessionActive(keep); !ok {
+		t.Fatal("the session that changed the password ended")
+	}
+}
+
+func TestARehashKeepsEverySession(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "rehash@example.com", "user")
+	family, _ := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "r1", ExpiresAt: time.Now().Add(time.Hour)})
+	stronger := "stronger-hash"
+	if _, err := s.UpdateUser(ctx, u.ID, UserChange{PasswordHash: &stronger}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.SessionActive(family); !ok {
+		t.Fatal("upgrading a hash signed the user out")
 	}
 }

@@ -110,8 +110,7 @@ type rotationJob struct {
 // outcome is that of running the rotations one after another.
 func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 	now := s.now().Truncate(time.Microsecond)
-	rotatedNow := map[string]bool{}    // current tokens this run has rotated
-	revokedNow := map[uuid.UUID]bool{} // families this run has revoked
+	rotatedNow := map[string]bool{} // current tokens this run has rotated
 	var successors [][]driver.Value
 	flush := func() error {
 		if len(successors) == 0 {
@@ -127,7 +126,7 @@ func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 	for i, op := range ops {
 		job := op.rotation
 		family, live, ok := s.sessions.current(job.r.OldHash)
-		if ok && !rotatedNow[job.r.OldHash] && !revokedNow[family] && now.Before(live.expiresAt) {
+		if ok && !rotatedNow[job.r.OldHash] && !t.ended(family, live.user) && now.Before(live.expiresAt) {
 			rotatedNow[job.r.OldHash] = true
 			id := uuid.Must(uuid.NewV7())
 			successors = append(successors, tokenValues(id, job.r.NewHash, family, live.user, live.tokenID,
@@ -143,7 +142,7 @@ func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 		if err := flush(); err != nil {
 			return err
 		}
-		outcome, err := s.staleToken(t, job.r, now, revokedNow)
+		outcome, err := s.staleToken(t, job.r, now)
 		if err != nil {
 			return err
 		}
@@ -155,7 +154,7 @@ func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 // staleToken decides about a presented token that is no live session's
 // current token: unknown, revoked and expired tokens are invalid; a rotated
 // one (it has a successor) is reuse, and its family is revoked.
-func (s *Store) staleToken(t *Tx, r Rotation, now time.Time, revokedNow map[uuid.UUID]bool) (outcome, fault error) {
+func (s *Store) staleToken(t *Tx, r Rotation, now time.Time) (outcome, fault error) {
 	var (
 		id, family, user uuid.UUID
 		status           string
@@ -167,7 +166,7 @@ func (s *Store) staleToken(t *Tx, r Rotation, now time.Time, revokedNow map[uuid
 		return rule(ErrTokenInvalid), nil
 	case err != nil:
 		return nil, fmt.Errorf("store: find refresh token: %w", err)
-	case status != tokenActive || revokedNow[family] || !now.Before(expiresAt):
+	case status != tokenActive || t.ended(family, user) || !now.Before(expiresAt):
 		return rule(ErrTokenInvalid), nil
 	}
 	var successors int
@@ -180,20 +179,18 @@ func (s *Store) staleToken(t *Tx, r Rotation, now time.Time, revokedNow map[uuid
 		s.log.Error("refresh token is active in the database but not the current token of a live session", "family", family)
 		return rule(ErrTokenInvalid), nil
 	}
-	revokedNow[family] = true
 	return s.revokeReusedFamily(t, family, user, r.RequestID), nil
 }
 
 func (s *Store) revokeReusedFamily(t *Tx, family, user uuid.UUID, requestID string) error {
-	if _, err := t.exec(t.st.revokeFamily, s.now(), family); err != nil {
-		return fmt.Errorf("store: revoke reused family: %w", err)
+	if err := t.revokeFamily(family); err != nil {
+		return err
 	}
 	err := t.audit(&Audit{Action: api.AuditFamilyRevoked, ActorID: user.String(), TargetID: family.String(),
 		Detail: "a rotated refresh token was presented again; the session was revoked", RequestID: requestID})
 	if err != nil {
 		return err
 	}
-	t.AfterCommit(func() { s.sessions.drop(family) })
 	return rule(ErrTokenReused)
 }
 
@@ -215,11 +212,7 @@ func (s *Store) RevokeByToken(ctx context.Context, hash string) error {
 				return fmt.Errorf("store: find refresh token: %w", err)
 			}
 		}
-		if _, err := t.exec(t.st.revokeFamily, s.now(), family); err != nil {
-			return fmt.Errorf("store: revoke session: %w", err)
-		}
-		t.AfterCommit(func() { s.sessions.drop(family) })
-		return nil
+		return t.revokeFamily(family)
 	})
 }
 
@@ -230,30 +223,13 @@ func (s *Store) RevokeSession(ctx context.Context, user, family uuid.UUID) error
 		return ErrNotFound
 	}
 	return s.write(ctx, func(t *Tx) error {
-		if _, err := t.exec(t.st.revokeFamily, s.now(), family); err != nil {
-			return fmt.Errorf("store: revoke session: %w", err)
-		}
-		t.AfterCommit(func() { s.sessions.drop(family) })
-		return nil
+		return t.revokeFamily(family)
 	})
 }
 
 // RevokeOtherSessions ends every session of user but keep.
 func (s *Store) RevokeOtherSessions(ctx context.Context, user, keep uuid.UUID) error {
-	return s.write(ctx, func(t *Tx) error { return s.revokeSessionsExcept(t, user, keep) })
-}
-
-func (s *Store) revokeSessionsExcept(t *Tx, user, keep uuid.UUID) error {
-	for _, family := range s.sessions.ofUser(user) {
-		if family == keep {
-			continue
-		}
-		if _, err := t.exec(t.st.revokeFamily, s.now(), family); err != nil {
-			return fmt.Errorf("store: revoke session: %w", err)
-		}
-		t.AfterCommit(func() { s.sessions.drop(family) })
-	}
-	return nil
+	return s.write(ctx, func(t *Tx) error { return t.revokeUser(user, keep) })
 }
 
 // SessionActive reports whether session family is live, and whose it is. It

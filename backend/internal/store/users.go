@@ -124,9 +124,10 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 type UserChange struct {
 	Email        *string
 	PasswordHash *string
-	// KeepSession is the session that survives a password change; every
-	// other session of the user is revoked in the same transaction.
-	KeepSession uuid.UUID
+	// EndOtherSessions revokes, in the same transaction, every session of
+	// the user but KeepSession (a password change by the user).
+	EndOtherSessions bool
+	KeepSession      uuid.UUID
 }
 
 // UpdateUser applies change to user id and returns the new row.
@@ -154,7 +155,9 @@ func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, change UserChange,
 				return fmt.Errorf("store: update password: %w", err)
 			}
 			u.PasswordHash, u.UpdatedAt = *change.PasswordHash, now
-			if err := s.revokeSessionsExcept(t, id, change.KeepSession); err != nil {
+		}
+		if change.EndOtherSessions {
+			if err := t.revokeUser(id, change.KeepSession); err != nil {
 				return err
 			}
 		}
@@ -210,8 +213,8 @@ func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *Audit) erro
 		if err := t.keepAnAdmin(u); err != nil {
 			return err
 		}
-		if _, err := t.exec(t.st.revokeUserTokens, s.now(), id); err != nil {
-			return fmt.Errorf("store: revoke tokens of deleted user: %w", err)
+		if err := t.revokeUser(id, uuid.Nil); err != nil {
+			return err
 		}
 		if _, err := t.exec(t.st.deleteUser, id); err != nil {
 			return fmt.Errorf("store: delete user: %w", err)
@@ -219,10 +222,7 @@ func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *Audit) erro
 		if err := t.audit(audit); err != nil {
 			return err
 		}
-		t.AfterCommit(func() {
-			s.users.drop(id)
-			s.sessions.dropUser(id)
-		})
+		t.AfterCommit(func() { s.users.drop(id) })
 		return nil
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"github.com/google/uuid"
 )
 
 // The writer is the one place the database is written. Callers queue a write
@@ -33,6 +34,56 @@ type Tx struct {
 	st    *statements // prepared on conn
 	s     *Store
 	after []func()
+
+	// Sessions ended by earlier writes of this batch. The session cache
+	// changes only after commit, so later writes of the same batch (a
+	// rotation after a logout) must ask here too.
+	revokedFamilies map[uuid.UUID]bool
+	revokedUsers    map[uuid.UUID]uuid.UUID // user → the one session kept (or uuid.Nil)
+}
+
+// revokeFamily ends a session: its tokens are revoked in the table, later
+// writes of this batch see it ended, and the cache forgets it on commit.
+func (t *Tx) revokeFamily(family uuid.UUID) error {
+	if _, err := t.exec(t.st.revokeFamily, t.s.now(), family); err != nil {
+		return fmt.Errorf("store: revoke session: %w", err)
+	}
+	if t.revokedFamilies == nil {
+		t.revokedFamilies = map[uuid.UUID]bool{}
+	}
+	t.revokedFamilies[family] = true
+	t.AfterCommit(func() { t.s.sessions.drop(family) })
+	return nil
+}
+
+// revokeUser ends every session of user but keep (uuid.Nil keeps none):
+// after a deletion or a password change. It goes by user, not by the cached
+// list of sessions, so a sign-in earlier in this batch is ended too.
+func (t *Tx) revokeUser(user, keep uuid.UUID) error {
+	var err error
+	if keep == uuid.Nil {
+		_, err = t.exec(t.st.revokeUserTokens, t.s.now(), user)
+	} else {
+		_, err = t.conn.ExecContext(t.ctx, `UPDATE refresh_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, ?)
+			WHERE user_id = ? AND family_id <> ?`, t.s.now(), user, keep)
+	}
+	if err != nil {
+		return fmt.Errorf("store: revoke sessions of user: %w", err)
+	}
+	if t.revokedUsers == nil {
+		t.revokedUsers = map[uuid.UUID]uuid.UUID{}
+	}
+	t.revokedUsers[user] = keep
+	t.AfterCommit(func() { t.s.sessions.dropUser(user, keep) })
+	return nil
+}
+
+// ended reports whether an earlier write of this batch ended the session.
+func (t *Tx) ended(family, user uuid.UUID) bool {
+	if keep, ok := t.revokedUsers[user]; ok && family != keep {
+		return true
+	}
+	return t.revokedFamilies[family]
 }
 
 // AfterCommit runs fn once the transaction holding this write has committed.

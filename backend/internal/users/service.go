@@ -105,7 +105,7 @@ func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.Update
 			return store.User{}, err
 		}
 		change.PasswordHash = &hash
-		change.KeepSession = p.SessionID
+		change.EndOtherSessions, change.KeepSession = true, p.SessionID
 		audits = append(audits, &store.Audit{ActorID: actor, Action: api.AuditPasswordChange, TargetID: actor,
 			Detail: "other sessions were signed out", RequestID: requestID})
 	}
