@@ -5,7 +5,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/duckgate/duckgate/backend/internal/fakeopenrouter"
 	"github.com/duckgate/duckgate/shared/api"
@@ -46,11 +48,28 @@ func chatBenchRequest(token string, stream bool) *http.Request {
 	return req
 }
 
+// reportCPU reports the process CPU time per operation from start: on a
+// shared machine it is steadier than wall time. It includes the in-process
+// fake's share, the same for every version of the gateway.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric(float64((processCPU(b)-start).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// processCPU is the user and system CPU time this process used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // BenchmarkAIChat is one non-streaming chat through the whole router and the
 // upstream client, the fake answering on loopback: what the gateway adds.
 func BenchmarkAIChat(b *testing.B) {
 	h, token := benchGateway(b)
 	b.ReportAllocs()
+	defer reportCPU(b, processCPU(b))
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, chatBenchRequest(token, false))
@@ -66,6 +85,7 @@ func BenchmarkAIChatParallel(b *testing.B) {
 	h, token := benchGateway(b)
 	b.ReportAllocs()
 	b.SetParallelism(8)
+	defer reportCPU(b, processCPU(b))
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			w := httptest.NewRecorder()
@@ -82,6 +102,7 @@ func BenchmarkAIChatParallel(b *testing.B) {
 func BenchmarkAIChatStream(b *testing.B) {
 	h, token := benchGateway(b)
 	b.ReportAllocs()
+	defer reportCPU(b, processCPU(b))
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, chatBenchRequest(token, true))

@@ -2,7 +2,9 @@ package openrouter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"hash"
 	"net/http"
 	"net/url"
 )
@@ -58,15 +60,24 @@ func (c *Client) ChatCompletion(ctx context.Context, req ChatRequest) (*ChatComp
 	if err != nil {
 		return nil, err
 	}
-	var out ChatCompletion
-	if err := c.call(ctx, "chat completion", http.MethodPost, c.endpoint(nil, "chat", "completions"), wire, &out); err != nil {
+	var out chatCompletionAnswer
+	if err := c.call(ctx, "chat completion", http.MethodPost, c.chatURL, wire, &out); err != nil {
 		return nil, err
 	}
 	if len(out.Choices) == 0 {
 		return nil, c.malformed("chat completion", errors.New("answer without choices"))
 	}
-	return &out, nil
+	return &out.ChatCompletion, nil
 }
+
+// chatCompletionAnswer is a chat completion with the "error" member that
+// OpenRouter may put in a 200 answer, read in the same pass.
+type chatCompletionAnswer struct {
+	ChatCompletion
+	Error json.RawMessage `json:"error"`
+}
+
+func (a *chatCompletionAnswer) errorMember() json.RawMessage { return a.Error }
 
 // CreateImage generates images with POST /images.
 func (c *Client) CreateImage(ctx context.Context, req ImageRequest) (*ImageResult, error) {
@@ -150,5 +161,8 @@ func (c *Client) videoJob(ctx context.Context, op, method, target string, in any
 // HashUser is the stable pseudonym of one of our user ids sent as
 // OpenRouter's `user`: hex HMAC-SHA256 keyed with Config.UserSalt, 32 chars.
 func (c *Client) HashUser(userID string) string {
-	return hashUser(c.userSalt, userID)
+	mac := c.userMACs.Get().(hash.Hash)
+	defer c.userMACs.Put(mac)
+	mac.Reset()
+	return userHash(mac, userID)
 }

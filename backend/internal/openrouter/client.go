@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -74,6 +75,12 @@ type Client struct {
 	appTitle  string
 	userSalt  string
 	http      *http.Client
+	// chatURL is the chat completions endpoint, built once: every chat
+	// call uses it.
+	chatURL string
+	// userMACs hold HMACs already keyed with the user salt (keying costs
+	// two hash blocks and allocations on every call otherwise).
+	userMACs sync.Pool
 }
 
 // New returns a client for cfg. An invalid BaseURL does not panic: every call
@@ -94,6 +101,8 @@ func New(cfg Config) *Client {
 	c.base, c.configErr = parseBaseURL(raw)
 	c.http = newHTTPClient(cfg.HTTPClient)
 	c.http.CheckRedirect = c.checkRedirect
+	c.chatURL = c.endpoint(nil, "chat", "completions")
+	c.userMACs.New = func() any { return newUserMAC(c.userSalt) }
 	return c
 }
 
@@ -270,23 +279,48 @@ func (c *Client) call(ctx context.Context, op, method, target string, in, out an
 	return c.decode(op, body, out)
 }
 
+// errorCarrier is an answer type that also holds the top-level "error"
+// member, so a body is parsed once instead of twice (see decode).
+type errorCarrier interface {
+	errorMember() json.RawMessage
+}
+
 // decode reads a 2xx JSON body into out. OpenRouter sometimes reports a
 // failure inside a 200 answer ({"error": {...}}): that is a failure too.
 func (c *Client) decode(op string, body []byte, out any) error {
+	if carrier, ok := out.(errorCarrier); ok {
+		// One pass reads the answer and its "error" member together. Any
+		// decoding trouble takes the two-pass path below, which decides
+		// between a failure report and a malformed answer.
+		if json.Unmarshal(body, out) == nil {
+			if failure, ok := apiFailure(carrier.errorMember()); ok {
+				return c.upstreamFailure(op, failure.Code, failure, nil)
+			}
+			return nil
+		}
+	}
 	var envelope struct {
 		Error json.RawMessage `json:"error"`
 	}
 	if err := json.Unmarshal(body, &envelope); err != nil {
 		return c.malformed(op, err)
 	}
-	// A video job's "error" is a string describing a failed job, not a
-	// failure of the call; only an error object is.
-	var failure APIError
-	if bytes.HasPrefix(envelope.Error, []byte("{")) && json.Unmarshal(envelope.Error, &failure) == nil {
+	if failure, ok := apiFailure(envelope.Error); ok {
 		return c.upstreamFailure(op, failure.Code, failure, nil)
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return c.malformed(op, err)
 	}
 	return nil
+}
+
+// apiFailure reads an "error" member that reports a failed call. A video
+// job's "error" is a string describing a failed job, not a failure of the
+// call; only an error object is.
+func apiFailure(member json.RawMessage) (APIError, bool) {
+	var failure APIError
+	if bytes.HasPrefix(member, []byte("{")) && json.Unmarshal(member, &failure) == nil {
+		return failure, true
+	}
+	return APIError{}, false
 }

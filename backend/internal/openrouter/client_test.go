@@ -464,6 +464,30 @@ func TestUpstreamMessagesAreScrubbed(t *testing.T) {
 	}
 }
 
+// An error object in a 200 answer is a failure even when the rest of the
+// answer cannot be read, and a readable answer is not mistaken for one.
+func TestErrorInside200WinsOverUnreadableAnswer(t *testing.T) {
+	answering := func(answer string) *openrouter.Client {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, answer)
+		}))
+		t.Cleanup(srv.Close)
+		return openrouter.New(openrouter.Config{BaseURL: srv.URL, APIKey: testKey})
+	}
+	req := openrouter.ChatRequest{Model: "m", Messages: userMessage("x"), UserID: "u"}
+	failing := answering(`{"choices":[{"message":{"content":5}}],"error":{"code":402,"message":"out of credits"}}`)
+	_, err := failing.ChatCompletion(ctxT(t), req)
+	if e := asError(t, err, openrouter.KindUpstream); e.StatusCode != 402 || !strings.Contains(e.Message, "credits") {
+		t.Errorf("want the upstream's 402 reported, got %d %q", e.StatusCode, e.Message)
+	}
+	fine := answering(`{"id":"gen-1","choices":[{"message":{"role":"assistant","content":"fine"}}],"error":"a string is no failure"}`)
+	out, err := fine.ChatCompletion(ctxT(t), req)
+	if err != nil || out.Text() != "fine" || out.ID != "gen-1" {
+		t.Fatalf("answer %+v, %v", out, err)
+	}
+}
+
 func TestServerSentEventsParsing(t *testing.T) {
 	bigImage := strings.Repeat("A", 5<<20) // a base64 image on one line
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

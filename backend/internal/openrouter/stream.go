@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -54,7 +55,7 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req ChatRequest) (*St
 	if err != nil {
 		return nil, err
 	}
-	resp, reqCtx, _, err := c.openStream(ctx, op, http.MethodPost, c.endpoint(nil, "chat", "completions"), wire)
+	resp, reqCtx, _, err := c.openStream(ctx, op, http.MethodPost, c.chatURL, wire)
 	if err != nil {
 		return nil, err
 	}
@@ -291,8 +292,14 @@ func (s *sseReader) readLine() ([]byte, error) {
 	}
 }
 
-func hashUser(salt, userID string) string {
-	mac := hmac.New(sha256.New, []byte("duckgate-openrouter-user:"+salt))
+// newUserMAC is the keyed HMAC-SHA256 behind Client.HashUser.
+func newUserMAC(salt string) hash.Hash {
+	return hmac.New(sha256.New, []byte("duckgate-openrouter-user:"+salt))
+}
+
+// userHash is the first 32 hex characters of mac (freshly reset) over userID.
+func userHash(mac hash.Hash, userID string) string {
 	mac.Write([]byte(userID))
-	return hex.EncodeToString(mac.Sum(nil))[:32]
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(mac.Sum(sum[:0])[:16])
 }
