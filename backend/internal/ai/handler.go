@@ -73,6 +73,7 @@ func (h *Handler) chat(c *gin.Context) {
 // Nothing between here and the connection buffers or compresses the body.
 func eventWriter(c *gin.Context) func(data []byte) error {
 	started := false
+	var event []byte // reused: one stream writes one event at a time
 	return func(data []byte) error {
 		if !started {
 			h := c.Writer.Header()
@@ -82,18 +83,34 @@ func eventWriter(c *gin.Context) func(data []byte) error {
 			c.Writer.WriteHeader(http.StatusOK)
 			started = true
 		}
-		var event bytes.Buffer
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			event.WriteString("data: ")
-			event.Write(line)
-			event.WriteByte('\n')
+		event = appendEvent(event[:0], data)
+		_, err := c.Writer.Write(event)
+		if cap(event) > maxKeptEventBuffer {
+			event = nil // a rare huge event (an image) is not kept for the stream's life
 		}
-		event.WriteByte('\n')
-		if _, err := c.Writer.Write(event.Bytes()); err != nil {
+		if err != nil {
 			return err
 		}
 		c.Writer.Flush()
 		return c.Request.Context().Err()
+	}
+}
+
+// maxKeptEventBuffer is the largest event buffer a stream keeps between events.
+const maxKeptEventBuffer = 64 << 10
+
+// appendEvent appends data as one server-sent event: each of its lines as a
+// "data: " line, then the blank line that ends the event.
+func appendEvent(dst, data []byte) []byte {
+	for {
+		line, rest, more := bytes.Cut(data, []byte("\n"))
+		dst = append(dst, "data: "...)
+		dst = append(dst, line...)
+		dst = append(dst, '\n')
+		if !more {
+			return append(dst, '\n')
+		}
+		data = rest
 	}
 }
 

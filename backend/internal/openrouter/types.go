@@ -3,6 +3,7 @@ package openrouter
 import (
 	"encoding/json"
 	"slices"
+	"unicode/utf8"
 )
 
 // Model is one entry of GET /models.
@@ -134,6 +135,10 @@ type Content string
 
 // UnmarshalJSON accepts a string, null or an array of {"type","text"} parts.
 func (c *Content) UnmarshalJSON(data []byte) error {
+	if text, ok := plainString(data); ok {
+		*c = Content(text)
+		return nil
+	}
 	var s *string
 	if err := json.Unmarshal(data, &s); err == nil {
 		if s != nil {
@@ -158,6 +163,26 @@ func (c *Content) UnmarshalJSON(data []byte) error {
 	}
 	*c = Content(text)
 	return nil
+}
+
+// plainString is the value of a JSON string token that needs no unescaping
+// (no backslash, quote or control character, valid UTF-8), read without a
+// second parse: the common case of every answer's and every streamed chunk's
+// content. Anything else takes the full decoder.
+func plainString(data []byte) (string, bool) {
+	if len(data) < 2 || data[0] != '"' || data[len(data)-1] != '"' {
+		return "", false
+	}
+	inner := data[1 : len(data)-1]
+	for _, b := range inner {
+		if b == '\\' || b == '"' || b < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
 }
 
 // ChatRequest is a chat completion to send. UserID is our user's id: the
