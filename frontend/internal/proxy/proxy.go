@@ -53,7 +53,7 @@ func New(backend *url.URL, opts Options) http.Handler {
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        func(pr *httputil.ProxyRequest) { p.rewrite(backend, pr) },
 		Transport:      &retryOn401{next: opts.Transport},
-		FlushInterval:  -1, // every write reaches the browser at once: SSE
+		FlushInterval:  0, // immediateWriter flushes every write itself
 		BufferPool:     newBufferPool(),
 		ModifyResponse: stripBackendHeaders,
 		ErrorHandler:   p.backendUnreachable,
@@ -89,7 +89,9 @@ func (p *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusBadRequest, "Bad Request", "The request body could not be read.")
 		return
 	}
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), writerKey{}, w)))
+	out := newImmediateWriter(w)
+	defer out.finish()
+	p.rp.ServeHTTP(out, r.WithContext(context.WithValue(r.Context(), writerKey{}, w)))
 }
 
 // writerKey carries the browser's ResponseWriter to ModifyResponse.

@@ -270,3 +270,34 @@ func TestBackendHeadersReplaceTheFrontendDefaults(t *testing.T) {
 		t.Error("the frontend's own headers must stay when the backend does not set them")
 	}
 }
+
+func TestHeadersOfASlowStartingStreamAreNotHeldBack(t *testing.T) {
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush() // headers now, the first event much later
+		<-release
+		_, _ = io.WriteString(w, "data: [DONE]\n\n")
+	}))
+	defer backend.Close()
+	defer close(release)
+	fe := startFrontend(t, backend, 1<<20)
+
+	answered := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
+		if err == nil {
+			answered <- resp
+		}
+	}()
+	select {
+	case resp := <-answered:
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("status %d, headers %v", resp.StatusCode, resp.Header)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the headers waited for the first event")
+	}
+}

@@ -84,7 +84,7 @@ func startStubBackend(t *testing.T) *stubBackend {
 	return b
 }
 
-func startFrontend(t *testing.T, backendURL string) *httptest.Server {
+func startFrontend(t testing.TB, backendURL string) *httptest.Server {
 	t.Helper()
 	u, _ := url.Parse(backendURL)
 	backend := client.New(backendURL)
@@ -303,7 +303,7 @@ func TestEveryPageCarriesSecurityHeaders(t *testing.T) {
 }
 
 // testWriter sends the server's warnings and errors to the test log.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))

@@ -1,0 +1,58 @@
+package web
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// BenchmarkProxiedCall is one signed-in browser call through the whole
+// frontend (middleware, session, CSRF, proxy) to a backend that answers at
+// once: the frontend's own cost per /api request, for profiling.
+func BenchmarkProxiedCall(b *testing.B) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if r.Method == http.MethodPost {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = io.WriteString(w, "data: {\"choices\":[]}\n\n")
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, "data: [DONE]\n\n")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"u1","email":"duck@example.com","role":"user"}`)
+	}))
+	b.Cleanup(backend.Close)
+	fe := startFrontend(b, backend.URL)
+	csrf := strings.Repeat("c", 43)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
+	b.Cleanup(client.CloseIdleConnections)
+	call := func(b *testing.B, method, path, body string) {
+		req, _ := http.NewRequest(method, fe.URL+path, strings.NewReader(body))
+		req.Header.Set("Cookie", "dg_access="+testAccess+"; dg_refresh="+testRefresh+"; dg_csrf="+csrf)
+		req.Header.Set("X-CSRF-Token", csrf)
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("%s %s: status %d", method, path, resp.StatusCode)
+		}
+	}
+	b.Run("GET", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			call(b, http.MethodGet, "/api/users/me", "")
+		}
+	})
+	b.Run("POST-stream", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			call(b, http.MethodPost, "/api/ai/chat", `{"model":"m","stream":true,"messages":[{"role":"user","content":"bench"}]}`)
+		}
+	})
+}
