@@ -56,3 +56,38 @@ func BenchmarkProxiedCall(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkProfilePage renders GET /profile for a signed-in browser that
+// accepts gzip, against a backend answering its two calls at once: the
+// frontend's own cost per page, for profiling.
+func BenchmarkProfilePage(b *testing.B) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/me", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"u1","email":"duck@example.com","role":"user","created_at":"2026-01-01T00:00:00Z"}`)
+	})
+	mux.HandleFunc("GET /users/me/sessions", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"items":[{"id":"s1","created_at":"2026-01-01T00:00:00Z","last_used_at":"2026-01-02T00:00:00Z","user_agent":"Mozilla/5.0","ip":"127.0.0.1","current":true}]}`)
+	})
+	backend := httptest.NewServer(mux)
+	b.Cleanup(backend.Close)
+	fe := startFrontend(b, backend.URL)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
+	b.Cleanup(client.CloseIdleConnections)
+	b.ReportAllocs()
+	for b.Loop() {
+		req, _ := http.NewRequest(http.MethodGet, fe.URL+"/profile", nil)
+		req.Header.Set("Cookie", "dg_access="+testAccess+"; dg_refresh="+testRefresh+"; dg_csrf="+strings.Repeat("c", 43))
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "gzip" {
+			b.Fatalf("status %d, encoding %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
+		}
+	}
+}
