@@ -88,6 +88,11 @@ type Session struct {
 	mu      sync.Mutex
 	access  string
 	refresh string
+	// The access token's claims, read once per token value: a page asks
+	// for the token up to three times per request.
+	claimsOf    string
+	issued, exp time.Time
+	claimsOK    bool
 }
 
 // Load reads the session cookies of r; w receives rotated cookies.
@@ -122,8 +127,9 @@ func (s *Session) RefreshToken() string {
 func (s *Session) AccessToken(ctx context.Context) (string, error) {
 	s.mu.Lock()
 	access, refresh := s.access, s.refresh
+	fresh := access != "" && !s.accessExpiresSoonLocked()
 	s.mu.Unlock()
-	if access != "" && !s.m.expiresSoon(access) {
+	if fresh {
 		return access, nil
 	}
 	if refresh == "" {
@@ -219,14 +225,21 @@ func (m *Manager) cookie(base, value string, maxAge time.Duration) *http.Cookie 
 	return c
 }
 
-// expiresSoon reads the exp claim of a JWT without verifying it — the
-// backend verifies; here it only decides when to refresh. Unreadable tokens
-// count as valid and the backend's 401 triggers the refresh instead.
-func (m *Manager) expiresSoon(jwt string) bool {
-	iat, exp, ok := lifetime(jwt)
-	if !ok {
-		return false
+// accessExpiresSoonLocked reads the exp claim of the access token without
+// verifying it — the backend verifies; here it only decides when to
+// refresh. Unreadable tokens count as valid and the backend's 401 triggers
+// the refresh instead.
+func (s *Session) accessExpiresSoonLocked() bool {
+	if s.claimsOf != s.access {
+		s.issued, s.exp, s.claimsOK = lifetime(s.access)
+		s.claimsOf = s.access
 	}
+	return s.claimsOK && s.m.expiresSoon(s.issued, s.exp)
+}
+
+// expiresSoon decides whether a token issued at iat and expiring at exp is
+// due for a refresh.
+func (m *Manager) expiresSoon(iat, exp time.Time) bool {
 	// Short-lived tokens (tests, strict deployments) are refreshed in their
 	// last quarter rather than on every request.
 	skew := min(m.opts.Skew, exp.Sub(iat)/4)
