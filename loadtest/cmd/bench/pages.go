@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/duckgate/duckgate/loadtest/load"
+	"github.com/duckgate/duckgate/shared/api"
 )
 
 // Targets of issue 4.
@@ -28,36 +29,66 @@ const (
 	assetMinMaxAge = 30 * 24 * time.Hour
 )
 
-// profileBackendCalls are the backend calls GET /profile makes (web.loadUser
-// asks who is signed in, web.renderProfile lists the sessions), in order.
-var profileBackendCalls = []string{"/users/me", "/users/me/sessions"}
+// The backend calls of the pages page-render times, in order: web.loadUser
+// asks who is signed in, then the page handler makes its own calls
+// (web.renderProfile, web.adminOverview).
+var (
+	profileBackendCalls = []string{"/users/me", "/users/me/sessions"}
+	adminBackendCalls   = []string{"/users/me", "/admin/stats", "/admin/health/db"}
+)
 
-// runPageRender compares GET /profile through the frontend with the same
-// backend calls made one after the other by the bench client, alternating
-// rounds on one connection: the difference is what the frontend adds
-// (session, CSRF, template, gzip) to the page's backend round trips.
+// runPageRender times GET /profile as a bench user and GET /admin as the
+// admin.
 func (b *bench) runPageRender(ctx context.Context) []row {
-	const name = "page-render"
 	f := b.ensureFrontend(ctx)
 	if f.missing != "" {
-		return []row{skipRow(name, f.missing)}
+		return []row{skipRow("page-render", f.missing), skipRow("page-render-admin", f.missing)}
 	}
+	rows := []row{b.pageRender(ctx, "page-render", f, "/profile", b.users[0].tokens.AccessToken, profileBackendCalls)}
+	admin, token, err := b.adminSessions(ctx, f)
+	if err != nil {
+		return append(rows, errorRow("page-render-admin", err))
+	}
+	return append(rows, b.pageRender(ctx, "page-render-admin", admin, "/admin", token, adminBackendCalls))
+}
+
+// adminSessions signs the admin in through the frontend (a browser
+// session) and at the backend (a bearer token for the baseline).
+func (b *bench) adminSessions(ctx context.Context, f *frontendState) (*frontendState, string, error) {
+	creds := &user{email: adminEmail, password: adminPassword}
+	browser := &frontendState{proc: f.proc}
+	if err := browser.signIn(ctx, creds); err != nil {
+		return nil, "", fmt.Errorf("admin sign-in through the frontend: %w", err)
+	}
+	var tokens api.TokenPair
+	err := callJSON(ctx, b.client, http.MethodPost, b.backend.url+"/auth/login", "",
+		api.LoginRequest{Email: creds.email, Password: creds.password}, http.StatusOK, &tokens)
+	if err != nil {
+		return nil, "", fmt.Errorf("admin sign-in at the backend: %w", err)
+	}
+	return browser, tokens.AccessToken, nil
+}
+
+// pageRender compares GET path through the frontend with the same backend
+// calls made one after the other by the bench client, alternating rounds on
+// one connection: the difference is what the frontend adds (session, CSRF,
+// template, gzip) to the page's backend round trips.
+func (b *bench) pageRender(ctx context.Context, name string, f *frontendState, path, token string, calls []string) row {
 	opts := b.options(1)
 	client := load.NewClient(1)
 	client.Transport = sequenceTransport{next: client.Transport}
 	defer client.CloseIdleConnections()
 	opts.Client = client
-	token := b.users[0].tokens.AccessToken
 	direct, page := load.Compare(ctx, opts, compareRounds,
-		func(int) load.Worker { return backendSequence(b.backend.url, token, profileBackendCalls) },
-		func(int) load.Worker { return f.page("/profile") })
+		func(int) load.Worker { return backendSequence(b.backend.url, token, calls) },
+		func(int) load.Worker { return f.page(path) })
 	added := page.Latency.P50 - direct.Latency.P50
-	return []row{{Scenario: name, Measured: "GET /profile via frontend (gzip), 1 conn: " + latencies(page),
-		Baseline: "its backend calls directly (" + strings.Join(profileBackendCalls, " + ") + "): " + latencies(direct),
+	return row{Scenario: name, Measured: "GET " + path + " via frontend (gzip), 1 conn: " + latencies(page),
+		Baseline: "its backend calls directly (" + strings.Join(calls, " + ") + "): " + latencies(direct),
 		Target:   "added p50 " + fmtMs(added) + " / ≤ " + fmtMs(pageAddedP50Max),
 		Verdict:  judge(added <= pageAddedP50Max && page.Failures == 0 && direct.Failures == 0),
 		Values:   map[string]float64{"added_p50_s": added.Seconds()},
-		Results:  map[string]load.Result{"direct": direct, "frontend": page}}}
+		Results:  map[string]load.Result{"direct": direct, "frontend": page}}
 }
 
 // page is a signed-in browser's GET of a page, accepting gzip as browsers
@@ -134,10 +165,11 @@ func (t sequenceTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return t.next.RoundTrip(req)
 }
 
-// Pages weighed by page-weight: every page a signed-in user reaches, and the
-// two anonymous ones.
+// Pages weighed by page-weight: every page a signed-in user reaches, the
+// admin's, and the two anonymous ones.
 var (
 	signedInPages  = []string{"/", "/profile", "/chat", "/images", "/videos"}
+	adminPages     = []string{"/admin", "/admin/users", "/admin/audit"}
 	anonymousPages = []string{"/login", "/register"}
 )
 
@@ -161,13 +193,23 @@ func (b *bench) runPageWeight(ctx context.Context) []row {
 	if f.missing != "" {
 		return []row{skipRow(name, f.missing)}
 	}
+	admin, _, err := b.adminSessions(ctx, f)
+	if err != nil {
+		return []row{errorRow(name, err)}
+	}
+	cookies := map[string]string{}
+	for _, path := range signedInPages {
+		cookies[path] = f.cookie
+	}
+	for _, path := range adminPages {
+		cookies[path] = admin.cookie
+	}
+	for _, path := range anonymousPages {
+		cookies[path] = ""
+	}
 	var weights []pageWeight
-	for _, path := range append(append([]string{}, signedInPages...), anonymousPages...) {
-		cookie := f.cookie
-		if slices.Contains(anonymousPages, path) {
-			cookie = ""
-		}
-		w, err := f.weigh(ctx, b.client, path, cookie)
+	for _, path := range slices.Concat(signedInPages, adminPages, anonymousPages) {
+		w, err := f.weigh(ctx, b.client, path, cookies[path])
 		if err != nil {
 			return []row{errorRow(name, err)}
 		}
