@@ -2,14 +2,17 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,6 +35,11 @@ type frontend struct {
 
 func startFrontend(t testing.TB, backend *httptest.Server, replayBytes int64) *frontend {
 	t.Helper()
+	return startFrontendWith(t, backend, Options{ReplayBytes: replayBytes})
+}
+
+func startFrontendWith(t testing.TB, backend *httptest.Server, opts Options) *frontend {
+	t.Helper()
 	f := &frontend{}
 	m := session.NewManager(func(ctx context.Context, rt, ip, ua string) (*api.TokenPair, error) {
 		f.refreshes.Add(1)
@@ -41,7 +49,7 @@ func startFrontend(t testing.TB, backend *httptest.Server, replayBytes int64) *f
 		return &api.TokenPair{AccessToken: token("fresh"), RefreshToken: "refresh-2", ExpiresIn: 900}, nil
 	}, session.Options{})
 	u, _ := url.Parse(backend.URL)
-	p := New(u, Options{ReplayBytes: replayBytes})
+	p := New(u, opts)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s := m.Load(w, r, "127.0.0.1")
 		p.ServeHTTP(w, r.WithContext(session.NewContext(r.Context(), s)))
@@ -299,5 +307,129 @@ func TestHeadersOfASlowStartingStreamAreNotHeldBack(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("the headers waited for the first event")
+	}
+}
+
+// recordingConn keeps what each Write to the backend carried.
+type recordingConn struct {
+	net.Conn
+	mu     sync.Mutex
+	writes [][]byte
+}
+
+func (c *recordingConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.writes = append(c.writes, bytes.Clone(p))
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// A request and its (buffered) body leave in one write: sent apart, the
+// backend waits a second round on the socket before it can act, which a
+// busy machine turns into a late first event.
+func TestRequestHeadersAndBodyLeaveInOneWrite(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer backend.Close()
+	var conns []*recordingConn
+	var mu sync.Mutex
+	transport := NewTransport()
+	transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		rc := &recordingConn{Conn: c}
+		mu.Lock()
+		conns = append(conns, rc)
+		mu.Unlock()
+		return rc, nil
+	}
+	fe := startFrontendWith(t, backend, Options{ReplayBytes: 1 << 20, Transport: transport})
+
+	body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"hello"}]}`
+	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", body, token("a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(conns) != 1 || len(conns[0].writes) == 0 {
+		t.Fatalf("want one backend connection with writes, got %d", len(conns))
+	}
+	first := conns[0].writes[0]
+	if !bytes.Contains(first, []byte("\r\n\r\n"+body)) {
+		t.Errorf("the first write to the backend does not carry the body; %d writes, first: %q", len(conns[0].writes), first)
+	}
+}
+
+// recordingListener hands out connections that keep their writes.
+type recordingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns []*recordingConn
+}
+
+func (l *recordingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	rc := &recordingConn{Conn: c}
+	l.mu.Lock()
+	l.conns = append(l.conns, rc)
+	l.mu.Unlock()
+	return rc, nil
+}
+
+// The browser gets the response headers and the first event in one write,
+// so it wakes once for its first event, not twice — also when the backend
+// sent its headers a moment before the event.
+func TestResponseHeadersLeaveWithTheFirstEvent(t *testing.T) {
+	release := make(chan struct{})
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		time.Sleep(headerFlushDelay / 10)
+		_, _ = io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer backend.Close()
+	defer close(release)
+	m := session.NewManager(func(context.Context, string, string, string) (*api.TokenPair, error) {
+		return nil, &api.Problem{Status: 401}
+	}, session.Options{})
+	u, _ := url.Parse(backend.URL)
+	p := New(u, Options{ReplayBytes: 1 << 20})
+	fe := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.ServeHTTP(w, r.WithContext(session.NewContext(r.Context(), m.Load(w, r, "127.0.0.1"))))
+	}))
+	ln := &recordingListener{Listener: fe.Listener}
+	fe.Listener = ln
+	fe.Start()
+	defer fe.Close()
+
+	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if line, _ := bufio.NewReader(resp.Body).ReadString('\n'); line != "data: first\n" {
+		t.Fatalf("first line %q", line)
+	}
+	ln.mu.Lock()
+	defer ln.mu.Unlock()
+	if len(ln.conns) != 1 {
+		t.Fatalf("want one browser connection, got %d", len(ln.conns))
+	}
+	c := ln.conns[0]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if first := c.writes[0]; !bytes.HasPrefix(first, []byte("HTTP/1.1 200")) || !bytes.Contains(first, []byte("data: first")) {
+		t.Errorf("headers and first event left apart; %d writes, first: %q", len(c.writes), first)
 	}
 }
