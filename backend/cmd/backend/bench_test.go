@@ -110,3 +110,16 @@ func postJSON[T any](h http.Handler, path, body string) (T, error) {
 	}
 	return out, json.Unmarshal(w.Body.Bytes(), &out)
 }
+
+// BenchmarkLogin is one sign-in through the router: dominated by the
+// argon2id hash, which is the point.
+func BenchmarkLogin(b *testing.B) {
+	h, _ := benchApp(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := postJSON[api.TokenPair](h, "/auth/login", `{"email":"bench@example.com","password":"bench-password"}`); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

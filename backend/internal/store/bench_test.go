@@ -47,3 +47,29 @@ func BenchmarkEmptyWrite(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCreateSession is a sign-in's write: one appended row and a commit.
+func BenchmarkCreateSession(b *testing.B) {
+	s := openTestStore(b, "", nil)
+	ctx := context.Background()
+	u := mustCreateUser(b, s, "bench@example.com", "user")
+	var seq atomic.Int64
+	for b.Loop() {
+		if _, err := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: fmt.Sprintf("s-%d", seq.Add(1)), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUserByEmail is the sign-in's read: a point query on the unique
+// email index.
+func BenchmarkUserByEmail(b *testing.B) {
+	s := openTestStore(b, "", nil)
+	ctx := context.Background()
+	mustCreateUser(b, s, "bench@example.com", "user")
+	for b.Loop() {
+		if _, err := s.UserByEmail(ctx, "bench@example.com"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
