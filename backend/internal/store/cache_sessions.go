@@ -18,7 +18,8 @@ import (
 type sessionCache struct {
 	mu       sync.RWMutex
 	families map[uuid.UUID]liveSession
-	byHash   map[string]uuid.UUID // current token hash → family
+	byHash   map[string]uuid.UUID                 // current token hash → family
+	byUser   map[uuid.UUID]map[uuid.UUID]struct{} // user → families
 }
 
 // liveSession is a session and its current (newest) refresh token.
@@ -28,10 +29,18 @@ type liveSession struct {
 	born      time.Time // the sign-in
 	tokenID   uuid.UUID
 	tokenHash string
+	// The current token's issue (the session's last use) and device.
+	lastUsed  time.Time
+	userAgent string
+	ip        string
 }
 
 func newSessionCache() *sessionCache {
-	return &sessionCache{families: make(map[uuid.UUID]liveSession), byHash: make(map[string]uuid.UUID)}
+	return &sessionCache{
+		families: make(map[uuid.UUID]liveSession),
+		byHash:   make(map[string]uuid.UUID),
+		byUser:   make(map[uuid.UUID]map[uuid.UUID]struct{}),
+	}
 }
 
 func (c *sessionCache) set(family uuid.UUID, s liveSession) {
@@ -42,6 +51,10 @@ func (c *sessionCache) set(family uuid.UUID, s liveSession) {
 	}
 	c.families[family] = s
 	c.byHash[s.tokenHash] = family
+	if c.byUser[s.user] == nil {
+		c.byUser[s.user] = make(map[uuid.UUID]struct{})
+	}
+	c.byUser[s.user][family] = struct{}{}
 }
 
 func (c *sessionCache) drop(family uuid.UUID) {
@@ -51,9 +64,15 @@ func (c *sessionCache) drop(family uuid.UUID) {
 }
 
 func (c *sessionCache) dropLocked(family uuid.UUID) {
-	if old, ok := c.families[family]; ok {
-		delete(c.byHash, old.tokenHash)
-		delete(c.families, family)
+	old, ok := c.families[family]
+	if !ok {
+		return
+	}
+	delete(c.byHash, old.tokenHash)
+	delete(c.families, family)
+	delete(c.byUser[old.user], family)
+	if len(c.byUser[old.user]) == 0 {
+		delete(c.byUser, old.user)
 	}
 }
 
@@ -61,11 +80,24 @@ func (c *sessionCache) dropLocked(family uuid.UUID) {
 func (c *sessionCache) dropUser(user, keep uuid.UUID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for f, s := range c.families {
-		if s.user == user && f != keep {
+	for f := range c.byUser[user] {
+		if f != keep {
 			c.dropLocked(f)
 		}
 	}
+}
+
+// ofUser returns the user's sessions live at now.
+func (c *sessionCache) ofUser(user uuid.UUID, now time.Time) map[uuid.UUID]liveSession {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make(map[uuid.UUID]liveSession, len(c.byUser[user]))
+	for f := range c.byUser[user] {
+		if s := c.families[f]; now.Before(s.expiresAt) {
+			out[f] = s
+		}
+	}
+	return out
 }
 
 // active reports whether family is live at now, and whose it is.

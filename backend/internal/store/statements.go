@@ -14,7 +14,7 @@ type statements struct {
 
 	userByID, userByEmail, insertUser, updateEmail, updatePassword, updateRole, deleteUser, countAdmins *sql.Stmt
 
-	tokenByHash, successorCount, revokeFamily, revokeUserTokens, tokensByUser *sql.Stmt
+	tokenByHash, successorCount, revokeFamily, revokeUserTokens *sql.Stmt
 
 	insertAudit *sql.Stmt
 }
@@ -48,8 +48,6 @@ func prepare(ctx context.Context, db preparer) (*statements, error) {
 		{&st.successorCount, "SELECT count(*) FROM refresh_tokens WHERE parent_id = ?"},
 		{&st.revokeFamily, "UPDATE refresh_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE family_id = ?"},
 		{&st.revokeUserTokens, "UPDATE refresh_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE user_id = ?"},
-		{&st.tokensByUser, `SELECT id, parent_id, family_id, status, created_at, expires_at, family_created_at, user_agent, ip
-			FROM refresh_tokens WHERE user_id = ?`},
 
 		{&st.insertAudit, "INSERT INTO audit_log (id, occurred_at, actor_id, action, target_id, detail, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)"},
 	} {

@@ -66,7 +66,8 @@ func (s *Store) CreateSession(ctx context.Context, ns NewSession) (uuid.UUID, er
 		if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{row}); err != nil {
 			return fmt.Errorf("store: insert refresh token: %w", err)
 		}
-		live := liveSession{user: ns.UserID, expiresAt: ns.ExpiresAt, born: now, tokenID: id, tokenHash: ns.TokenHash}
+		live := liveSession{user: ns.UserID, expiresAt: ns.ExpiresAt, born: now, tokenID: id, tokenHash: ns.TokenHash,
+			lastUsed: now, userAgent: ns.UserAgent, ip: ns.IP}
 		t.AfterCommit(func() { s.sessions.set(family, live) })
 		return nil
 	})
@@ -133,7 +134,8 @@ func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 				now, job.r.ExpiresAt, live.born, job.r.UserAgent, job.r.IP))
 			job.out = Session{ID: family, UserID: live.user, CreatedAt: live.born, LastUsedAt: now,
 				ExpiresAt: job.r.ExpiresAt, UserAgent: job.r.UserAgent, IP: job.r.IP}
-			next := liveSession{user: live.user, expiresAt: job.r.ExpiresAt, born: live.born, tokenID: id, tokenHash: job.r.NewHash}
+			next := liveSession{user: live.user, expiresAt: job.r.ExpiresAt, born: live.born, tokenID: id, tokenHash: job.r.NewHash,
+				lastUsed: now, userAgent: job.r.UserAgent, ip: job.r.IP}
 			t.AfterCommit(func() { s.sessions.set(family, next) })
 			continue
 		}
@@ -238,45 +240,18 @@ func (s *Store) SessionActive(family uuid.UUID) (uuid.UUID, bool) {
 	return s.sessions.active(family, s.now())
 }
 
-// Sessions lists the user's live sessions, most recently used first: the
-// newest token of each family that is neither revoked nor expired.
+// Sessions lists the user's live sessions, most recently used first. It
+// reads the session cache: the table holds every token ever issued, and
+// sorting them out per request would grow with every refresh.
 func (s *Store) Sessions(ctx context.Context, user uuid.UUID) ([]Session, error) {
-	rows, err := s.stmts.tokensByUser.QueryContext(ctx, user)
-	if err != nil {
-		return nil, fmt.Errorf("store: list sessions: %w", err)
-	}
-	defer rows.Close()
-	type tokenRow struct {
-		id     uuid.UUID
-		status string
-		se     Session
-	}
-	var all []tokenRow
-	replaced := map[uuid.UUID]bool{}
-	for rows.Next() {
-		r := tokenRow{se: Session{UserID: user}}
-		var parent uuid.NullUUID
-		if err := rows.Scan(&r.id, &parent, &r.se.ID, &r.status, &r.se.LastUsedAt, &r.se.ExpiresAt, &r.se.CreatedAt,
-			&r.se.UserAgent, &r.se.IP); err != nil {
-			return nil, fmt.Errorf("store: scan session: %w", err)
-		}
-		if parent.Valid {
-			replaced[parent.UUID] = true
-		}
-		all = append(all, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list sessions: %w", err)
-	}
-	now := s.now()
-	var out []Session
-	for _, r := range all {
-		if r.status == tokenActive && !replaced[r.id] && now.Before(r.se.ExpiresAt) {
-			out = append(out, r.se)
-		}
+	live := s.sessions.ofUser(user, s.now())
+	out := make([]Session, 0, len(live))
+	for family, l := range live {
+		out = append(out, Session{ID: family, UserID: user, CreatedAt: l.born, LastUsedAt: l.lastUsed,
+			ExpiresAt: l.expiresAt, UserAgent: l.userAgent, IP: l.ip})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].LastUsedAt.After(out[j].LastUsedAt) })
-	return out, nil
+	return out, ctx.Err()
 }
 
 // TokenCounts counts refresh tokens per state (active, rotated, revoked,
@@ -345,7 +320,8 @@ func (s *Store) PurgeTokens(ctx context.Context, audit *Audit) (int, error) {
 // loadSessions fills the session cache from the database at start-up: the
 // newest token of every family, unless revoked or expired.
 func (s *Store) loadSessions(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT t.family_id, t.user_id, t.expires_at, t.family_created_at, t.id, t.token_hash
+	rows, err := s.db.QueryContext(ctx, `SELECT t.family_id, t.user_id, t.expires_at, t.family_created_at, t.id, t.token_hash,
+			t.created_at, t.user_agent, t.ip
 		FROM refresh_tokens t
 		WHERE t.status = 'active' AND t.expires_at > ?
 		  AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = t.id)`, s.now())
@@ -356,7 +332,8 @@ func (s *Store) loadSessions(ctx context.Context) error {
 	for rows.Next() {
 		var family uuid.UUID
 		var live liveSession
-		if err := rows.Scan(&family, &live.user, &live.expiresAt, &live.born, &live.tokenID, &live.tokenHash); err != nil {
+		if err := rows.Scan(&family, &live.user, &live.expiresAt, &live.born, &live.tokenID, &live.tokenHash,
+			&live.lastUsed, &live.userAgent, &live.ip); err != nil {
 			return fmt.Errorf("store: load sessions: %w", err)
 		}
 		s.sessions.set(family, live)
