@@ -214,10 +214,9 @@ type outcome struct {
 	fatal bool
 	// Streaming figures: time to the first data event and the gaps between
 	// data events.
-	ttfb     time.Duration
-	hasTTFB  bool
-	gaps     []time.Duration
-	received int
+	ttfb    time.Duration
+	hasTTFB bool
+	gaps    []time.Duration
 }
 
 func send(ctx context.Context, opts Options, w Worker) outcome {

@@ -133,7 +133,8 @@ func TestChatCompletionSendsHashedUserAndReadsUsage(t *testing.T) {
 	if body["user"] != client.HashUser("user-42") || strings.Contains(string(req.Body), "user-42") {
 		t.Errorf("user field %v: want the hash, never the raw id", body["user"])
 	}
-	if client.HashUser("user-42") == client.HashUser("user-43") || client.HashUser("user-42") != client.HashUser("user-42") {
+	first, again := client.HashUser("user-42"), client.HashUser("user-42")
+	if first != again || first == client.HashUser("user-43") {
 		t.Error("the user hash is not stable and distinct")
 	}
 	if _, err := client.ChatCompletion(ctxT(t), openrouter.ChatRequest{Model: "openai/gpt-4o-mini", Messages: userMessage("x")}); err == nil {
