@@ -424,3 +424,28 @@ func TestARehashKeepsEverySession(t *testing.T) {
 		t.Fatal("upgrading a hash signed the user out")
 	}
 }
+
+// TestAFailedRotationLeavesTheSessionUsable makes a rotation's own
+// transaction fail (its successor's hash collides with an existing token,
+// which the unique index refuses) and checks that the presented token still
+// works afterwards: nothing of the failed attempt was kept, in the table or
+// in memory. Keycloak once marked the token used before such a failure.
+func TestAFailedRotationLeavesTheSessionUsable(t *testing.T) {
+	s := openTestStore(t, "", nil)
+	ctx := context.Background()
+	u := mustCreateUser(t, s, "fail@example.com", "user")
+	family, _ := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "mine", ExpiresAt: time.Now().Add(time.Hour)})
+	if _, err := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "taken", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Rotate(ctx, Rotation{OldHash: "mine", NewHash: "taken", ExpiresAt: time.Now().Add(time.Hour)})
+	if err == nil || errors.Is(err, ErrTokenInvalid) || errors.Is(err, ErrTokenReused) {
+		t.Fatalf("colliding rotation: got %v, want a fault", err)
+	}
+	if _, ok := s.SessionActive(family); !ok {
+		t.Fatal("the session ended with the failed rotation")
+	}
+	if _, err := s.Rotate(ctx, Rotation{OldHash: "mine", NewHash: "fresh", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatalf("the token of a failed rotation no longer works: %v", err)
+	}
+}
