@@ -107,7 +107,8 @@ func (b *browser) saveArtifacts(name string) string {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
 	url, _ := chromedp.Run(ctx, chromedp.Location())
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(80)); err == nil {
+	// Quality 100 makes chromium encode a PNG; anything less is a JPEG.
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		_ = os.WriteFile(base+".png", png, 0o644)
 	} else {
 		b.t.Logf("artefacts: screenshot: %v", err)
