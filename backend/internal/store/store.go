@@ -133,11 +133,3 @@ func (s *Store) Ping(ctx context.Context) (time.Duration, error) {
 	}
 	return time.Since(start), nil
 }
-
-// Checkpoint writes the WAL into the database file, under the write lock.
-func (s *Store) Checkpoint(ctx context.Context) error {
-	return s.w.exclusive(ctx, func(conn *sql.Conn) error {
-		_, err := conn.ExecContext(ctx, "CHECKPOINT")
-		return err
-	})
-}

@@ -257,7 +257,7 @@ func (s *Store) Sessions(ctx context.Context, user uuid.UUID) ([]Session, error)
 // TokenCounts counts refresh tokens per state (active, rotated, revoked,
 // expired).
 func (s *Store) TokenCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT CASE
+	return s.countBy(ctx, "tokens", `SELECT CASE
 			WHEN t.status = 'revoked' THEN 'revoked'
 			WHEN t.expires_at <= ? THEN 'expired'
 			WHEN r.parent_id IS NOT NULL THEN 'rotated'
@@ -265,20 +265,6 @@ func (s *Store) TokenCounts(ctx context.Context) (map[string]int, error) {
 		FROM refresh_tokens t
 		LEFT JOIN (SELECT DISTINCT parent_id FROM refresh_tokens WHERE parent_id IS NOT NULL) r ON r.parent_id = t.id
 		GROUP BY state`, s.now())
-	if err != nil {
-		return nil, fmt.Errorf("store: count tokens: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var state string
-		var n int
-		if err := rows.Scan(&state, &n); err != nil {
-			return nil, fmt.Errorf("store: count tokens: %w", err)
-		}
-		out[state] = n
-	}
-	return out, rows.Err()
 }
 
 // purgeBatch bounds one purge transaction: a DELETE costs 100–200 µs per

@@ -96,10 +96,10 @@ func (s *Store) EnsureAdmin(ctx context.Context, u User) (created bool, err erro
 
 // UserByID returns a user, from memory when it was read before.
 func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (User, error) {
-	if u, ok, _ := s.users.get(id); ok {
+	u, ok, gen := s.users.get(id)
+	if ok {
 		return u, nil
 	}
-	_, _, gen := s.users.get(id)
 	u, err := scanUser(s.stmts.userByID.QueryRowContext(ctx, id))
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -266,19 +266,24 @@ func (s *Store) ListUsers(ctx context.Context, query string, limit, offset int) 
 
 // RoleCounts counts users per role.
 func (s *Store) RoleCounts(ctx context.Context) (map[string]int, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT role, count(*) FROM users GROUP BY role")
+	return s.countBy(ctx, "roles", "SELECT role, count(*) FROM users GROUP BY role")
+}
+
+// countBy runs a "SELECT key, count(*) … GROUP BY key" query into a map.
+func (s *Store) countBy(ctx context.Context, what, query string, args ...any) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: count roles: %w", err)
+		return nil, fmt.Errorf("store: count %s: %w", what, err)
 	}
 	defer rows.Close()
 	out := map[string]int{}
 	for rows.Next() {
-		var role string
+		var key string
 		var n int
-		if err := rows.Scan(&role, &n); err != nil {
-			return nil, fmt.Errorf("store: count roles: %w", err)
+		if err := rows.Scan(&key, &n); err != nil {
+			return nil, fmt.Errorf("store: count %s: %w", what, err)
 		}
-		out[role] = n
+		out[key] = n
 	}
 	return out, rows.Err()
 }
