@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/fakeopenrouter"
 	"github.com/duckgate/duckgate/backend/internal/store"
 	"github.com/duckgate/duckgate/shared/api"
@@ -816,37 +813,7 @@ type backend struct {
 
 func startBackend(t *testing.T, dir string, env map[string]string) *backend {
 	t.Helper()
-	vars := map[string]string{
-		"DUCKDB_PATH": filepath.Join(dir, "app.duckdb"), "JWT_KEY_FILE": filepath.Join(dir, "jwt.pem"),
-		"ADMIN_EMAIL": testAdminEmail, "ADMIN_PASSWORD": testAdminPassword, "LOG_LEVEL": "error",
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, logger := context.Background(), slog.New(slog.DiscardHandler)
-	st, err := store.Open(ctx, cfg.DuckDBPath, store.Options{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := assemble(ctx, cfg, st, logger)
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	if err := bootstrapAdmin(ctx, cfg, st, a.auth, logger); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.router)
-	var once sync.Once
-	stop := func() { once.Do(func() { srv.Close(); a.close(); st.Close() }) }
-	t.Cleanup(stop)
-	hc := &http.Client{Transport: &validatingTransport{t: t, v: docValidator(t), next: http.DefaultTransport}}
-	ts := &testServer{t: t, URL: srv.URL, store: st, cfg: cfg, http: hc, anon: client.New(srv.URL, client.WithHTTPClient(hc))}
-	ts.admin, ts.adminID = ts.login(testAdminEmail, testAdminPassword)
+	ts, stop := serveTestApp(t, newTestAppAt(t, dir, env))
 	return &backend{ts: ts, stop: stop}
 }
 

@@ -61,7 +61,13 @@ func docValidator(t testing.TB) *openapi.Validator {
 // newTestApp assembles a backend on a fresh DuckDB file without serving it.
 func newTestApp(t testing.TB, env map[string]string) *testApp {
 	t.Helper()
-	dir := t.TempDir()
+	return newTestAppAt(t, t.TempDir(), env)
+}
+
+// newTestAppAt assembles a backend on the database file and signing key in
+// dir, so a second one on the same dir is a restart.
+func newTestAppAt(t testing.TB, dir string, env map[string]string) *testApp {
+	t.Helper()
 	vars := map[string]string{
 		"DUCKDB_PATH":    filepath.Join(dir, "app.duckdb"),
 		"JWT_KEY_FILE":   filepath.Join(dir, "jwt.pem"),
@@ -90,31 +96,40 @@ func newTestApp(t testing.TB, env map[string]string) *testApp {
 	if err := bootstrapAdmin(ctx, cfg, st, a.auth, logger); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		a.close()
-		st.Close()
-	})
-	return &testApp{app: a, store: st, cfg: cfg}
+	ta := &testApp{app: a, store: st, cfg: cfg}
+	var once sync.Once
+	ta.shutdown = func() { once.Do(func() { a.close(); st.Close() }) }
+	t.Cleanup(ta.shutdown)
+	return ta
 }
 
 // testApp is an assembled backend and what it was assembled from.
 type testApp struct {
 	*app
-	store *store.Store
-	cfg   config.Config
+	store    *store.Store
+	cfg      config.Config
+	shutdown func() // stops the services and closes the store; idempotent
 }
 
 // newTestServer starts a backend with env overriding the test defaults.
 func newTestServer(t *testing.T, env map[string]string) *testServer {
 	t.Helper()
-	a := newTestApp(t, env)
+	ts, _ := serveTestApp(t, newTestApp(t, env))
+	return ts
+}
+
+// serveTestApp serves a on loopback and signs the admin in. stop closes the
+// server and then the app (a restart's first half); it is idempotent.
+func serveTestApp(t *testing.T, a *testApp) (ts *testServer, stop func()) {
+	t.Helper()
 	srv := httptest.NewServer(a.router)
-	t.Cleanup(srv.Close)
+	stop = func() { srv.Close(); a.shutdown() }
+	t.Cleanup(stop)
 	hc := &http.Client{Transport: &validatingTransport{t: t, v: docValidator(t), next: http.DefaultTransport}}
-	ts := &testServer{t: t, URL: srv.URL, store: a.store, cfg: a.cfg, http: hc,
+	ts = &testServer{t: t, URL: srv.URL, store: a.store, cfg: a.cfg, http: hc,
 		anon: client.New(srv.URL, client.WithHTTPClient(hc))}
 	ts.admin, ts.adminID = ts.login(testAdminEmail, testAdminPassword)
-	return ts
+	return ts, stop
 }
 
 // register creates a user and returns its id.
