@@ -29,6 +29,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/duckgate/duckgate/shared/h1"
 )
 
 // Defaults of Config.
@@ -99,7 +101,7 @@ func New(cfg Config) *Client {
 		raw = DefaultBaseURL
 	}
 	c.base, c.configErr = parseBaseURL(raw)
-	c.http = newHTTPClient(cfg.HTTPClient)
+	c.http = newHTTPClient(cfg.HTTPClient, c.base)
 	c.http.CheckRedirect = c.checkRedirect
 	c.chatURL = c.endpoint(nil, "chat", "completions")
 	c.userMACs.New = func() any { return newUserMAC(c.userSalt) }
@@ -140,14 +142,27 @@ const (
 	connWriteBufferSize = 2 << 10
 )
 
-// newHTTPClient returns the client's own http.Client: connection reuse sized
-// for hundreds of concurrent calls to one host, small per-connection buffers
-// (hundreds of streams stay open at once), and no overall Timeout (calls are
-// bounded by their context, streams by the idle timer).
-func newHTTPClient(given *http.Client) *http.Client {
+// newHTTPClient returns the client's own http.Client: HTTP/1.1 keep-alive
+// connections driven on the caller's goroutine (shared/h1: a gateway hop
+// costs a fraction of net/http's transport, whose per-connection
+// goroutines dominate a proxy's CPU on small machines), small
+// per-connection buffers (hundreds of streams stay open at once), and no
+// overall Timeout (calls are bounded by their context, streams by the idle
+// timer). When HTTP(S)_PROXY routes the base URL through a proxy, which h1
+// does not speak, net/http's transport takes over.
+func newHTTPClient(given *http.Client, base *url.URL) *http.Client {
 	if given != nil {
 		copied := *given
 		return &copied
+	}
+	if base != nil && !h1.UsesProxy(base) {
+		return &http.Client{Transport: h1.New(h1.Options{
+			MaxIdlePerHost:  512,
+			IdleTimeout:     90 * time.Second,
+			DialTimeout:     10 * time.Second,
+			ReadBufferSize:  connReadBufferSize,
+			WriteBufferSize: connWriteBufferSize,
+		})}
 	}
 	transport := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
