@@ -58,15 +58,18 @@ type Options struct {
 	TLSConfig *tls.Config
 	// ReadBufferSize and WriteBufferSize are each connection's buffers,
 	// kept for the connection's life: smaller ones suit many open streams.
+	// A request whose head and body fit in the write buffer leaves in one
+	// write.
 	ReadBufferSize, WriteBufferSize int
+	// DialContext opens the TCP connections (nil: a net.Dialer).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Transport is an http.RoundTripper for HTTP/1.1 over keep-alive
 // connections. It is safe for concurrent use.
 type Transport struct {
-	opts   Options
-	dialer net.Dialer
-	tls    *tls.Config
+	opts Options
+	tls  *tls.Config
 
 	mu   sync.Mutex
 	idle map[string][]*conn // per host key, oldest first
@@ -94,12 +97,10 @@ func New(opts Options) *Transport {
 		tlsConfig = opts.TLSConfig.Clone()
 	}
 	tlsConfig.NextProtos = []string{"http/1.1"}
-	return &Transport{
-		opts:   opts,
-		dialer: net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second},
-		tls:    tlsConfig,
-		idle:   make(map[string][]*conn),
+	if opts.DialContext == nil {
+		opts.DialContext = (&net.Dialer{Timeout: opts.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	}
+	return &Transport{opts: opts, tls: tlsConfig, idle: make(map[string][]*conn)}
 }
 
 // UsesProxy reports whether the proxy settings of the environment
@@ -393,7 +394,9 @@ func (t *Transport) CloseIdleConnections() {
 // dial connects to u's host (with TLS for https) within the dial timeout.
 func (t *Transport) dial(ctx context.Context, u *url.URL, key string) (*conn, error) {
 	addr := canonicalAddr(u)
-	raw, err := t.dialer.DialContext(ctx, "tcp", addr)
+	dialCtx, cancel := context.WithTimeout(ctx, t.opts.DialTimeout)
+	defer cancel()
+	raw, err := t.opts.DialContext(dialCtx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("h1: dial %s: %w", addr, err)
 	}
@@ -405,10 +408,7 @@ func (t *Transport) dial(ctx context.Context, u *url.URL, key string) (*conn, er
 			cfg.ServerName = u.Hostname()
 		}
 		tlsConn := tls.Client(raw, cfg)
-		hsCtx, cancel := context.WithTimeout(ctx, t.opts.DialTimeout)
-		err := tlsConn.HandshakeContext(hsCtx)
-		cancel()
-		if err != nil {
+		if err := tlsConn.HandshakeContext(dialCtx); err != nil {
 			raw.Close()
 			return nil, fmt.Errorf("h1: TLS handshake with %s: %w", addr, err)
 		}

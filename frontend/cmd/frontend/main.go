@@ -91,7 +91,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "frontend")
 
-	transport := proxy.NewTransport()
+	transport := proxy.NewTransport(cfg.BackendURL)
 	backend := client.New(cfg.BackendURL.String(),
 		client.WithHTTPClient(&http.Client{Transport: transport}),
 		client.WithUserAgent("duckgate-frontend/"+version))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/duckgate/duckgate/frontend/internal/session"
 	"github.com/duckgate/duckgate/shared/api"
+	"github.com/duckgate/duckgate/shared/h1"
 )
 
 // Prefix is the path under which the frontend exposes the backend API.
@@ -41,7 +42,7 @@ type Options struct {
 // must carry a session (session.NewContext), as the session middleware does.
 func New(backend *url.URL, opts Options) http.Handler {
 	if opts.Transport == nil {
-		opts.Transport = NewTransport()
+		opts.Transport = NewTransport(backend)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -61,13 +62,21 @@ func New(backend *url.URL, opts Options) http.Handler {
 	return p
 }
 
-// NewTransport is the connection pool to the backend: keep-alive
-// connections are reused across the many concurrent browser calls.
-func NewTransport() *http.Transport {
+// NewTransport is the connection pool to the backend at base: HTTP/1.1
+// keep-alive connections reused across the many concurrent browser calls,
+// each request written and its answer read on the calling goroutine
+// (shared/h1: a fraction of net/http's per-hop cost, and no goroutines
+// per open stream). Bytes pass through as the backend sent them (no
+// transparent gzip). When HTTP(S)_PROXY routes base through a proxy,
+// net/http's transport, which speaks to proxies, is used instead.
+func NewTransport(base *url.URL) http.RoundTripper {
+	if base != nil && !h1.UsesProxy(base) {
+		return h1.New(h1.Options{MaxIdlePerHost: 1024})
+	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 1024
-	t.DisableCompression = true // pass the backend's bytes through as they are
+	t.DisableCompression = true
 	return t
 }
 

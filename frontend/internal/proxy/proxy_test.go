@@ -19,6 +19,7 @@ import (
 
 	"github.com/duckgate/duckgate/frontend/internal/session"
 	"github.com/duckgate/duckgate/shared/api"
+	"github.com/duckgate/duckgate/shared/h1"
 )
 
 func token(id string) string {
@@ -334,8 +335,7 @@ func TestRequestHeadersAndBodyLeaveInOneWrite(t *testing.T) {
 	defer backend.Close()
 	var conns []*recordingConn
 	var mu sync.Mutex
-	transport := NewTransport()
-	transport.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
@@ -346,6 +346,7 @@ func TestRequestHeadersAndBodyLeaveInOneWrite(t *testing.T) {
 		mu.Unlock()
 		return rc, nil
 	}
+	transport := h1.New(h1.Options{DialContext: dial})
 	fe := startFrontendWith(t, backend, Options{ReplayBytes: 1 << 20, Transport: transport})
 
 	body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"hello"}]}`
