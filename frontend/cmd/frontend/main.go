@@ -26,6 +26,7 @@ import (
 	"github.com/duckgate/duckgate/frontend/internal/web"
 	"github.com/duckgate/duckgate/shared/api"
 	"github.com/duckgate/duckgate/shared/client"
+	"github.com/duckgate/duckgate/shared/logbuf"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -89,7 +90,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "frontend")
+	// Log lines are batched (see shared/logbuf): within 100 ms, errors at once.
+	logs := logbuf.New(stdout, 0)
+	defer logs.Close() // runs last: writes the final lines
+	logger := slog.New(logbuf.FlushAt(slog.NewJSONHandler(logs, nil), logs, slog.LevelError)).With("service", "frontend")
 
 	transport := proxy.NewTransport(cfg.BackendURL)
 	backend := client.New(cfg.BackendURL.String(),
@@ -130,6 +134,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		// No write timeout: chat streams and video downloads may last minutes.
 	}
 	logger.Info("frontend listening", "addr", ln.Addr().String(), "backend", cfg.BackendURL.String(), "version", version)
+	_ = logs.Flush() // the start-up lines show at once
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
