@@ -37,6 +37,7 @@ type bench struct {
 	buildErr map[string]error
 	fake     *proc
 	backend  *proc
+	floor    *proc // the do-nothing proxy of the floor rows, once started
 	// client serves setup calls and small checks.
 	client *http.Client
 
@@ -147,7 +148,7 @@ func (b *bench) startServers(ctx context.Context) error {
 
 // close stops every server and removes the temporary directory.
 func (b *bench) close() {
-	for _, p := range []*proc{b.frontendProc(), b.backend, b.fake} {
+	for _, p := range []*proc{b.frontendProc(), b.floor, b.backend, b.fake} {
 		if p.running() {
 			p.stop()
 		}
@@ -185,6 +186,7 @@ func (b *bench) scenarios() []scenario {
 		{name: "chat-latency", run: b.runChatLatency},
 		{name: "chat-throughput", run: b.runChatThroughput},
 		{name: "chat-stream", rowNames: []string{"chat-stream-gap"}, run: b.runChatStream},
+		{name: "gateway-floor", rowNames: []string{"floor-latency", "floor-throughput", "floor-stream"}, run: b.runFloor},
 		{name: "chat-streams-500", run: b.runChatStreams500},
 		{name: "frontend-idle-rss", run: b.runFrontendIdleRSS},
 		{name: "proxy-overhead", run: b.runProxyOverhead},

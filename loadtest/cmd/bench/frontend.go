@@ -36,7 +36,7 @@ const (
 	// p50 to mean much. Only the first event is judged, so the length of
 	// the rest does not matter.
 	proxyStreamWords = 1
-	proxyStreamTime  = 3 // × -duration
+	proxyStreamTime  = streamTTFBTime
 )
 
 // frontendState is the running frontend and a browser session on it.

@@ -63,6 +63,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 func main() {
+	if floorProxyRequested() { // the bench started itself as the floor proxy
+		if err := serveFloorProxy(); err != nil {
+			fmt.Fprintln(os.Stderr, "floor proxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	cfg, err := parseFlags(os.Args[1:], os.Stderr)
 	if err != nil {
 		os.Exit(2)
