@@ -12,6 +12,33 @@ import (
 // profileData is the profile page: the account and its signed-in devices.
 type profileData struct {
 	Sessions []api.Session
+	// Hidden counts the sessions left out of a shortened list.
+	Hidden int
+}
+
+// sessionsShown bounds the devices listed by default: a script that signs
+// in every few minutes leaves hundreds of live sessions, and a page listing
+// them all is long to read and slow to render. ?sessions=all lists them all.
+const sessionsShown = 10
+
+// shownSessions puts the current session first, then the most recently
+// used (the backend's order), keeping at most sessionsShown unless all.
+func shownSessions(list []api.Session, all bool) (shown []api.Session, hidden int) {
+	ordered := make([]api.Session, 0, len(list))
+	for _, s := range list {
+		if s.Current {
+			ordered = append(ordered, s)
+		}
+	}
+	for _, s := range list {
+		if !s.Current {
+			ordered = append(ordered, s)
+		}
+	}
+	if all || len(ordered) <= sessionsShown {
+		return ordered, 0
+	}
+	return ordered[:sessionsShown], len(ordered) - sessionsShown
 }
 
 func (a *app) profile(c echo.Context) error {
@@ -25,7 +52,8 @@ func (a *app) renderProfile(c echo.Context, status int, form Form) error {
 	if err != nil {
 		return err
 	}
-	v := newView(c, "Your profile", "profile", profileData{Sessions: list.Items})
+	shown, hidden := shownSessions(list.Items, c.QueryParam("sessions") == "all")
+	v := newView(c, "Your profile", "profile", profileData{Sessions: shown, Hidden: hidden})
 	v.Form = form
 	return c.Render(status, "profile", v)
 }

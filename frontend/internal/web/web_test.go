@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,6 +29,10 @@ const (
 	testAccess  = "eyJhbGciOiJFZERTQSJ9.eyJleHAiOjQxMDI0NDQ4MDB9.access-secret"
 	testRefresh = "refresh-secret-value"
 )
+
+// stubSessions is how many live sessions the stub's user has; the last
+// one listed is the current.
+const stubSessions = 25
 
 type stubBackend struct {
 	*httptest.Server
@@ -65,6 +70,14 @@ func startStubBackend(t *testing.T) *stubBackend {
 			return
 		}
 		writeJSON(w, api.User{ID: "u1", Email: "duck@example.com", Role: "user"})
+	})
+	mux.HandleFunc("GET /users/me/sessions", func(w http.ResponseWriter, r *http.Request) {
+		list := api.SessionList{Items: []api.Session{}}
+		for i := range stubSessions {
+			list.Items = append(list.Items, api.Session{ID: fmt.Sprintf("s%02d", i), UserAgent: fmt.Sprintf("device-%02d", i),
+				IP: "192.0.2.1", Current: i == stubSessions-1})
+		}
+		writeJSON(w, list)
 	})
 	mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, r *http.Request) {
 		problem(w, api.Problem{Status: 403, Title: "Forbidden", Detail: "admin role required"})
@@ -324,5 +337,30 @@ func TestGeneratorPagesExplainThatAIIsNotConfigured(t *testing.T) {
 		if !strings.Contains(body, "disabled") {
 			t.Errorf("%s: the form should be disabled without models", path)
 		}
+	}
+}
+
+func TestProfileListsTheCurrentAndRecentSessionsAndOffersTheRest(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	c := browser(t)
+	token := pageToken(t, c, fe.URL+"/login")
+	postForm(t, c, fe.URL+"/login", url.Values{"email": {"duck@example.com"}, "password": {"right-password"}, "csrf_token": {token}})
+
+	_, page := get(t, c, fe.URL+"/profile")
+	rows := regexp.MustCompile(`<td>device-(\d+)</td>`).FindAllStringSubmatch(page, -1)
+	if len(rows) != sessionsShown {
+		t.Fatalf("profile lists %d sessions, want %d", len(rows), sessionsShown)
+	}
+	if current := fmt.Sprintf("%02d", stubSessions-1); rows[0][1] != current || rows[1][1] != "00" {
+		t.Errorf("listed first %s then %s; want the current session (%s), then the backend's order", rows[0][1], rows[1][1], current)
+	}
+	if want := fmt.Sprintf("%d more signed-in sessions are not listed", stubSessions-sessionsShown); !strings.Contains(page, want) ||
+		!strings.Contains(page, `href="/profile?sessions=all#sessions"`) {
+		t.Errorf("no %q with a link to all of them", want)
+	}
+
+	_, page = get(t, c, fe.URL+"/profile?sessions=all")
+	if n := strings.Count(page, "<td>device-"); n != stubSessions || strings.Contains(page, "not listed") {
+		t.Errorf("?sessions=all lists %d sessions, want all %d", n, stubSessions)
 	}
 }
