@@ -44,6 +44,9 @@ const (
 	DefaultDialTimeout     = 10 * time.Second
 	DefaultReadBufferSize  = 4 << 10
 	DefaultWriteBufferSize = 4 << 10
+	// MaxResponseHeaderBytes bounds a response's status line and headers,
+	// so a broken or hostile server cannot fill memory with them.
+	MaxResponseHeaderBytes = 1 << 20
 )
 
 // Options configure a Transport; the zero value is usable.
@@ -116,6 +119,7 @@ type conn struct {
 	key       string
 	net       net.Conn
 	raw       net.Conn // the TCP connection under TLS, for the liveness peek
+	budget    *headerBudget
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	idleSince time.Time
@@ -211,7 +215,9 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	if err := c.bw.Flush(); err != nil {
 		return fail(fmt.Errorf("h1: write request: %w", err))
 	}
+	c.budget.limit(MaxResponseHeaderBytes)
 	resp, err := readResponse(c.br, req)
+	c.budget.unlimit()
 	if err != nil {
 		return fail(fmt.Errorf("h1: read response: %w", err))
 	}
@@ -414,7 +420,38 @@ func (t *Transport) dial(ctx context.Context, u *url.URL, key string) (*conn, er
 		}
 		nc = tlsConn
 	}
-	return &conn{key: key, net: nc, raw: raw,
-		br: bufio.NewReaderSize(nc, t.opts.ReadBufferSize),
+	budget := &headerBudget{r: nc}
+	return &conn{key: key, net: nc, raw: raw, budget: budget,
+		br: bufio.NewReaderSize(budget, t.opts.ReadBufferSize),
 		bw: bufio.NewWriterSize(nc, t.opts.WriteBufferSize)}, nil
+}
+
+// errHeadersTooLarge ends a response whose head passes MaxResponseHeaderBytes.
+var errHeadersTooLarge = errors.New("h1: response headers too large")
+
+// headerBudget sits under a connection's read buffer and, while limited,
+// fails reads past the budget: the response head is read within it, the
+// body without.
+type headerBudget struct {
+	r       io.Reader
+	left    int64
+	limited bool
+}
+
+func (b *headerBudget) limit(n int64) { b.left, b.limited = n, true }
+func (b *headerBudget) unlimit()      { b.limited = false }
+
+func (b *headerBudget) Read(p []byte) (int, error) {
+	if !b.limited {
+		return b.r.Read(p)
+	}
+	if b.left <= 0 {
+		return 0, errHeadersTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	return n, err
 }

@@ -366,3 +366,30 @@ func TestUsesProxyFollowsTheEnvironment(t *testing.T) {
 		t.Fatal("NO_PROXY was not honoured")
 	}
 }
+
+func TestEndlessResponseHeadersAreRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		bufio.NewReader(c).ReadString('\n')
+		io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+		line := "X-Filler: " + strings.Repeat("x", 1000) + "\r\n"
+		for {
+			if _, err := io.WriteString(c, line); err != nil {
+				return // the client gave up
+			}
+		}
+	}()
+	_, err = New(Options{}).RoundTrip(httptestGet(t, "http://"+ln.Addr().String()))
+	if !errors.Is(err, errHeadersTooLarge) {
+		t.Fatalf("error %v, want the headers refused as too large", err)
+	}
+}
