@@ -118,6 +118,15 @@ func startFrontend(t testing.TB, backendURL string) *httptest.Server {
 	return srv
 }
 
+// signedIn is a browser signed in to the frontend at base as the stub's user.
+func signedIn(t *testing.T, base string) *http.Client {
+	t.Helper()
+	c := browser(t)
+	token := pageToken(t, c, base+"/login")
+	postForm(t, c, base+"/login", url.Values{"email": {"duck@example.com"}, "password": {"right-password"}, "csrf_token": {token}})
+	return c
+}
+
 // browser is an HTTP client with a cookie jar that does not follow redirects.
 func browser(t *testing.T) *http.Client {
 	jar, _ := cookiejar.New(nil)
@@ -288,9 +297,7 @@ func TestProtectedPagesSendAnonymousBrowsersToSignIn(t *testing.T) {
 
 func TestBackendProblemsBecomeTheMessagePage(t *testing.T) {
 	fe := startFrontend(t, startStubBackend(t).URL)
-	c := browser(t)
-	token := pageToken(t, c, fe.URL+"/login")
-	postForm(t, c, fe.URL+"/login", url.Values{"email": {"duck@example.com"}, "password": {"right-password"}, "csrf_token": {token}})
+	c := signedIn(t, fe.URL)
 
 	resp, body := get(t, c, fe.URL+"/admin")
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(resp.Header.Get("Content-Type"), "text/html") ||
@@ -325,9 +332,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func TestGeneratorPagesExplainThatAIIsNotConfigured(t *testing.T) {
 	fe := startFrontend(t, startStubBackend(t).URL)
-	c := browser(t)
-	token := pageToken(t, c, fe.URL+"/login")
-	postForm(t, c, fe.URL+"/login", url.Values{"email": {"duck@example.com"}, "password": {"right-password"}, "csrf_token": {token}})
+	c := signedIn(t, fe.URL)
 
 	for _, path := range []string{"/chat", "/images", "/videos"} {
 		resp, body := get(t, c, fe.URL+path)
@@ -342,9 +347,7 @@ func TestGeneratorPagesExplainThatAIIsNotConfigured(t *testing.T) {
 
 func TestProfileListsTheCurrentAndRecentSessionsAndOffersTheRest(t *testing.T) {
 	fe := startFrontend(t, startStubBackend(t).URL)
-	c := browser(t)
-	token := pageToken(t, c, fe.URL+"/login")
-	postForm(t, c, fe.URL+"/login", url.Values{"email": {"duck@example.com"}, "password": {"right-password"}, "csrf_token": {token}})
+	c := signedIn(t, fe.URL)
 
 	_, page := get(t, c, fe.URL+"/profile")
 	rows := regexp.MustCompile(`<td>device-(\d+)</td>`).FindAllStringSubmatch(page, -1)
