@@ -3,6 +3,7 @@ package ai
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -57,11 +58,15 @@ func (c *catalog) videoModelIDs() []string {
 
 // catalogCache keeps the catalogue for a TTL. When it is missing or stale,
 // however many requests ask at once, one fetch goes upstream (singleflight)
-// and they all share its outcome. Failures are not cached.
+// and they all share its outcome. A failed refresh keeps serving the last
+// good catalogue (a model picker should not break because OpenRouter's
+// listing hiccups) and tries again after staleRetry; with no catalogue yet,
+// the failure is the answer, and it is not cached.
 type catalogCache struct {
 	client *openrouter.Client
 	ttl    time.Duration
 	now    func() time.Time
+	log    *slog.Logger
 	group  singleflight.Group
 
 	mu        sync.Mutex
@@ -69,8 +74,12 @@ type catalogCache struct {
 	fetchedAt time.Time
 }
 
-func newCatalogCache(client *openrouter.Client, ttl time.Duration, now func() time.Time) *catalogCache {
-	return &catalogCache{client: client, ttl: ttl, now: now}
+// staleRetry is how long a stale catalogue serves after a failed refresh
+// before the next attempt.
+const staleRetry = 30 * time.Second
+
+func newCatalogCache(client *openrouter.Client, ttl time.Duration, now func() time.Time, log *slog.Logger) *catalogCache {
+	return &catalogCache{client: client, ttl: ttl, now: now, log: log}
 }
 
 // get returns the cached catalogue, fetching it when stale.
@@ -105,12 +114,25 @@ func (cc *catalogCache) fetch(ctx context.Context) (*catalog, error) {
 	g.Go(func() (err error) { c.videoModels, err = cc.client.ListVideoModels(gctx); return err })
 	g.Go(func() (err error) { c.imageModels, err = cc.client.ListImageModels(gctx); return err })
 	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("ai: fetch the model catalogue: %w", err)
+		return cc.stale(fmt.Errorf("ai: fetch the model catalogue: %w", err))
 	}
 	cc.mu.Lock()
 	cc.current, cc.fetchedAt = &c, cc.now()
 	cc.mu.Unlock()
 	return &c, nil
+}
+
+// stale answers a failed refresh: the last good catalogue, deemed fresh for
+// staleRetry more, or err when there is none.
+func (cc *catalogCache) stale(err error) (*catalog, error) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.current == nil {
+		return nil, err
+	}
+	cc.fetchedAt = cc.now().Add(staleRetry - cc.ttl)
+	cc.log.Warn("serving the previous model catalogue: refreshing it failed", "retry_in", staleRetry.String(), "err", err)
+	return cc.current, nil
 }
 
 // Models lists the catalogue in the contract's shape, only the models with

@@ -2,6 +2,7 @@ package ai
 
 import (
 	"context"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -20,7 +21,7 @@ func TestCatalogIsCachedForItsTTLAndFailuresAreNot(t *testing.T) {
 	client := openrouter.New(openrouter.Config{BaseURL: srv.URL + "/api/v1", APIKey: "k"})
 	var now atomic.Int64
 	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	cache := newCatalogCache(client, time.Minute, func() time.Time { return time.Unix(0, now.Load()) })
+	cache := newCatalogCache(client, time.Minute, func() time.Time { return time.Unix(0, now.Load()) }, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	fetches := func() int {
 		n := 0
@@ -61,13 +62,32 @@ func TestCatalogIsCachedForItsTTLAndFailuresAreNot(t *testing.T) {
 	if n := fetches(); n != 3 {
 		t.Fatalf("not refetched after the TTL (%d fetches)", n)
 	}
+
+	// A failed refresh keeps the last good catalogue, and waits staleRetry
+	// before it asks upstream again.
+	now.Add(int64(2 * time.Minute))
+	fake.Fail(fakeopenrouter.FailureRule{Mode: fakeopenrouter.FailServerError, Path: "/models", Times: 1})
+	if cat, err := cache.get(ctx); err != nil || len(cat.models) == 0 {
+		t.Fatalf("failed refresh: catalogue %v, %v; want the previous one", cat, err)
+	}
+	now.Add(int64(staleRetry - time.Second))
+	_, _ = cache.get(ctx)
+	if n := fetches(); n != 4 {
+		t.Fatalf("%d fetches: the failed refresh was retried before staleRetry", n)
+	}
+	now.Add(int64(2 * time.Second))
+	_, _ = cache.get(ctx)
+	if n := fetches(); n != 5 {
+		t.Fatalf("%d fetches: no new attempt after staleRetry", n)
+	}
 }
 
 func TestACallerLeavingDoesNotFailTheSharedFetch(t *testing.T) {
 	fake := fakeopenrouter.New(fakeopenrouter.Options{APIKey: "k"})
 	srv := httptest.NewServer(fake.Handler())
 	defer srv.Close()
-	cache := newCatalogCache(openrouter.New(openrouter.Config{BaseURL: srv.URL, APIKey: "k"}), time.Minute, time.Now)
+	cache := newCatalogCache(openrouter.New(openrouter.Config{BaseURL: srv.URL, APIKey: "k"}), time.Minute, time.Now,
+		slog.New(slog.DiscardHandler))
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := cache.get(gone); err == nil {

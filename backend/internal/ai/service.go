@@ -122,7 +122,7 @@ func NewService(opts Options) *Service {
 		opts.FlushRecords = DefaultFlushRecords
 	}
 	s := &Service{client: opts.Client, store: opts.Store, log: opts.Logger, now: opts.Now, opts: opts}
-	s.models = newCatalogCache(opts.Client, opts.ModelsTTL, opts.Now)
+	s.models = newCatalogCache(opts.Client, opts.ModelsTTL, opts.Now, opts.Logger)
 	s.recorder = NewRecorder(opts.Store, RecorderOptions{Interval: opts.FlushInterval, MaxBatch: opts.FlushRecords,
 		MaxPending: DefaultMaxPendingRecord, Logger: opts.Logger})
 	s.videos = newVideoPoller(s)
