@@ -37,7 +37,7 @@ type bench struct {
 	buildErr map[string]error
 	fake     *proc
 	backend  *proc
-	floor    *proc // the do-nothing proxy of the floor rows, once started
+	floors   map[string]*proc // do-nothing proxies of the floor rows, by upstream
 	// client serves setup calls and small checks.
 	client *http.Client
 
@@ -148,7 +148,11 @@ func (b *bench) startServers(ctx context.Context) error {
 
 // close stops every server and removes the temporary directory.
 func (b *bench) close() {
-	for _, p := range []*proc{b.frontendProc(), b.floor, b.backend, b.fake} {
+	procs := []*proc{b.frontendProc()}
+	for _, p := range b.floors {
+		procs = append(procs, p)
+	}
+	for _, p := range append(procs, b.backend, b.fake) {
 		if p.running() {
 			p.stop()
 		}
@@ -191,6 +195,7 @@ func (b *bench) scenarios() []scenario {
 		{name: "frontend-idle-rss", run: b.runFrontendIdleRSS},
 		{name: "proxy-overhead", run: b.runProxyOverhead},
 		{name: "proxy-stream", run: b.runProxyStream},
+		{name: "floor-proxy-stream", run: b.runProxyFloor},
 		{name: "proxy-streams-1000", run: b.runProxyStreams1000},
 		{name: "page-render", rowNames: []string{"page-render-admin"}, run: b.runPageRender},
 		{name: "page-weight", run: b.runPageWeight},

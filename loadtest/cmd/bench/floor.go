@@ -81,10 +81,10 @@ func serveFloorProxy() error {
 	return srv.ListenAndServe()
 }
 
-// ensureFloor starts the floor proxy in front of the fake, once.
-func (b *bench) ensureFloor(ctx context.Context) (*proc, error) {
-	if b.floor != nil {
-		return b.floor, nil
+// ensureFloor starts a floor proxy in front of upstream, once per upstream.
+func (b *bench) ensureFloor(ctx context.Context, upstream *proc) (*proc, error) {
+	if p := b.floors[upstream.name]; p != nil {
+		return p, nil
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -94,12 +94,16 @@ func (b *bench) ensureFloor(ctx context.Context) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := newProc("floor-proxy", self, b.fake.dir, addr, []string{floorAddrEnv + "=" + addr, floorUpstreamEnv + "=" + b.fake.url})
-	b.logf("starting the floor proxy on %s", addr)
+	p := newProc("floor-proxy-"+upstream.name, self, upstream.dir, addr,
+		[]string{floorAddrEnv + "=" + addr, floorUpstreamEnv + "=" + upstream.url})
+	b.logf("starting a floor proxy in front of the %s on %s", upstream.name, addr)
 	if _, err := p.startAndWait(ctx, floorReadyPath, 10*time.Second); err != nil {
 		return nil, err
 	}
-	b.floor = p
+	if b.floors == nil {
+		b.floors = map[string]*proc{}
+	}
+	b.floors[upstream.name] = p
 	return p, nil
 }
 
@@ -112,7 +116,7 @@ func (b *bench) viaFloor(floor *proc, words int, stream bool) load.Worker {
 // chat-stream measure the gateway.
 func (b *bench) runFloor(ctx context.Context) []row {
 	names := []string{"floor-latency", "floor-throughput", "floor-stream"}
-	floor, err := b.ensureFloor(ctx)
+	floor, err := b.ensureFloor(ctx, b.fake)
 	if err != nil {
 		rows := make([]row, len(names))
 		for i, name := range names {
@@ -152,4 +156,32 @@ func (b *bench) runFloor(ctx context.Context) []row {
 		Target:   "added " + fmtMs(added) + " (reference for chat-stream)",
 		Values:   map[string]float64{"added_ttfb_p50_s": added.Seconds()}})
 	return rows
+}
+
+// runProxyFloor measures a floor proxy in front of the backend as
+// proxy-stream measures the frontend: the first event of a streamed chat.
+func (b *bench) runProxyFloor(ctx context.Context) []row {
+	const name = "floor-proxy-stream"
+	if why := b.gatewayMissing(ctx); why != "" {
+		return []row{skipRow(name, why)}
+	}
+	floor, err := b.ensureFloor(ctx, b.backend)
+	if err != nil {
+		return []row{errorRow(name, err)}
+	}
+	token := b.users[0].tokens.AccessToken
+	opts := b.options(1)
+	opts.Stream = true
+	opts.Duration *= streamTTFBTime
+	direct, through := load.Compare(ctx, opts, compareRounds,
+		func(int) load.Worker { return b.viaBackend(0, proxyStreamWords, true) },
+		func(int) load.Worker {
+			return chatWorker{request: postWith(floor.url+"/ai/chat", token, chatBody(proxyStreamWords, true)), stream: true}
+		})
+	added := through.TTFB.P50 - direct.TTFB.P50
+	return []row{{Scenario: name, Verdict: info,
+		Measured: fmt.Sprintf("first event via do-nothing proxy: p50 %s (%d streams)", fmtDur(through.TTFB.P50), through.TTFB.Count),
+		Baseline: "backend directly: p50 " + fmtDur(direct.TTFB.P50),
+		Target:   "added " + fmtMs(added) + " (reference for proxy-stream)",
+		Values:   map[string]float64{"added_ttfb_p50_s": added.Seconds()}}}
 }
