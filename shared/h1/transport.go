@@ -206,22 +206,43 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 		}
 		return nil, err
 	}
-	if err := req.Write(c.bw); err != nil {
-		if c.bw.Buffered() == 0 {
-			err = nothingWritten{err}
+	// A small request is written whole before its answer is read. A large
+	// or unknown-length body is written by a goroutine while the answer is
+	// read, as net/http does: a server may answer early (413 to an upload
+	// past its limit) and stop reading, and that answer must not be lost
+	// behind a blocked write.
+	var writing chan error
+	if bodyIsSmall(req) {
+		if err := writeRequest(c, req); err != nil {
+			return fail(err)
 		}
-		return fail(fmt.Errorf("h1: write request: %w", err))
-	}
-	if err := c.bw.Flush(); err != nil {
-		return fail(fmt.Errorf("h1: write request: %w", err))
+	} else {
+		writing = make(chan error, 1)
+		go func() { writing <- writeRequest(c, req) }()
 	}
 	c.budget.limit(MaxResponseHeaderBytes)
 	resp, err := readResponse(c.br, req)
 	c.budget.unlimit()
 	if err != nil {
+		if writing != nil {
+			c.net.Close() // ends the write too
+			if werr := <-writing; werr != nil && !errors.Is(werr, net.ErrClosed) {
+				return fail(werr)
+			}
+		}
 		return fail(fmt.Errorf("h1: read response: %w", err))
 	}
 	reusable := !resp.Close && !req.Close && resp.ProtoAtLeast(1, 1)
+	if writing != nil {
+		select {
+		case werr := <-writing:
+			reusable = reusable && werr == nil
+		default:
+			// Answered before the body was sent: the connection ends with
+			// this response, and closing it ends the write.
+			reusable = false
+		}
+	}
 	b := &body{t: t, c: c, stop: stop, reusable: reusable}
 	if resp.Body == http.NoBody || resp.Body == nil {
 		resp.Body = http.NoBody
@@ -231,6 +252,28 @@ func (t *Transport) exchange(ctx context.Context, c *conn, req *http.Request) (*
 	b.inner = resp.Body
 	resp.Body = b
 	return resp, nil
+}
+
+// smallBody is the largest request body written before the answer is
+// read: a server that answers early still reads (or discards) that much.
+const smallBody = 64 << 10
+
+func bodyIsSmall(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || (req.ContentLength >= 0 && req.ContentLength <= smallBody)
+}
+
+// writeRequest writes req (head and body) and flushes it.
+func writeRequest(c *conn, req *http.Request) error {
+	if err := req.Write(c.bw); err != nil {
+		if c.bw.Buffered() == 0 {
+			err = nothingWritten{err}
+		}
+		return fmt.Errorf("h1: write request: %w", err)
+	}
+	if err := c.bw.Flush(); err != nil {
+		return fmt.Errorf("h1: write request: %w", err)
+	}
+	return nil
 }
 
 // readResponse reads the final response, skipping informational ones

@@ -393,3 +393,25 @@ func TestEndlessResponseHeadersAreRefused(t *testing.T) {
 		t.Fatalf("error %v, want the headers refused as too large", err)
 	}
 }
+
+func TestAnEarlyAnswerToALargeUploadArrives(t *testing.T) {
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/upload" { // refuses without reading the body
+			w.Header().Set("Connection", "close")
+			http.Error(w, "too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		echo(w, r)
+	})
+	c := &http.Client{Transport: New(Options{})}
+	big := strings.Repeat("x", 32<<20) // far more than the socket buffers hold
+	resp, got := do(t, c, http.MethodPost, srv.URL+"/upload", big)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(got, "too large") {
+		t.Fatalf("answer %d %q, want the server's 413", resp.StatusCode, got)
+	}
+	// A large upload the server reads is sent whole and answered.
+	_, got = do(t, c, http.MethodPost, srv.URL+"/echo", big[:1<<20])
+	if len(got) != len("/echo ")+1<<20 {
+		t.Fatalf("echo of a 1 MiB upload: %d bytes back", len(got))
+	}
+}
