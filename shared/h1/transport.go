@@ -5,9 +5,9 @@
 // Why not net/http's Transport: it runs two goroutines per connection (one
 // writing, one reading) and hands every request and response between them
 // and the caller over channels. On a small machine those hand-offs, not the
-// bytes, are most of what a proxy hop costs: measured on 2 cores, a minimal
-// gin-free proxy spent ~140 µs of CPU per request with net/http's transport
-// and ~95 µs with this one, and answered ~90 µs sooner at one connection.
+// bytes, are much of what a proxy hop costs: BenchmarkRoundTrip (50 callers,
+// loopback, server included) measures ~72 µs of CPU per call with this
+// transport against ~96 µs with net/http's, and 67 allocations against 85.
 //
 // What it gives up, on purpose: HTTP/2 (every concurrent request holds its
 // own connection), proxies (callers that need HTTP_PROXY use net/http's
