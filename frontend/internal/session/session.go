@@ -54,6 +54,7 @@ type Manager struct {
 	opts    Options
 	refresh RefreshFunc
 	flight  *flight
+	claims  lifetimes
 }
 
 // NewManager returns a Manager that refreshes tokens through refresh.
@@ -231,7 +232,8 @@ func (m *Manager) cookie(base, value string, maxAge time.Duration) *http.Cookie 
 // the refresh instead.
 func (s *Session) accessExpiresSoonLocked() bool {
 	if s.claimsOf != s.access {
-		s.issued, s.exp, s.claimsOK = lifetime(s.access)
+		l := s.m.claims.of(s.access)
+		s.issued, s.exp, s.claimsOK = l.iat, l.exp, l.ok
 		s.claimsOf = s.access
 	}
 	return s.claimsOK && s.m.expiresSoon(s.issued, s.exp)
@@ -244,6 +246,40 @@ func (m *Manager) expiresSoon(iat, exp time.Time) bool {
 	// last quarter rather than on every request.
 	skew := min(m.opts.Skew, exp.Sub(iat)/4)
 	return m.opts.Now().Add(skew).After(exp)
+}
+
+// lifetimes remembers the claims read from recent access tokens: every
+// request of a session carries the same token for its whole life, and
+// decoding it each time was a tenth of the /api proxy's own work.
+type lifetimes struct {
+	mu   sync.Mutex
+	seen map[string]tokenLifetime
+}
+
+type tokenLifetime struct {
+	iat, exp time.Time
+	ok       bool
+}
+
+// maxLifetimes bounds the memory: past it the map starts over.
+const maxLifetimes = 4096
+
+func (l *lifetimes) of(token string) tokenLifetime {
+	l.mu.Lock()
+	got, found := l.seen[token]
+	l.mu.Unlock()
+	if found {
+		return got
+	}
+	iat, exp, ok := lifetime(token)
+	got = tokenLifetime{iat: iat, exp: exp, ok: ok}
+	l.mu.Lock()
+	if l.seen == nil || len(l.seen) >= maxLifetimes {
+		l.seen = make(map[string]tokenLifetime)
+	}
+	l.seen[token] = got
+	l.mu.Unlock()
+	return got
 }
 
 // lifetime reads the iat and exp claims; a token without iat counts as
