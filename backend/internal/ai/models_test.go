@@ -52,16 +52,18 @@ func TestCatalogIsCachedForItsTTLAndFailuresAreNot(t *testing.T) {
 	if n := fetches(); n != 2 {
 		t.Fatalf("%d fetches: want the failed one and one for 50 concurrent misses", n)
 	}
-	now.Add(int64(59 * time.Second))
-	_, _ = cache.get(ctx)
-	if n := fetches(); n != 2 {
-		t.Fatalf("refetched within the TTL (%d fetches)", n)
+	// getAfter moves the clock by d, asks the cache, and checks how many
+	// fetches upstream has seen in all.
+	getAfter := func(d time.Duration, wantFetches int, why string) {
+		t.Helper()
+		now.Add(int64(d))
+		_, _ = cache.get(ctx)
+		if n := fetches(); n != wantFetches {
+			t.Fatalf("%d fetches, want %d: %s", n, wantFetches, why)
+		}
 	}
-	now.Add(int64(2 * time.Second))
-	_, _ = cache.get(ctx)
-	if n := fetches(); n != 3 {
-		t.Fatalf("not refetched after the TTL (%d fetches)", n)
-	}
+	getAfter(59*time.Second, 2, "nothing is fetched within the TTL")
+	getAfter(2*time.Second, 3, "the catalogue is fetched again after the TTL")
 
 	// A failed refresh keeps the last good catalogue, and waits staleRetry
 	// before it asks upstream again.
@@ -70,16 +72,8 @@ func TestCatalogIsCachedForItsTTLAndFailuresAreNot(t *testing.T) {
 	if cat, err := cache.get(ctx); err != nil || len(cat.models) == 0 {
 		t.Fatalf("failed refresh: catalogue %v, %v; want the previous one", cat, err)
 	}
-	now.Add(int64(staleRetry - time.Second))
-	_, _ = cache.get(ctx)
-	if n := fetches(); n != 4 {
-		t.Fatalf("%d fetches: the failed refresh was retried before staleRetry", n)
-	}
-	now.Add(int64(2 * time.Second))
-	_, _ = cache.get(ctx)
-	if n := fetches(); n != 5 {
-		t.Fatalf("%d fetches: no new attempt after staleRetry", n)
-	}
+	getAfter(staleRetry-time.Second, 4, "a failed refresh is not retried before staleRetry")
+	getAfter(2*time.Second, 5, "a failed refresh is retried after staleRetry")
 }
 
 func TestACallerLeavingDoesNotFailTheSharedFetch(t *testing.T) {
