@@ -89,11 +89,6 @@ type Session struct {
 	mu      sync.Mutex
 	access  string
 	refresh string
-	// The access token's claims, read once per token value: a page asks
-	// for the token up to three times per request.
-	claimsOf    string
-	issued, exp time.Time
-	claimsOK    bool
 }
 
 // Load reads the session cookies of r; w receives rotated cookies.
@@ -231,12 +226,8 @@ func (m *Manager) cookie(base, value string, maxAge time.Duration) *http.Cookie 
 // refresh. Unreadable tokens count as valid and the backend's 401 triggers
 // the refresh instead.
 func (s *Session) accessExpiresSoonLocked() bool {
-	if s.claimsOf != s.access {
-		l := s.m.claims.of(s.access)
-		s.issued, s.exp, s.claimsOK = l.iat, l.exp, l.ok
-		s.claimsOf = s.access
-	}
-	return s.claimsOK && s.m.expiresSoon(s.issued, s.exp)
+	l := s.m.claims.of(s.access)
+	return l.ok && s.m.expiresSoon(l.iat, l.exp)
 }
 
 // expiresSoon decides whether a token issued at iat and expiring at exp is
