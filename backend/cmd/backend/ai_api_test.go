@@ -18,7 +18,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/duckgate/duckgate/backend/internal/fakeopenrouter"
-	"github.com/duckgate/duckgate/backend/internal/store"
 	"github.com/duckgate/duckgate/shared/api"
 	"github.com/duckgate/duckgate/shared/client"
 )
@@ -767,7 +766,7 @@ func countPolls(fake *fakeopenrouter.Server) int {
 }
 
 // waitStored waits until the database holds job id in a terminal state.
-func waitStored(t *testing.T, st *store.Store, id string) {
+func waitStored(t *testing.T, st database, id string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/openapi"
-	"github.com/duckgate/duckgate/backend/internal/store"
 	"github.com/duckgate/duckgate/shared/api"
 	"github.com/duckgate/duckgate/shared/client"
 )
@@ -32,7 +31,7 @@ const (
 type testServer struct {
 	t       *testing.T
 	URL     string
-	store   *store.Store
+	store   database
 	cfg     config.Config
 	http    *http.Client
 	anon    *client.Client
@@ -84,7 +83,7 @@ func newTestAppAt(t testing.TB, dir string, env map[string]string) *testApp {
 	}
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	st, err := store.Open(ctx, cfg.DuckDBPath, store.Options{Logger: logger})
+	st, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +92,7 @@ func newTestAppAt(t testing.TB, dir string, env map[string]string) *testApp {
 		st.Close()
 		t.Fatal(err)
 	}
-	if err := bootstrapAdmin(ctx, cfg, st, a.auth, logger); err != nil {
+	if err := bootstrapAdmin(ctx, cfg, a.auth, logger); err != nil {
 		t.Fatal(err)
 	}
 	ta := &testApp{app: a, store: st, cfg: cfg}
@@ -106,7 +105,7 @@ func newTestAppAt(t testing.TB, dir string, env map[string]string) *testApp {
 // testApp is an assembled backend and what it was assembled from.
 type testApp struct {
 	*app
-	store    *store.Store
+	store    database
 	cfg      config.Config
 	shutdown func() // stops the services and closes the store; idempotent
 }

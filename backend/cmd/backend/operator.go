@@ -15,19 +15,20 @@ import (
 
 	"github.com/duckgate/duckgate/backend/internal/auth"
 	"github.com/duckgate/duckgate/backend/internal/config"
-	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/backend/internal/model"
+	"github.com/duckgate/duckgate/backend/internal/store/duckdb"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
 // The operator commands open the database themselves, so the backend must
 // be stopped: DuckDB lets one process hold the file.
 
-func openForOperator(ctx context.Context, getenv func(string) string) (config.Config, *store.Store, error) {
+func openForOperator(ctx context.Context, getenv func(string) string) (config.Config, *duckdb.Store, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return config.Config{}, nil, err
 	}
-	st, err := store.Open(ctx, cfg.DuckDBPath, store.Options{})
+	st, err := duckdb.Open(ctx, cfg.DuckDBPath, duckdb.Options{})
 	if err != nil {
 		return cfg, nil, explainLock(err)
 	}
@@ -104,7 +105,7 @@ func userCreate(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	svc := auth.NewService(st, auth.NewHasher(auth.DefaultPasswordParams, runtime.NumCPU()), nil, auth.Config{})
 	u, err := svc.CreateAccount(ctx, normalized, password, role,
-		&store.Audit{ActorID: "operator", Action: api.AuditUserCreated, Detail: "created from the command line as " + role})
+		&model.Audit{ActorID: "operator", Action: api.AuditUserCreated, Detail: "created from the command line as " + role})
 	if err != nil {
 		return err
 	}
@@ -129,14 +130,14 @@ func userSetRole(ctx context.Context, args []string, getenv func(string) string,
 	}
 	defer st.Close()
 	u, err := st.UserByEmail(ctx, strings.ToLower(strings.TrimSpace(*email)))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return fmt.Errorf("no user with email %s", *email)
 	} else if err != nil {
 		return err
 	}
-	u, err = st.SetRole(ctx, u.ID, *role, &store.Audit{ActorID: "operator", Action: api.AuditRoleChange,
+	u, err = st.SetRole(ctx, u.ID, *role, &model.Audit{ActorID: "operator", Action: api.AuditRoleChange,
 		TargetID: u.ID.String(), Detail: "role set to " + *role + " from the command line"})
-	if errors.Is(err, store.ErrLastAdmin) {
+	if errors.Is(err, model.ErrLastAdmin) {
 		return errors.New("refused: this would leave the system without an admin")
 	} else if err != nil {
 		return err
@@ -192,7 +193,7 @@ func dbCommand(ctx context.Context, args []string, getenv func(string) string, s
 		if *out == "" {
 			*out = cfg.BackupDir
 		}
-		path, m, err := store.BackupOffline(ctx, cfg.DuckDBPath, *out)
+		path, m, err := duckdb.BackupOffline(ctx, cfg.DuckDBPath, *out)
 		if err != nil {
 			return explainLock(err)
 		}
@@ -202,7 +203,7 @@ func dbCommand(ctx context.Context, args []string, getenv func(string) string, s
 	if *from == "" {
 		return usageError{"backend db restore: --from DIR is required"}
 	}
-	m, kept, err := store.Restore(ctx, *from, cfg.DuckDBPath)
+	m, kept, err := duckdb.Restore(ctx, *from, cfg.DuckDBPath)
 	if err != nil {
 		return explainLock(err)
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/httpapi"
 	"github.com/duckgate/duckgate/backend/internal/openapi"
-	"github.com/duckgate/duckgate/backend/internal/store"
 	"github.com/duckgate/duckgate/backend/internal/users"
 	"github.com/duckgate/duckgate/shared/logbuf"
 )
@@ -40,7 +39,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	defer logs.Close() // runs last: writes the final lines
 	started := time.Now()
 
-	st, err := store.Open(ctx, cfg.DuckDBPath, store.Options{Logger: logger})
+	st, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -50,7 +49,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := bootstrapAdmin(ctx, cfg, st, app.auth, logger); err != nil {
+	if err := bootstrapAdmin(ctx, cfg, app.auth, logger); err != nil {
 		return err
 	}
 	// Start-up hashed two passwords (the timing dummy and the admin check):
@@ -69,7 +68,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("backend listening", "addr", ln.Addr().String(), "version", version, "commit", commit,
-		"database", cfg.DuckDBPath, "ai_configured", cfg.OpenRouterAPIKey != "", "startup_ms", time.Since(started).Milliseconds())
+		"engine", st.engine, "database", cfg.DuckDBPath, "ai_configured", cfg.OpenRouterAPIKey != "", "startup_ms", time.Since(started).Milliseconds())
 	_ = logs.Flush() // the start-up lines (a generated admin password among them) show at once
 
 	errc := make(chan error, 1)
@@ -98,7 +97,7 @@ type app struct {
 }
 
 // assemble builds services and the router from configuration and a store.
-func assemble(ctx context.Context, cfg config.Config, st *store.Store, logger *slog.Logger) (*app, error) {
+func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.Logger) (*app, error) {
 	tokens, err := loadTokens(cfg)
 	if err != nil {
 		return nil, err
@@ -111,7 +110,7 @@ func assemble(ctx context.Context, cfg config.Config, st *store.Store, logger *s
 	aiSvc := ai.NewFromConfig(cfg, st, logger) // closed by app.close, after the server stopped
 	adminSvc := admin.NewService(st, aiSvc.Stats, cfg.BackupDir, nil)
 
-	metrics, err := httpapi.NewMetrics(prometheus.NewRegistry(), st.DB())
+	metrics, err := httpapi.NewMetrics(prometheus.NewRegistry(), st.metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -174,25 +173,9 @@ func loadTokens(cfg config.Config) (*auth.Tokens, error) {
 		TTL: cfg.AccessTokenTTL, Skew: 30 * time.Second}, key, previous...)
 }
 
-// readiness reports the database reachable and its schema current.
-func readiness(st *store.Store) func(ctx context.Context) map[string]string {
-	return func(ctx context.Context) map[string]string {
-		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		v, err := st.SchemaVersion(ctx)
-		switch {
-		case err != nil:
-			return map[string]string{"duckdb": "unreachable"}
-		case v < store.LatestSchema():
-			return map[string]string{"duckdb": fmt.Sprintf("schema %d behind %d", v, store.LatestSchema())}
-		}
-		return map[string]string{"duckdb": "ok"}
-	}
-}
-
 // bootstrapAdmin makes sure an admin exists: ADMIN_EMAIL/ADMIN_PASSWORD when
 // given, otherwise admin@localhost with a random password logged once.
-func bootstrapAdmin(ctx context.Context, cfg config.Config, st *store.Store, authSvc *auth.Service, logger *slog.Logger) error {
+func bootstrapAdmin(ctx context.Context, cfg config.Config, authSvc *auth.Service, logger *slog.Logger) error {
 	email, password, generated := cfg.AdminEmail, cfg.AdminPassword, false
 	if email == "" {
 		email, password, generated = "admin@localhost", randomPassword(), true

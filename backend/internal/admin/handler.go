@@ -7,7 +7,7 @@ import (
 
 	"github.com/duckgate/duckgate/backend/internal/auth"
 	"github.com/duckgate/duckgate/backend/internal/httpapi"
-	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -69,7 +69,7 @@ func (h *Handler) audit(c *gin.Context) {
 		httpapi.Abort(c, err)
 		return
 	}
-	list, err := h.svc.Audit(c.Request.Context(), store.AuditFilter{Actor: c.Query("actor"), Action: c.Query("action"), Limit: limit, Offset: offset})
+	list, err := h.svc.Audit(c.Request.Context(), model.AuditFilter{Actor: c.Query("actor"), Action: c.Query("action"), Limit: limit, Offset: offset})
 	if err != nil {
 		httpapi.Abort(c, err)
 		return

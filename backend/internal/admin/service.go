@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -18,10 +18,11 @@ type Store interface {
 	RoleCounts(ctx context.Context) (map[string]int, error)
 	TokenCounts(ctx context.Context) (map[string]int, error)
 	Ping(ctx context.Context) (time.Duration, error)
-	PurgeTokens(ctx context.Context, audit *store.Audit) (int, error)
-	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Audit, int, error)
-	Backup(ctx context.Context, parent string) (string, store.Manifest, error)
-	AppendAudit(ctx context.Context, a *store.Audit) error
+	PurgeTokens(ctx context.Context, audit *model.Audit) (int, error)
+	ListAudit(ctx context.Context, f model.AuditFilter) ([]model.Audit, int, error)
+	Backup(ctx context.Context, parent string) (model.Backup, error)
+	PruneBackups(ctx context.Context, parent string, keep int) error
+	AppendAudit(ctx context.Context, a *model.Audit) error
 }
 
 // AIStats fills the ai part of the stats (the AI gateway provides it).
@@ -98,7 +99,7 @@ func (s *Service) DBHealth(ctx context.Context) api.DBHealth {
 
 // Purge deletes revoked and expired refresh tokens.
 func (s *Service) Purge(ctx context.Context, actor, requestID string) (int, error) {
-	n, err := s.store.PurgeTokens(ctx, &store.Audit{ActorID: actor, Action: api.AuditTokensPurged, RequestID: requestID})
+	n, err := s.store.PurgeTokens(ctx, &model.Audit{ActorID: actor, Action: api.AuditTokensPurged, RequestID: requestID})
 	if err != nil {
 		return n, fmt.Errorf("admin: purge: %w", err)
 	}
@@ -109,7 +110,7 @@ func (s *Service) Purge(ctx context.Context, actor, requestID string) (int, erro
 }
 
 // Audit lists the audit trail.
-func (s *Service) Audit(ctx context.Context, f store.AuditFilter) (api.AuditList, error) {
+func (s *Service) Audit(ctx context.Context, f model.AuditFilter) (api.AuditList, error) {
 	items, total, err := s.store.ListAudit(ctx, f)
 	if err != nil {
 		return api.AuditList{}, fmt.Errorf("admin: audit: %w", err)
@@ -124,13 +125,13 @@ func (s *Service) Audit(ctx context.Context, f store.AuditFilter) (api.AuditList
 
 // Backup writes a consistent snapshot of the database while it serves.
 func (s *Service) Backup(ctx context.Context, actor, requestID string) (api.BackupResult, error) {
-	path, m, err := s.store.Backup(ctx, s.backupDir)
+	b, err := s.store.Backup(ctx, s.backupDir)
 	if err != nil {
 		return api.BackupResult{}, fmt.Errorf("admin: backup: %w", err)
 	}
-	_ = s.store.AppendAudit(ctx, &store.Audit{ActorID: actor, Action: api.AuditBackup, RequestID: requestID,
-		Detail: fmt.Sprintf("%s (%d bytes, schema %d)", path, m.Bytes, m.SchemaVersion)})
-	return api.BackupResult{Path: path, At: m.CreatedAt, Bytes: m.Bytes}, nil
+	_ = s.store.AppendAudit(ctx, &model.Audit{ActorID: actor, Action: api.AuditBackup, RequestID: requestID,
+		Detail: fmt.Sprintf("%s (%d bytes, schema %d)", b.Path, b.Bytes, b.SchemaVersion)})
+	return api.BackupResult{Path: b.Path, At: b.At, Bytes: b.Bytes}, nil
 }
 
 // ScheduleBackups takes a backup every interval and keeps the newest keep,
@@ -155,7 +156,7 @@ func (s *Service) ScheduleBackups(interval time.Duration, keep int, logger *slog
 				continue
 			}
 			logger.Info("scheduled backup written", "path", res.Path, "bytes", res.Bytes)
-			if err := store.PruneBackups(s.backupDir, keep); err != nil {
+			if err := s.store.PruneBackups(ctx, s.backupDir, keep); err != nil {
 				logger.Warn("pruning old backups failed", "err", err)
 			}
 		}

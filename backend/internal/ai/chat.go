@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/duckgate/duckgate/backend/internal/model"
+
 	"github.com/google/uuid"
 
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
@@ -30,7 +32,7 @@ func (s *Service) Chat(ctx context.Context, userID uuid.UUID, in api.ChatRequest
 	if err != nil {
 		return api.ChatResponse{}, err
 	}
-	out, err := s.complete(ctx, KindChat, req)
+	out, err := s.complete(ctx, model.KindChat, req)
 	if err != nil {
 		return api.ChatResponse{}, err
 	}
@@ -59,7 +61,7 @@ func (s *Service) GenerateText(ctx context.Context, userID uuid.UUID, in api.Tex
 	messages = append(messages, openrouter.Message{Role: openrouter.RoleUser, Content: openrouter.Content(in.Prompt)})
 	req := openrouter.ChatRequest{Model: modelOr(in.Model, s.opts.DefaultTextModel), Messages: messages,
 		Temperature: in.Temperature, MaxTokens: in.MaxTokens, UserID: userID.String()}
-	out, err := s.complete(ctx, KindText, req)
+	out, err := s.complete(ctx, model.KindText, req)
 	if err != nil {
 		return api.TextResponse{}, err
 	}
@@ -91,7 +93,7 @@ func (s *Service) StreamChat(ctx context.Context, userID uuid.UUID, in api.ChatR
 	if err != nil {
 		return err
 	}
-	c := s.startCall(userID, KindChat, req.Model)
+	c := s.startCall(userID, model.KindChat, req.Model)
 	stream, err := s.client.ChatCompletionStream(ctx, req)
 	if err != nil {
 		c.finish(err, nil, "")
@@ -196,8 +198,8 @@ func checkMessages(messages []api.ChatMessage) []api.FieldError {
 	return fields
 }
 
-func checkModelID(model string) []api.FieldError {
-	if len(model) > maxModelIDLength || strings.ContainsAny(model, " \t\r\n") {
+func checkModelID(modelID string) []api.FieldError {
+	if len(modelID) > maxModelIDLength || strings.ContainsAny(modelID, " \t\r\n") {
 		return []api.FieldError{problem.Field("model", "must be a model id such as openai/gpt-4o-mini (see GET /ai/models)")}
 	}
 	return nil
@@ -214,11 +216,11 @@ func checkSampling(temperature *float64, maxTokens *int) []api.FieldError {
 	return fields
 }
 
-func modelOr(model, fallback string) string {
-	if model == "" {
+func modelOr(modelID, fallback string) string {
+	if modelID == "" {
 		return fallback
 	}
-	return model
+	return modelID
 }
 
 func fromUsage(u *openrouter.Usage) api.Usage {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/duckgate/duckgate/backend/internal/model"
+
 	"github.com/google/uuid"
 
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
@@ -52,7 +54,7 @@ func (s *Service) GenerateImage(ctx context.Context, userID uuid.UUID, in api.Im
 		return api.ImageResponse{}, problem.Validation(problem.Field("aspect_ratio",
 			fmt.Sprintf("%q is not offered by %s; allowed values: %s", in.AspectRatio, plan.model, strings.Join(plan.aspectRatios, ", "))))
 	}
-	c := s.startCall(userID, KindImage, plan.model)
+	c := s.startCall(userID, model.KindImage, plan.model)
 	var out api.ImageResponse
 	if plan.viaImagesEndpoint {
 		out, err = s.imageViaImagesEndpoint(ctx, c, plan, in)
@@ -63,19 +65,19 @@ func (s *Service) GenerateImage(ctx context.Context, userID uuid.UUID, in api.Im
 }
 
 // planImage checks that model makes images and decides how to ask it.
-func (s *Service) planImage(ctx context.Context, model string) (imagePlan, error) {
+func (s *Service) planImage(ctx context.Context, modelID string) (imagePlan, error) {
 	cat, err := s.models.get(ctx)
 	if err != nil {
 		return imagePlan{}, upstreamError(err)
 	}
-	chatModel, inChat := cat.model(model)
-	imageModel, inImages := cat.imageModel(model)
+	chatModel, inChat := cat.model(modelID)
+	imageModel, inImages := cat.imageModel(modelID)
 	makesImages := inChat && slices.Contains(chatModel.Architecture.OutputModalities, api.ModalityImage)
 	if !makesImages && !inImages {
 		return imagePlan{}, problem.Validation(problem.Field("model",
-			fmt.Sprintf("%s does not generate images; image models: %s", model, strings.Join(imageModelIDs(cat), ", "))))
+			fmt.Sprintf("%s does not generate images; image models: %s", modelID, strings.Join(imageModelIDs(cat), ", "))))
 	}
-	plan := imagePlan{model: model, aspectRatios: ChatImageAspectRatios}
+	plan := imagePlan{model: modelID, aspectRatios: ChatImageAspectRatios}
 	if capability, ok := imageModel.SupportedParameters["aspect_ratio"]; inImages && ok && len(capability.Values) > 0 {
 		plan.aspectRatios = capability.Values
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
-	"github.com/duckgate/duckgate/backend/internal/store"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -95,7 +95,7 @@ func (p *videoPoller) scan() {
 
 // refresh returns job as upstream now sees it, or as it is when the job is
 // finished, was polled too recently, or the poll failed.
-func (p *videoPoller) refresh(ctx context.Context, job store.VideoJob) store.VideoJob {
+func (p *videoPoller) refresh(ctx context.Context, job model.VideoJob) model.VideoJob {
 	if api.IsTerminal(job.Status) || !p.due(job.ID) {
 		return job
 	}
@@ -104,7 +104,7 @@ func (p *videoPoller) refresh(ctx context.Context, job store.VideoJob) store.Vid
 	})
 	select {
 	case res := <-ch:
-		return res.Val.(store.VideoJob)
+		return res.Val.(model.VideoJob)
 	case <-ctx.Done():
 		return job
 	}
@@ -123,7 +123,7 @@ func (p *videoPoller) due(id uuid.UUID) bool {
 }
 
 // poll asks upstream once and saves what changed.
-func (p *videoPoller) poll(ctx context.Context, job store.VideoJob) store.VideoJob {
+func (p *videoPoller) poll(ctx context.Context, job model.VideoJob) model.VideoJob {
 	up, err := p.ask(ctx, job)
 	now := p.s.now()
 	updated := job
@@ -160,7 +160,7 @@ func (p *videoPoller) poll(ctx context.Context, job store.VideoJob) store.VideoJ
 	return updated
 }
 
-func (p *videoPoller) ask(ctx context.Context, job store.VideoJob) (*openrouter.VideoJob, error) {
+func (p *videoPoller) ask(ctx context.Context, job model.VideoJob) (*openrouter.VideoJob, error) {
 	if job.PollingURL != "" {
 		// Relative polling URLs resolve against the configured base; the key
 		// goes only to the configured origin (the client sees to both).

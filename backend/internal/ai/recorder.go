@@ -6,12 +6,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
 // UsageWriter stores a batch of usage records in one write.
 type UsageWriter interface {
-	InsertUsage(ctx context.Context, records []store.UsageRecord) error
+	InsertUsage(ctx context.Context, records []model.UsageRecord) error
 }
 
 // RecorderOptions tune a Recorder.
@@ -37,7 +37,7 @@ type Recorder struct {
 	opts RecorderOptions
 
 	mu      sync.Mutex
-	pending []store.UsageRecord
+	pending []model.UsageRecord
 	closed  bool
 
 	full    chan struct{}      // a batch is ready: flush now
@@ -68,11 +68,11 @@ func NewRecorder(w UsageWriter, opts RecorderOptions) *Recorder {
 
 // Record queues one record. After Close it writes the record directly, so a
 // call finishing during shutdown is still kept.
-func (r *Recorder) Record(rec store.UsageRecord) {
+func (r *Recorder) Record(rec model.UsageRecord) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		r.write([]store.UsageRecord{rec})
+		r.write([]model.UsageRecord{rec})
 		return
 	}
 	r.pending = append(r.pending, rec)
@@ -159,7 +159,7 @@ func (r *Recorder) flush() {
 	}
 }
 
-func (r *Recorder) write(batch []store.UsageRecord) bool {
+func (r *Recorder) write(batch []model.UsageRecord) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.w.InsertUsage(ctx, batch); err != nil {

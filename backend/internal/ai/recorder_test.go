@@ -10,27 +10,29 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duckgate/duckgate/backend/internal/store/duckdb"
+
 	"github.com/google/uuid"
 
-	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
 // batchLog is a UsageWriter that remembers the batches it was given and can
 // be told to fail.
 type batchLog struct {
 	mu      sync.Mutex
-	batches [][]store.UsageRecord
+	batches [][]model.UsageRecord
 	failing int // fail this many more writes
 }
 
-func (b *batchLog) InsertUsage(_ context.Context, records []store.UsageRecord) error {
+func (b *batchLog) InsertUsage(_ context.Context, records []model.UsageRecord) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.failing > 0 {
 		b.failing--
 		return errors.New("database unavailable")
 	}
-	b.batches = append(b.batches, append([]store.UsageRecord(nil), records...))
+	b.batches = append(b.batches, append([]model.UsageRecord(nil), records...))
 	return nil
 }
 
@@ -63,8 +65,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func record(model string) store.UsageRecord {
-	return store.UsageRecord{At: time.Now(), UserID: uuid.New(), Kind: KindChat, Model: model, Status: store.UsageStatusOK}
+func record(modelID string) model.UsageRecord {
+	return model.UsageRecord{At: time.Now(), UserID: uuid.New(), Kind: model.KindChat, Model: modelID, Status: model.UsageStatusOK}
 }
 
 func TestRecorderWritesFullBatchesAtOnceAndTheRestOnClose(t *testing.T) {
@@ -135,7 +137,7 @@ func TestRecorderLosesNothingOnACleanStop(t *testing.T) {
 func BenchmarkRecorderIntoDuckDB(b *testing.B) {
 	for _, batch := range []int{256, 1024, DefaultFlushRecords} {
 		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			st, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "bench.duckdb"), store.Options{})
+			st, err := duckdb.Open(context.Background(), filepath.Join(b.TempDir(), "bench.duckdb"), duckdb.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}

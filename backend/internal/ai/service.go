@@ -19,31 +19,23 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/duckgate/duckgate/backend/internal/config"
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
 	"github.com/duckgate/duckgate/backend/internal/problem"
-	"github.com/duckgate/duckgate/backend/internal/store"
 )
 
 // Store is what the gateway needs from storage.
 type Store interface {
-	InsertUsage(ctx context.Context, records []store.UsageRecord) error
-	AIStats(ctx context.Context, since time.Time) (store.AIStats, error)
-	UsageReport(ctx context.Context, since time.Time, groupBy string) ([]store.UsageRow, error)
+	InsertUsage(ctx context.Context, records []model.UsageRecord) error
+	AIStats(ctx context.Context, since time.Time) (model.AIStats, error)
+	UsageReport(ctx context.Context, since time.Time, groupBy string) ([]model.UsageRow, error)
 
-	CreateVideoJob(ctx context.Context, j *store.VideoJob) error
-	VideoJob(ctx context.Context, id uuid.UUID) (store.VideoJob, error)
-	VideoJobs(ctx context.Context, userID uuid.UUID, limit, offset int) ([]store.VideoJob, int, error)
-	UnfinishedVideoJobs(ctx context.Context, statuses ...string) ([]store.VideoJob, error)
-	UpdateVideoJob(ctx context.Context, j store.VideoJob) error
+	CreateVideoJob(ctx context.Context, j *model.VideoJob) error
+	VideoJob(ctx context.Context, id uuid.UUID) (model.VideoJob, error)
+	VideoJobs(ctx context.Context, userID uuid.UUID, limit, offset int) ([]model.VideoJob, int, error)
+	UnfinishedVideoJobs(ctx context.Context, statuses ...string) ([]model.VideoJob, error)
+	UpdateVideoJob(ctx context.Context, j model.VideoJob) error
 }
-
-// Usage kinds.
-const (
-	KindChat  = "chat"
-	KindText  = "text"
-	KindImage = "image"
-	KindVideo = "video"
-)
 
 // Defaults of Options.
 const (
@@ -166,14 +158,14 @@ func upstreamError(err error) error {
 // call is one upstream generation call being measured for its usage record.
 type call struct {
 	s      *Service
-	record store.UsageRecord
+	record model.UsageRecord
 	start  time.Time
 }
 
-func (s *Service) startCall(userID uuid.UUID, kind, model string) *call {
+func (s *Service) startCall(userID uuid.UUID, kind, modelID string) *call {
 	now := s.now()
 	return &call{s: s, start: time.Now(),
-		record: store.UsageRecord{At: now, UserID: userID, Kind: kind, Model: model}}
+		record: model.UsageRecord{At: now, UserID: userID, Kind: kind, Model: modelID}}
 }
 
 // finish records the call: its outcome (err nil for success), tokens and cost.
@@ -184,7 +176,7 @@ func (c *call) finish(err error, usage *openrouter.Usage, generationID string) {
 	if usage != nil {
 		r.PromptTokens, r.CompletionTokens, r.Cost = usage.PromptTokens, usage.CompletionTokens, usage.Cost
 	}
-	r.Status = store.UsageStatusOK
+	r.Status = model.UsageStatusOK
 	if err != nil {
 		r.Status, r.ErrorKind = failureStatus(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/problem"
-	"github.com/duckgate/duckgate/backend/internal/store"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -44,8 +44,8 @@ func UsageQuery(days, groupBy string) (int, string, error) {
 	}
 	switch groupBy {
 	case "":
-		groupBy = store.UsageByModel
-	case store.UsageByModel, store.UsageByUser, store.UsageByDay:
+		groupBy = model.UsageByModel
+	case model.UsageByModel, model.UsageByUser, model.UsageByDay:
 	default:
 		fields = append(fields, problem.Field("group_by", "must be model, user or day"))
 	}

@@ -12,9 +12,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
 	"github.com/duckgate/duckgate/backend/internal/problem"
-	"github.com/duckgate/duckgate/backend/internal/store"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -65,13 +65,13 @@ func (s *Service) submitVideo(ctx context.Context, userID uuid.UUID, in api.Vide
 	if err := s.configuredAndValid(fields); err != nil {
 		return api.VideoJob{}, err
 	}
-	model := modelOr(in.Model, s.opts.DefaultVideoModel)
-	if err := s.checkVideoParams(ctx, model, in, fromImage); err != nil {
+	modelID := modelOr(in.Model, s.opts.DefaultVideoModel)
+	if err := s.checkVideoParams(ctx, modelID, in, fromImage); err != nil {
 		return api.VideoJob{}, err
 	}
 
-	c := s.startCall(userID, KindVideo, model)
-	up, err := s.client.SubmitVideo(ctx, openrouter.VideoRequest{Model: model, Prompt: in.Prompt, Duration: in.Duration,
+	c := s.startCall(userID, model.KindVideo, modelID)
+	up, err := s.client.SubmitVideo(ctx, openrouter.VideoRequest{Model: modelID, Prompt: in.Prompt, Duration: in.Duration,
 		Resolution: in.Resolution, AspectRatio: in.AspectRatio, FirstFrameURL: imageURL})
 	if err != nil {
 		c.finish(err, nil, "")
@@ -82,8 +82,8 @@ func (s *Service) submitVideo(ctx context.Context, userID uuid.UUID, in api.Vide
 	params, _ := json.Marshal(videoParams{Duration: in.Duration, Resolution: in.Resolution, AspectRatio: in.AspectRatio,
 		FirstFrame: describeImage(imageURL)})
 	now := s.now()
-	job := &store.VideoJob{UserID: userID, UpstreamID: up.ID, PollingURL: up.PollingURL, Status: jobStatus(up.Status),
-		Model: model, Prompt: in.Prompt, Params: string(params), Error: up.Error, CreatedAt: now, UpdatedAt: now}
+	job := &model.VideoJob{UserID: userID, UpstreamID: up.ID, PollingURL: up.PollingURL, Status: jobStatus(up.Status),
+		Model: modelID, Prompt: in.Prompt, Params: string(params), Error: up.Error, CreatedAt: now, UpdatedAt: now}
 	// Upstream accepted (and will bill) the job: keep it even if our client left.
 	if err := s.store.CreateVideoJob(context.WithoutCancel(ctx), job); err != nil {
 		return api.VideoJob{}, fmt.Errorf("ai: save video job %s: %w", up.ID, err)
@@ -92,34 +92,34 @@ func (s *Service) submitVideo(ctx context.Context, userID uuid.UUID, in api.Vide
 }
 
 // checkVideoParams validates against the model's published capabilities.
-func (s *Service) checkVideoParams(ctx context.Context, model string, in api.VideoRequest, fromImage bool) error {
+func (s *Service) checkVideoParams(ctx context.Context, modelID string, in api.VideoRequest, fromImage bool) error {
 	cat, err := s.models.get(ctx)
 	if err != nil {
 		return upstreamError(err)
 	}
-	m, ok := cat.videoModel(model)
+	m, ok := cat.videoModel(modelID)
 	if !ok {
 		return problem.Validation(problem.Field("model",
-			fmt.Sprintf("%s is not a video model; video models: %s", model, strings.Join(cat.videoModelIDs(), ", "))))
+			fmt.Sprintf("%s is not a video model; video models: %s", modelID, strings.Join(cat.videoModelIDs(), ", "))))
 	}
 	var fields []api.FieldError
 	if in.Duration != nil && len(m.SupportedDurations) > 0 && !slices.Contains(m.SupportedDurations, *in.Duration) {
 		fields = append(fields, problem.Field("duration", fmt.Sprintf("%d is not offered by %s; allowed values: %s",
-			*in.Duration, model, joinInts(m.SupportedDurations))))
+			*in.Duration, modelID, joinInts(m.SupportedDurations))))
 	}
 	if in.Duration != nil && *in.Duration < 1 {
 		fields = append(fields, problem.Field("duration", "must be at least 1 second"))
 	}
 	if in.Resolution != "" && len(m.SupportedResolutions) > 0 && !slices.Contains(m.SupportedResolutions, in.Resolution) {
 		fields = append(fields, problem.Field("resolution", fmt.Sprintf("%q is not offered by %s; allowed values: %s",
-			in.Resolution, model, strings.Join(m.SupportedResolutions, ", "))))
+			in.Resolution, modelID, strings.Join(m.SupportedResolutions, ", "))))
 	}
 	if in.AspectRatio != "" && len(m.SupportedAspectRatios) > 0 && !slices.Contains(m.SupportedAspectRatios, in.AspectRatio) {
 		fields = append(fields, problem.Field("aspect_ratio", fmt.Sprintf("%q is not offered by %s; allowed values: %s",
-			in.AspectRatio, model, strings.Join(m.SupportedAspectRatios, ", "))))
+			in.AspectRatio, modelID, strings.Join(m.SupportedAspectRatios, ", "))))
 	}
 	if fromImage && len(m.SupportedFrameImages) > 0 && !slices.Contains(m.SupportedFrameImages, "first_frame") {
-		fields = append(fields, problem.Field("model", model+" cannot start a video from an image"))
+		fields = append(fields, problem.Field("model", modelID+" cannot start a video from an image"))
 	}
 	if len(fields) > 0 {
 		return problem.Validation(fields...)
@@ -179,25 +179,25 @@ func (s *Service) VideoContent(ctx context.Context, caller Caller, id string) (*
 
 // readableJob loads a job the caller owns (any job for admins); anything
 // else is the same 404, so ids of others' jobs reveal nothing.
-func (s *Service) readableJob(ctx context.Context, caller Caller, id string) (store.VideoJob, error) {
+func (s *Service) readableJob(ctx context.Context, caller Caller, id string) (model.VideoJob, error) {
 	jobID, err := uuid.Parse(id)
 	if err != nil {
-		return store.VideoJob{}, errJobNotFound
+		return model.VideoJob{}, errJobNotFound
 	}
 	job, err := s.store.VideoJob(ctx, jobID)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.VideoJob{}, errJobNotFound
+	if errors.Is(err, model.ErrNotFound) {
+		return model.VideoJob{}, errJobNotFound
 	}
 	if err != nil {
-		return store.VideoJob{}, fmt.Errorf("ai: read video job: %w", err)
+		return model.VideoJob{}, fmt.Errorf("ai: read video job: %w", err)
 	}
 	if job.UserID != caller.UserID && !caller.IsAdmin {
-		return store.VideoJob{}, errJobNotFound
+		return model.VideoJob{}, errJobNotFound
 	}
 	return job, nil
 }
 
-func toVideoJob(j store.VideoJob) api.VideoJob {
+func toVideoJob(j model.VideoJob) api.VideoJob {
 	out := api.VideoJob{ID: j.ID.String(), Status: j.Status, Model: j.Model, Prompt: j.Prompt,
 		CreatedAt: j.CreatedAt.UTC(), UpdatedAt: j.UpdatedAt.UTC(), Error: j.Error, Cost: j.Cost}
 	if j.Status == api.VideoCompleted {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/duckgate/duckgate/backend/internal/httpapi"
 	"github.com/duckgate/duckgate/backend/internal/problem"
-	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -128,6 +128,6 @@ func noStore(c *gin.Context) {
 }
 
 // UserJSON is the public view of a user row.
-func UserJSON(u store.User) api.User {
+func UserJSON(u model.User) api.User {
 	return api.User{ID: u.ID.String(), Email: u.Email, Role: u.Role, CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC()}
 }

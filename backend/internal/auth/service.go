@@ -17,23 +17,22 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/duckgate/duckgate/backend/internal/problem"
-	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
 // Store is what the auth service needs from storage.
 type Store interface {
-	NewUser(email, passwordHash, role string) store.User
-	CreateUser(ctx context.Context, u store.User, audit *store.Audit) error
-	UserByEmail(ctx context.Context, email string) (store.User, error)
-	UserByID(ctx context.Context, id uuid.UUID) (store.User, error)
-	UpdateUser(ctx context.Context, id uuid.UUID, change store.UserChange, audits ...*store.Audit) (store.User, error)
-	CreateSession(ctx context.Context, ns store.NewSession) (uuid.UUID, error)
-	Rotate(ctx context.Context, r store.Rotation) (store.Session, error)
+	CreateUser(ctx context.Context, u model.User, audit *model.Audit) error
+	UserByEmail(ctx context.Context, email string) (model.User, error)
+	UserByID(ctx context.Context, id uuid.UUID) (model.User, error)
+	UpdateUser(ctx context.Context, id uuid.UUID, change model.UserChange, audits ...*model.Audit) (model.User, error)
+	CreateSession(ctx context.Context, ns model.NewSession) (uuid.UUID, error)
+	Rotate(ctx context.Context, r model.Rotation) (model.Session, error)
 	RevokeByToken(ctx context.Context, hash string) error
-	SessionActive(family uuid.UUID) (uuid.UUID, bool)
-	AppendAudit(ctx context.Context, a *store.Audit) error
-	EnsureAdmin(ctx context.Context, u store.User) (bool, error)
+	SessionActive(ctx context.Context, family uuid.UUID) (owner uuid.UUID, live bool, err error)
+	AppendAudit(ctx context.Context, a *model.Audit) error
+	EnsureAdmin(ctx context.Context, u model.User) (bool, error)
 }
 
 // Public failures of the auth endpoints.
@@ -114,7 +113,7 @@ func CheckPassword(field, password string) *api.FieldError {
 }
 
 // Register creates a user account with role user.
-func (s *Service) Register(ctx context.Context, req api.RegisterRequest) (store.User, error) {
+func (s *Service) Register(ctx context.Context, req api.RegisterRequest) (model.User, error) {
 	email, emailErr := NormalizeEmail(req.Email)
 	var fields []api.FieldError
 	if emailErr != nil {
@@ -124,24 +123,24 @@ func (s *Service) Register(ctx context.Context, req api.RegisterRequest) (store.
 		fields = append(fields, *pwErr)
 	}
 	if len(fields) > 0 {
-		return store.User{}, problem.Validation(fields...)
+		return model.User{}, problem.Validation(fields...)
 	}
 	return s.CreateAccount(ctx, email, req.Password, api.RoleUser, nil)
 }
 
 // CreateAccount hashes password and stores a new account (also used by the
 // operator command and admin bootstrap).
-func (s *Service) CreateAccount(ctx context.Context, email, password, role string, audit *store.Audit) (store.User, error) {
+func (s *Service) CreateAccount(ctx context.Context, email, password, role string, audit *model.Audit) (model.User, error) {
 	hash, err := s.hasher.Hash(ctx, password)
 	if err != nil {
-		return store.User{}, err
+		return model.User{}, err
 	}
-	u := s.store.NewUser(email, hash, role)
+	u := model.NewUser(email, hash, role, s.cfg.Now())
 	if err := s.store.CreateUser(ctx, u, audit); err != nil {
-		if errors.Is(err, store.ErrEmailTaken) {
-			return store.User{}, ErrEmailTaken.Wrap(err)
+		if errors.Is(err, model.ErrEmailTaken) {
+			return model.User{}, ErrEmailTaken.Wrap(err)
 		}
-		return store.User{}, fmt.Errorf("auth: register: %w", err)
+		return model.User{}, fmt.Errorf("auth: register: %w", err)
 	}
 	return u, nil
 }
@@ -153,7 +152,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool
 	if err != nil {
 		return false, err
 	}
-	created, err := s.store.EnsureAdmin(ctx, s.store.NewUser(email, hash, api.RoleAdmin))
+	created, err := s.store.EnsureAdmin(ctx, model.NewUser(email, hash, api.RoleAdmin, s.cfg.Now()))
 	if err != nil {
 		return false, fmt.Errorf("auth: ensure admin: %w", err)
 	}
@@ -169,7 +168,7 @@ func (s *Service) Login(ctx context.Context, rawEmail, password string, client C
 	}
 	u, err := s.store.UserByEmail(ctx, email)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		s.hasher.VerifyDummy(ctx, password)
 		return api.TokenPair{}, s.failLogin(ctx, email, "", client)
 	case err != nil:
@@ -192,11 +191,11 @@ func (s *Service) Login(ctx context.Context, rawEmail, password string, client C
 // failLogin records a failed sign-in (and a lock-out when it causes one).
 func (s *Service) failLogin(ctx context.Context, email, userID string, client Client) error {
 	detail := fmt.Sprintf("email=%q ip=%s", email, client.IP)
-	_ = s.store.AppendAudit(ctx, &store.Audit{Action: api.AuditLoginFailed, TargetID: userID, Detail: detail, RequestID: client.RequestID})
+	_ = s.store.AppendAudit(ctx, &model.Audit{Action: api.AuditLoginFailed, TargetID: userID, Detail: detail, RequestID: client.RequestID})
 	lockedEmail := s.byEmail.Fail(email)
 	lockedClient := s.byClient.Fail(client.IP)
 	if lockedEmail || lockedClient {
-		_ = s.store.AppendAudit(ctx, &store.Audit{Action: api.AuditLockout, TargetID: userID,
+		_ = s.store.AppendAudit(ctx, &model.Audit{Action: api.AuditLockout, TargetID: userID,
 			Detail: detail + fmt.Sprintf(" locked_for=%s", s.cfg.LoginLockout), RequestID: client.RequestID})
 	}
 	return ErrInvalidCredentials
@@ -205,16 +204,16 @@ func (s *Service) failLogin(ctx context.Context, email, userID string, client Cl
 // rehash upgrades a hash made with weaker parameters; failure is harmless.
 func (s *Service) rehash(ctx context.Context, id uuid.UUID, password string) {
 	if hash, err := s.hasher.Hash(ctx, password); err == nil {
-		_, _ = s.store.UpdateUser(ctx, id, store.UserChange{PasswordHash: &hash})
+		_, _ = s.store.UpdateUser(ctx, id, model.UserChange{PasswordHash: &hash})
 	}
 }
 
-func (s *Service) startSession(ctx context.Context, u store.User, client Client) (api.TokenPair, error) {
+func (s *Service) startSession(ctx context.Context, u model.User, client Client) (api.TokenPair, error) {
 	refresh, hash, err := newRefreshToken()
 	if err != nil {
 		return api.TokenPair{}, err
 	}
-	sid, err := s.store.CreateSession(ctx, store.NewSession{UserID: u.ID, TokenHash: hash,
+	sid, err := s.store.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: hash,
 		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP})
 	if err != nil {
 		return api.TokenPair{}, fmt.Errorf("auth: start session: %w", err)
@@ -231,10 +230,10 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, client Clien
 	if err != nil {
 		return api.TokenPair{}, err
 	}
-	se, err := s.store.Rotate(ctx, store.Rotation{OldHash: hashToken(refreshToken), NewHash: nextHash,
+	se, err := s.store.Rotate(ctx, model.Rotation{OldHash: hashToken(refreshToken), NewHash: nextHash,
 		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP, RequestID: client.RequestID})
 	switch {
-	case errors.Is(err, store.ErrTokenInvalid), errors.Is(err, store.ErrTokenReused):
+	case errors.Is(err, model.ErrTokenInvalid), errors.Is(err, model.ErrTokenReused):
 		return api.TokenPair{}, ErrInvalidRefresh.Wrap(err)
 	case err != nil:
 		return api.TokenPair{}, fmt.Errorf("auth: refresh: %w", err)
@@ -286,12 +285,15 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, e
 	if err != nil {
 		return Principal{}, problem.ErrUnauthorized.WithDetail("the access token is invalid or expired").Wrap(err)
 	}
-	owner, ok := s.store.SessionActive(c.SessionID)
-	if !ok || owner != c.UserID {
+	owner, live, err := s.store.SessionActive(ctx, c.SessionID)
+	if err != nil {
+		return Principal{}, fmt.Errorf("auth: check session: %w", err)
+	}
+	if !live || owner != c.UserID {
 		return Principal{}, ErrSessionEnded
 	}
 	u, err := s.store.UserByID(ctx, c.UserID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return Principal{}, ErrSessionEnded
 	} else if err != nil {
 		return Principal{}, fmt.Errorf("auth: load user: %w", err)

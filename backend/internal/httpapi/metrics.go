@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"database/sql"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -26,8 +25,9 @@ type Metrics struct {
 var durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
 
 // NewMetrics registers the HTTP metrics, the Go runtime and process
-// collectors and, when db is not nil, the database pool statistics on reg.
-func NewMetrics(reg *prometheus.Registry, db *sql.DB) (*Metrics, error) {
+// collectors and, when db is not nil, the database's collector (its pool
+// statistics) on reg.
+func NewMetrics(reg *prometheus.Registry, db prometheus.Collector) (*Metrics, error) {
 	m := &Metrics{
 		registry: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -47,7 +47,7 @@ func NewMetrics(reg *prometheus.Registry, db *sql.DB) (*Metrics, error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
 	if db != nil {
-		cs = append(cs, collectors.NewDBStatsCollector(db, "duckdb"))
+		cs = append(cs, db)
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -10,11 +10,16 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // the real database, for the pool statistics
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 func metricsServer(t *testing.T, db *sql.DB) (*testServer, *Metrics) {
 	t.Helper()
-	m, err := NewMetrics(prometheus.NewRegistry(), db)
+	var pool prometheus.Collector
+	if db != nil {
+		pool = collectors.NewDBStatsCollector(db, "duckdb")
+	}
+	m, err := NewMetrics(prometheus.NewRegistry(), pool)
 	if err != nil {
 		t.Fatal(err)
 	}

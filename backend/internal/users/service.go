@@ -12,18 +12,18 @@ import (
 
 	"github.com/duckgate/duckgate/backend/internal/auth"
 	"github.com/duckgate/duckgate/backend/internal/problem"
-	"github.com/duckgate/duckgate/backend/internal/store"
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
 // Store is what user management needs from storage.
 type Store interface {
-	UserByID(ctx context.Context, id uuid.UUID) (store.User, error)
-	UpdateUser(ctx context.Context, id uuid.UUID, change store.UserChange, audits ...*store.Audit) (store.User, error)
-	ListUsers(ctx context.Context, query string, limit, offset int) (store.UserPage, error)
-	DeleteUser(ctx context.Context, id uuid.UUID, audit *store.Audit) error
-	SetRole(ctx context.Context, id uuid.UUID, role string, audit *store.Audit) (store.User, error)
-	Sessions(ctx context.Context, user uuid.UUID) ([]store.Session, error)
+	UserByID(ctx context.Context, id uuid.UUID) (model.User, error)
+	UpdateUser(ctx context.Context, id uuid.UUID, change model.UserChange, audits ...*model.Audit) (model.User, error)
+	ListUsers(ctx context.Context, query string, limit, offset int) (model.UserPage, error)
+	DeleteUser(ctx context.Context, id uuid.UUID, audit *model.Audit) error
+	SetRole(ctx context.Context, id uuid.UUID, role string, audit *model.Audit) (model.User, error)
+	Sessions(ctx context.Context, user uuid.UUID) ([]model.Session, error)
 	RevokeSession(ctx context.Context, user, family uuid.UUID) error
 	RevokeOtherSessions(ctx context.Context, user, keep uuid.UUID) error
 }
@@ -48,18 +48,18 @@ type Service struct {
 func NewService(st Store, hasher *auth.Hasher) *Service { return &Service{store: st, hasher: hasher} }
 
 // Me returns the caller's account.
-func (s *Service) Me(ctx context.Context, p auth.Principal) (store.User, error) {
+func (s *Service) Me(ctx context.Context, p auth.Principal) (model.User, error) {
 	u, err := s.store.UserByID(ctx, p.UserID)
 	if err != nil {
-		return store.User{}, fmt.Errorf("users: me: %w", err)
+		return model.User{}, fmt.Errorf("users: me: %w", err)
 	}
 	return u, nil
 }
 
 // UpdateMe changes the caller's email and/or password after checking the
 // current password. A new password ends every other session.
-func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.UpdateMeRequest, requestID string) (store.User, error) {
-	var change store.UserChange
+func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.UpdateMeRequest, requestID string) (model.User, error) {
+	var change model.UserChange
 	var fields []api.FieldError
 	if req.CurrentPassword == "" {
 		fields = append(fields, problem.Field("current_password", "is required"))
@@ -80,40 +80,40 @@ func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.Update
 		fields = append(fields, problem.Field("email", "give a new email or a new password"))
 	}
 	if len(fields) > 0 {
-		return store.User{}, problem.Validation(fields...)
+		return model.User{}, problem.Validation(fields...)
 	}
 	u, err := s.store.UserByID(ctx, p.UserID)
 	if err != nil {
-		return store.User{}, fmt.Errorf("users: load: %w", err)
+		return model.User{}, fmt.Errorf("users: load: %w", err)
 	}
 	ok, _, err := s.hasher.Verify(ctx, req.CurrentPassword, u.PasswordHash)
 	if err != nil {
-		return store.User{}, fmt.Errorf("users: verify password: %w", err)
+		return model.User{}, fmt.Errorf("users: verify password: %w", err)
 	}
 	if !ok {
-		return store.User{}, ErrWrongPassword
+		return model.User{}, ErrWrongPassword
 	}
-	var audits []*store.Audit
+	var audits []*model.Audit
 	actor := p.UserID.String()
 	if change.Email != nil && *change.Email != u.Email {
-		audits = append(audits, &store.Audit{ActorID: actor, Action: api.AuditEmailChange, TargetID: actor,
+		audits = append(audits, &model.Audit{ActorID: actor, Action: api.AuditEmailChange, TargetID: actor,
 			Detail: fmt.Sprintf("from %q to %q", u.Email, *change.Email), RequestID: requestID})
 	}
 	if req.Password != nil {
 		hash, err := s.hasher.Hash(ctx, *req.Password)
 		if err != nil {
-			return store.User{}, err
+			return model.User{}, err
 		}
 		change.PasswordHash = &hash
 		change.EndOtherSessions, change.KeepSession = true, p.SessionID
-		audits = append(audits, &store.Audit{ActorID: actor, Action: api.AuditPasswordChange, TargetID: actor,
+		audits = append(audits, &model.Audit{ActorID: actor, Action: api.AuditPasswordChange, TargetID: actor,
 			Detail: "other sessions were signed out", RequestID: requestID})
 	}
 	updated, err := s.store.UpdateUser(ctx, p.UserID, change, audits...)
-	if errors.Is(err, store.ErrEmailTaken) {
-		return store.User{}, ErrEmailTaken
+	if errors.Is(err, model.ErrEmailTaken) {
+		return model.User{}, ErrEmailTaken
 	} else if err != nil {
-		return store.User{}, fmt.Errorf("users: update: %w", err)
+		return model.User{}, fmt.Errorf("users: update: %w", err)
 	}
 	return updated, nil
 }
@@ -138,7 +138,7 @@ func (s *Service) RevokeSession(ctx context.Context, p auth.Principal, rawID str
 	if err != nil {
 		return ErrNoSession
 	}
-	if err := s.store.RevokeSession(ctx, p.UserID, id); errors.Is(err, store.ErrNotFound) {
+	if err := s.store.RevokeSession(ctx, p.UserID, id); errors.Is(err, model.ErrNotFound) {
 		return ErrNoSession
 	} else if err != nil {
 		return fmt.Errorf("users: revoke session: %w", err)
@@ -155,10 +155,10 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p auth.Principal) err
 }
 
 // List pages through users.
-func (s *Service) List(ctx context.Context, q string, limit, offset int) (store.UserPage, error) {
+func (s *Service) List(ctx context.Context, q string, limit, offset int) (model.UserPage, error) {
 	page, err := s.store.ListUsers(ctx, q, limit, offset)
 	if err != nil {
-		return store.UserPage{}, fmt.Errorf("users: list: %w", err)
+		return model.UserPage{}, fmt.Errorf("users: list: %w", err)
 	}
 	return page, nil
 }
@@ -173,17 +173,17 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, rawID, requestID
 		return ErrDeleteSelf
 	}
 	target, err := s.store.UserByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, model.ErrNotFound) {
 		return ErrNoUser
 	} else if err != nil {
 		return fmt.Errorf("users: delete: %w", err)
 	}
-	err = s.store.DeleteUser(ctx, id, &store.Audit{ActorID: p.UserID.String(), Action: api.AuditUserDeleted,
+	err = s.store.DeleteUser(ctx, id, &model.Audit{ActorID: p.UserID.String(), Action: api.AuditUserDeleted,
 		TargetID: id.String(), Detail: fmt.Sprintf("deleted %s (%s)", target.Email, target.Role), RequestID: requestID})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, model.ErrNotFound):
 		return ErrNoUser
-	case errors.Is(err, store.ErrLastAdmin):
+	case errors.Is(err, model.ErrLastAdmin):
 		return ErrLastAdmin
 	case err != nil:
 		return fmt.Errorf("users: delete: %w", err)
@@ -192,23 +192,23 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, rawID, requestID
 }
 
 // SetRole changes a user's role, never leaving zero admins.
-func (s *Service) SetRole(ctx context.Context, p auth.Principal, rawID, role, requestID string) (store.User, error) {
+func (s *Service) SetRole(ctx context.Context, p auth.Principal, rawID, role, requestID string) (model.User, error) {
 	if role != api.RoleUser && role != api.RoleAdmin {
-		return store.User{}, problem.Validation(problem.Field("role", `must be "user" or "admin"`))
+		return model.User{}, problem.Validation(problem.Field("role", `must be "user" or "admin"`))
 	}
 	id, err := uuid.Parse(rawID)
 	if err != nil {
-		return store.User{}, ErrNoUser
+		return model.User{}, ErrNoUser
 	}
-	u, err := s.store.SetRole(ctx, id, role, &store.Audit{ActorID: p.UserID.String(), Action: api.AuditRoleChange,
+	u, err := s.store.SetRole(ctx, id, role, &model.Audit{ActorID: p.UserID.String(), Action: api.AuditRoleChange,
 		TargetID: id.String(), Detail: "role set to " + role, RequestID: requestID})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.User{}, ErrNoUser
-	case errors.Is(err, store.ErrLastAdmin):
-		return store.User{}, ErrLastAdmin
+	case errors.Is(err, model.ErrNotFound):
+		return model.User{}, ErrNoUser
+	case errors.Is(err, model.ErrLastAdmin):
+		return model.User{}, ErrLastAdmin
 	case err != nil:
-		return store.User{}, fmt.Errorf("users: set role: %w", err)
+		return model.User{}, fmt.Errorf("users: set role: %w", err)
 	}
 	return u, nil
 }

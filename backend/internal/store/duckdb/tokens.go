@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -21,26 +22,6 @@ const (
 	tokenActive  = "active"
 	tokenRevoked = "revoked"
 )
-
-// NewSession is a sign-in: the first refresh token of a new family.
-type NewSession struct {
-	UserID    uuid.UUID
-	TokenHash string
-	ExpiresAt time.Time
-	UserAgent string
-	IP        string
-}
-
-// Session describes a live session (a family with an active token).
-type Session struct {
-	ID         uuid.UUID // the family id: the access tokens' sid
-	UserID     uuid.UUID
-	CreatedAt  time.Time
-	LastUsedAt time.Time
-	ExpiresAt  time.Time
-	UserAgent  string
-	IP         string
-}
 
 // tokenColumns are the columns the appender fills, in tokenValues' order.
 var tokenColumns = []string{"id", "token_hash", "family_id", "user_id", "parent_id", "status", "created_at",
@@ -58,7 +39,7 @@ func tokenValues(id uuid.UUID, hash string, family, user, parent uuid.UUID, crea
 
 // CreateSession stores the first refresh token of a new session and returns
 // the session id.
-func (s *Store) CreateSession(ctx context.Context, ns NewSession) (uuid.UUID, error) {
+func (s *Store) CreateSession(ctx context.Context, ns model.NewSession) (uuid.UUID, error) {
 	family, id := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
 	now := s.now().Truncate(time.Microsecond)
 	err := s.write(ctx, func(t *Tx) error {
@@ -74,23 +55,13 @@ func (s *Store) CreateSession(ctx context.Context, ns NewSession) (uuid.UUID, er
 	return family, err
 }
 
-// Rotation exchanges the refresh token with hash OldHash for a new one.
-type Rotation struct {
-	OldHash   string
-	NewHash   string
-	ExpiresAt time.Time
-	UserAgent string
-	IP        string
-	RequestID string
-}
-
 // Rotate performs one refresh as one atomic step: the presented token must be
 // the current token of a live session; its successor is inserted and
 // becomes current. A rotated token presented again revokes its whole family
-// (RFC 9700 4.14) and yields ErrTokenReused; anything else unusable yields
-// ErrTokenInvalid. Concurrent rotations are applied together by the writer
+// (RFC 9700 4.14) and yields model.ErrTokenReused; anything else unusable yields
+// model.ErrTokenInvalid. Concurrent rotations are applied together by the writer
 // (rotateRun).
-func (s *Store) Rotate(ctx context.Context, r Rotation) (Session, error) {
+func (s *Store) Rotate(ctx context.Context, r model.Rotation) (model.Session, error) {
 	job := &rotationJob{r: r}
 	err := s.w.submit(&writeOp{ctx: ctx, rotation: job, done: make(chan error, 1)})
 	return job.out, err
@@ -98,8 +69,8 @@ func (s *Store) Rotate(ctx context.Context, r Rotation) (Session, error) {
 
 // rotationJob is one queued Rotate call and, once applied, its session.
 type rotationJob struct {
-	r   Rotation
-	out Session
+	r   model.Rotation
+	out model.Session
 }
 
 // rotateRun applies consecutive rotations of one batch. The common case, a
@@ -132,7 +103,7 @@ func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 			id := uuid.Must(uuid.NewV7())
 			successors = append(successors, tokenValues(id, job.r.NewHash, family, live.user, live.tokenID,
 				now, job.r.ExpiresAt, live.born, job.r.UserAgent, job.r.IP))
-			job.out = Session{ID: family, UserID: live.user, CreatedAt: live.born, LastUsedAt: now,
+			job.out = model.Session{ID: family, UserID: live.user, CreatedAt: live.born, LastUsedAt: now,
 				ExpiresAt: job.r.ExpiresAt, UserAgent: job.r.UserAgent, IP: job.r.IP}
 			next := liveSession{user: live.user, expiresAt: job.r.ExpiresAt, born: live.born, tokenID: id, tokenHash: job.r.NewHash,
 				lastUsed: now, userAgent: job.r.UserAgent, ip: job.r.IP}
@@ -156,7 +127,7 @@ func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 // staleToken decides about a presented token that is no live session's
 // current token: unknown, revoked and expired tokens are invalid; a rotated
 // one (it has a successor) is reuse, and its family is revoked.
-func (s *Store) staleToken(t *Tx, r Rotation, now time.Time) (outcome, fault error) {
+func (s *Store) staleToken(t *Tx, r model.Rotation, now time.Time) (outcome, fault error) {
 	var (
 		id, family, user uuid.UUID
 		status           string
@@ -165,11 +136,11 @@ func (s *Store) staleToken(t *Tx, r Rotation, now time.Time) (outcome, fault err
 	err := t.queryRow(t.st.tokenByHash, r.OldHash).Scan(&id, &family, &user, &status, &expiresAt)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return rule(ErrTokenInvalid), nil
+		return rule(model.ErrTokenInvalid), nil
 	case err != nil:
 		return nil, fmt.Errorf("store: find refresh token: %w", err)
 	case status != tokenActive || t.ended(family, user) || !now.Before(expiresAt):
-		return rule(ErrTokenInvalid), nil
+		return rule(model.ErrTokenInvalid), nil
 	}
 	var successors int
 	if err := t.queryRow(t.st.successorCount, id).Scan(&successors); err != nil {
@@ -179,7 +150,7 @@ func (s *Store) staleToken(t *Tx, r Rotation, now time.Time) (outcome, fault err
 		// Active in the table yet not current in memory: only possible if the
 		// cache and the table disagree. Refuse rather than guess.
 		s.log.Error("refresh token is active in the database but not the current token of a live session", "family", family)
-		return rule(ErrTokenInvalid), nil
+		return rule(model.ErrTokenInvalid), nil
 	}
 	return s.revokeReusedFamily(t, family, user, r.RequestID), nil
 }
@@ -188,12 +159,12 @@ func (s *Store) revokeReusedFamily(t *Tx, family, user uuid.UUID, requestID stri
 	if err := t.revokeFamily(family); err != nil {
 		return err
 	}
-	err := t.audit(&Audit{Action: api.AuditFamilyRevoked, ActorID: user.String(), TargetID: family.String(),
+	err := t.audit(&model.Audit{Action: api.AuditFamilyRevoked, ActorID: user.String(), TargetID: family.String(),
 		Detail: "a rotated refresh token was presented again; the session was revoked", RequestID: requestID})
 	if err != nil {
 		return err
 	}
-	return rule(ErrTokenReused)
+	return rule(model.ErrTokenReused)
 }
 
 // RevokeByToken ends the session of the refresh token with this hash
@@ -218,11 +189,11 @@ func (s *Store) RevokeByToken(ctx context.Context, hash string) error {
 	})
 }
 
-// RevokeSession ends one session of user; ErrNotFound if it is not one of
+// RevokeSession ends one session of user; model.ErrNotFound if it is not one of
 // the user's live sessions.
 func (s *Store) RevokeSession(ctx context.Context, user, family uuid.UUID) error {
 	if owner, ok := s.sessions.active(family, s.now()); !ok || owner != user {
-		return ErrNotFound
+		return model.ErrNotFound
 	}
 	return s.write(ctx, func(t *Tx) error {
 		return t.revokeFamily(family)
@@ -235,19 +206,21 @@ func (s *Store) RevokeOtherSessions(ctx context.Context, user, keep uuid.UUID) e
 }
 
 // SessionActive reports whether session family is live, and whose it is. It
-// reads memory only: this runs on every authenticated request.
-func (s *Store) SessionActive(family uuid.UUID) (uuid.UUID, bool) {
-	return s.sessions.active(family, s.now())
+// reads memory only (this runs on every authenticated request), so it never
+// fails; the error is for engines that must ask their database.
+func (s *Store) SessionActive(_ context.Context, family uuid.UUID) (owner uuid.UUID, live bool, err error) {
+	owner, live = s.sessions.active(family, s.now())
+	return owner, live, nil
 }
 
 // Sessions lists the user's live sessions, most recently used first. It
 // reads the session cache: the table holds every token ever issued, and
 // sorting them out per request would grow with every refresh.
-func (s *Store) Sessions(ctx context.Context, user uuid.UUID) ([]Session, error) {
+func (s *Store) Sessions(ctx context.Context, user uuid.UUID) ([]model.Session, error) {
 	live := s.sessions.ofUser(user, s.now())
-	out := make([]Session, 0, len(live))
+	out := make([]model.Session, 0, len(live))
 	for family, l := range live {
-		out = append(out, Session{ID: family, UserID: user, CreatedAt: l.born, LastUsedAt: l.lastUsed,
+		out = append(out, model.Session{ID: family, UserID: user, CreatedAt: l.born, LastUsedAt: l.lastUsed,
 			ExpiresAt: l.expiresAt, UserAgent: l.userAgent, IP: l.ip})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].LastUsedAt.After(out[j].LastUsedAt) })
@@ -273,7 +246,7 @@ const purgeBatch = 500
 
 // PurgeTokens deletes revoked and expired refresh tokens in small batches
 // and records one audit entry. It returns how many rows went.
-func (s *Store) PurgeTokens(ctx context.Context, audit *Audit) (int, error) {
+func (s *Store) PurgeTokens(ctx context.Context, audit *model.Audit) (int, error) {
 	total := 0
 	for {
 		var n int64

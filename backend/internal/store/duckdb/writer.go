@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/google/uuid"
+
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
 // The writer is the one place the database is written. Callers queue a write
@@ -19,7 +21,7 @@ import (
 // answers each caller. One fsync then acknowledges many writes (group
 // commit), which is what lifts DuckDB past its ~300 transactions/s here.
 //
-// A write reports a domain outcome (ErrEmailTaken, ErrTokenReused, …) by
+// A write reports a domain outcome (model.ErrEmailTaken, model.ErrTokenReused, …) by
 // returning a rule error: the batch goes on and commits whatever the write
 // did before deciding. Any other error is a fault: the whole batch rolls back
 // and each write is retried alone, so one bad write cannot fail its
@@ -231,13 +233,13 @@ func (w *writer) exclusive(ctx context.Context, fn func(*sql.Conn) error) error 
 func (w *writer) submit(op *writeOp) error {
 	select {
 	case <-w.quit:
-		return ErrClosed
+		return model.ErrClosed
 	default:
 	}
 	select {
 	case w.queue <- op:
 	case <-w.quit:
-		return ErrClosed
+		return model.ErrClosed
 	case <-op.ctx.Done():
 		return op.ctx.Err()
 	}

@@ -1,9 +1,11 @@
-package store
+package duckdb
 
 import (
 	"sync"
 
 	"github.com/google/uuid"
+
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
 // userCache holds users read since start. Writes replace or drop entries
@@ -14,21 +16,21 @@ import (
 type userCache struct {
 	mu   sync.RWMutex
 	gen  uint64
-	byID map[uuid.UUID]User
+	byID map[uuid.UUID]model.User
 }
 
 const maxCachedUsers = 100_000
 
-func newUserCache() *userCache { return &userCache{byID: make(map[uuid.UUID]User)} }
+func newUserCache() *userCache { return &userCache{byID: make(map[uuid.UUID]model.User)} }
 
-func (c *userCache) get(id uuid.UUID) (User, bool, uint64) {
+func (c *userCache) get(id uuid.UUID) (model.User, bool, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	u, ok := c.byID[id]
 	return u, ok, c.gen
 }
 
-func (c *userCache) fill(u User, gen uint64) {
+func (c *userCache) fill(u model.User, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != gen {
@@ -40,7 +42,7 @@ func (c *userCache) fill(u User, gen uint64) {
 	c.byID[u.ID] = u
 }
 
-func (c *userCache) put(u User) {
+func (c *userCache) put(u model.User) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++

@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -8,33 +8,15 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-)
 
-// VideoJob is an asynchronous video generation, mirrored from upstream.
-type VideoJob struct {
-	ID         uuid.UUID
-	UserID     uuid.UUID
-	UpstreamID string
-	PollingURL string
-	Status     string
-	Model      string
-	Prompt     string
-	Params     string // JSON of the generation parameters
-	Error      string
-	Cost       *float64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	PolledAt   *time.Time
-	// GenerationID ties the job to its usage record, whose cost is filled in
-	// when the job reports one. Not stored in video_jobs.
-	GenerationID string
-}
+	"github.com/duckgate/duckgate/backend/internal/model"
+)
 
 const videoColumns = "id, user_id, upstream_id, polling_url, status, model, prompt, params, error_message, cost, created_at, updated_at, polled_at"
 
-func scanVideoJob(r rowScanner) (VideoJob, error) {
+func scanVideoJob(r rowScanner) (model.VideoJob, error) {
 	var (
-		j        VideoJob
+		j        model.VideoJob
 		errMsg   sql.NullString
 		cost     sql.NullFloat64
 		polledAt sql.NullTime
@@ -42,10 +24,10 @@ func scanVideoJob(r rowScanner) (VideoJob, error) {
 	err := r.Scan(&j.ID, &j.UserID, &j.UpstreamID, &j.PollingURL, &j.Status, &j.Model, &j.Prompt, &j.Params,
 		&errMsg, &cost, &j.CreatedAt, &j.UpdatedAt, &polledAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return VideoJob{}, ErrNotFound
+		return model.VideoJob{}, model.ErrNotFound
 	}
 	if err != nil {
-		return VideoJob{}, fmt.Errorf("store: scan video job: %w", err)
+		return model.VideoJob{}, fmt.Errorf("store: scan video job: %w", err)
 	}
 	j.Error = errMsg.String
 	if cost.Valid {
@@ -74,7 +56,7 @@ func timeArg(t *time.Time) any {
 }
 
 // CreateVideoJob inserts a new job; a zero ID gets a fresh UUIDv7.
-func (s *Store) CreateVideoJob(ctx context.Context, j *VideoJob) error {
+func (s *Store) CreateVideoJob(ctx context.Context, j *model.VideoJob) error {
 	if j.ID == uuid.Nil {
 		j.ID = uuid.Must(uuid.NewV7())
 	}
@@ -90,13 +72,13 @@ func (s *Store) CreateVideoJob(ctx context.Context, j *VideoJob) error {
 	})
 }
 
-// VideoJob returns a job by id, or ErrNotFound.
-func (s *Store) VideoJob(ctx context.Context, id uuid.UUID) (VideoJob, error) {
+// model.VideoJob returns a job by id, or model.ErrNotFound.
+func (s *Store) VideoJob(ctx context.Context, id uuid.UUID) (model.VideoJob, error) {
 	return scanVideoJob(s.db.QueryRowContext(ctx, "SELECT "+videoColumns+" FROM video_jobs WHERE id = ?", id))
 }
 
 // VideoJobs returns a page of a user's jobs, newest first, and their total.
-func (s *Store) VideoJobs(ctx context.Context, userID uuid.UUID, limit, offset int) ([]VideoJob, int, error) {
+func (s *Store) VideoJobs(ctx context.Context, userID uuid.UUID, limit, offset int) ([]model.VideoJob, int, error) {
 	var total int
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM video_jobs WHERE user_id = ?", userID).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: count video jobs: %w", err)
@@ -112,7 +94,7 @@ func (s *Store) VideoJobs(ctx context.Context, userID uuid.UUID, limit, offset i
 
 // UnfinishedVideoJobs returns the jobs whose status is one of statuses (the
 // non-terminal ones), oldest first, for the poller.
-func (s *Store) UnfinishedVideoJobs(ctx context.Context, statuses ...string) ([]VideoJob, error) {
+func (s *Store) UnfinishedVideoJobs(ctx context.Context, statuses ...string) ([]model.VideoJob, error) {
 	if len(statuses) == 0 {
 		return nil, nil
 	}
@@ -129,9 +111,9 @@ func (s *Store) UnfinishedVideoJobs(ctx context.Context, statuses ...string) ([]
 	return collectVideoJobs(rows)
 }
 
-func collectVideoJobs(rows *sql.Rows) ([]VideoJob, error) {
+func collectVideoJobs(rows *sql.Rows) ([]model.VideoJob, error) {
 	defer rows.Close()
-	var out []VideoJob
+	var out []model.VideoJob
 	for rows.Next() {
 		j, err := scanVideoJob(rows)
 		if err != nil {
@@ -145,7 +127,7 @@ func collectVideoJobs(rows *sql.Rows) ([]VideoJob, error) {
 // UpdateVideoJob saves what a poll learned: status, error, cost and times.
 // When the job carries a GenerationID and a cost, the cost also fills in the
 // submission's usage record, in the same transaction.
-func (s *Store) UpdateVideoJob(ctx context.Context, j VideoJob) error {
+func (s *Store) UpdateVideoJob(ctx context.Context, j model.VideoJob) error {
 	return s.write(ctx, func(t *Tx) error {
 		res, err := t.conn.ExecContext(t.ctx, `UPDATE video_jobs SET status = ?, error_message = ?, cost = ?,
 			updated_at = ?, polled_at = ? WHERE id = ?`,
@@ -154,7 +136,7 @@ func (s *Store) UpdateVideoJob(ctx context.Context, j VideoJob) error {
 			return fmt.Errorf("store: update video job: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return rule(ErrNotFound)
+			return rule(model.ErrNotFound)
 		}
 		if j.GenerationID != "" && j.Cost != nil {
 			return t.setUsageCost(j.GenerationID, *j.Cost)

@@ -1,14 +1,14 @@
-// Package store owns the DuckDB file: it opens it, migrates it, and holds all
-// SQL of the backend. Writes go through one writer goroutine that commits
+// Package duckdb is the embedded storage engine: it owns the DuckDB file,
+// migrates it, and holds the SQL of every store interface the services
+// declare. Writes go through one writer goroutine that commits
 // queued writes together (group commit); reads run concurrently on the pool.
 // Users and live sessions are cached in memory and kept coherent by the
 // writer, so the hot authorisation path never queries the database.
-package store
+package duckdb
 
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,17 +16,6 @@ import (
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
-)
-
-// Sentinel errors. Services translate them into public problems.
-var (
-	ErrNotFound     = errors.New("store: not found")
-	ErrEmailTaken   = errors.New("store: email already registered")
-	ErrLastAdmin    = errors.New("store: would leave no admin")
-	ErrTokenInvalid = errors.New("store: refresh token unknown, expired or revoked")
-	ErrTokenReused  = errors.New("store: rotated refresh token presented again")
-	ErrSchemaTooNew = errors.New("store: database schema is newer than this binary")
-	ErrClosed       = errors.New("store: closed")
 )
 
 // Options tune a store; the zero value is production's defaults.

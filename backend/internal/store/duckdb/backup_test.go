@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
 func TestBackupWhileWritingAndRestoreElsewhere(t *testing.T) {
@@ -32,7 +34,7 @@ func TestBackupWhileWritingAndRestoreElsewhere(t *testing.T) {
 					return
 				default:
 				}
-				if err := s.CreateUser(ctx, s.NewUser(fmt.Sprintf("during-%d-%d@example.com", w, i), "h", "user"), nil); err != nil {
+				if err := s.CreateUser(ctx, model.NewUser(fmt.Sprintf("during-%d-%d@example.com", w, i), "h", "user", s.now()), nil); err != nil {
 					t.Error(err)
 					return
 				}
@@ -41,7 +43,7 @@ func TestBackupWhileWritingAndRestoreElsewhere(t *testing.T) {
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
-	path, m, err := s.Backup(ctx, filepath.Join(dir, "backups"))
+	path, m, err := s.backup(ctx, filepath.Join(dir, "backups"))
 	close(stop)
 	wg.Wait()
 	if err != nil {
@@ -68,7 +70,7 @@ func TestRestoreRefusesADamagedBackupAndKeepsTheOldDatabase(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestStore(t, filepath.Join(dir, "a.duckdb"), nil)
 	mustCreateUser(t, s, "one@example.com", "user")
-	path, _, err := s.Backup(context.Background(), dir)
+	path, _, err := s.backup(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,7 @@ func TestPruneKeepsTheNewestBackups(t *testing.T) {
 	for _, name := range []string{"backup-20260101T000000Z", "backup-20260102T000000Z", "backup-20260103T000000Z", "unrelated"} {
 		os.Mkdir(filepath.Join(dir, name), 0o755)
 	}
-	if err := PruneBackups(dir, 2); err != nil {
+	if err := pruneBackups(dir, 2); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(dir)

@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
 //go:embed migrations/*.sql
@@ -52,6 +54,9 @@ func LatestSchema() int {
 	return ms[len(ms)-1].version
 }
 
+// LatestSchema is the schema version this binary knows.
+func (s *Store) LatestSchema() int { return LatestSchema() }
+
 // SchemaVersion is the version the database is at (0 for a new database).
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return schemaVersion(ctx, s.db)
@@ -86,7 +91,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 	latest := LatestSchema()
 	if current > latest {
 		return fmt.Errorf("%w: the database is at schema version %d, this binary knows up to %d; run a newer backend",
-			ErrSchemaTooNew, current, latest)
+			model.ErrSchemaTooNew, current, latest)
 	}
 	for _, m := range ms {
 		if m.version <= current || (upTo > 0 && m.version > upTo) {

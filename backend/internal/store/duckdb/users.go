@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -9,43 +9,28 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-)
 
-// User is an account row.
-type User struct {
-	ID           uuid.UUID
-	Email        string
-	PasswordHash string
-	Role         string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-}
+	"github.com/duckgate/duckgate/backend/internal/model"
+)
 
 type rowScanner interface{ Scan(dest ...any) error }
 
-func scanUser(r rowScanner) (User, error) {
-	var u User
+func scanUser(r rowScanner) (model.User, error) {
+	var u model.User
 	err := r.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.CreatedAt, &u.UpdatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, ErrNotFound
+		return model.User{}, model.ErrNotFound
 	}
 	return u, err
 }
 
-// NewUser builds a user row with a fresh UUIDv7 id (time-ordered, so the
-// primary key index stays append-friendly).
-func (s *Store) NewUser(email, passwordHash, role string) User {
-	now := s.now().Truncate(time.Microsecond)
-	return User{ID: uuid.Must(uuid.NewV7()), Email: email, PasswordHash: passwordHash, Role: role, CreatedAt: now, UpdatedAt: now}
-}
-
-// CreateUser inserts u; ErrEmailTaken if the email is registered. audit, when
+// CreateUser inserts u; model.ErrEmailTaken if the email is registered. audit, when
 // given, is written in the same transaction.
-func (s *Store) CreateUser(ctx context.Context, u User, audit *Audit) error {
+func (s *Store) CreateUser(ctx context.Context, u model.User, audit *model.Audit) error {
 	return s.write(ctx, func(t *Tx) error {
 		if _, err := scanUser(t.queryRow(t.st.userByEmail, u.Email)); err == nil {
-			return rule(ErrEmailTaken)
-		} else if !errors.Is(err, ErrNotFound) {
+			return rule(model.ErrEmailTaken)
+		} else if !errors.Is(err, model.ErrNotFound) {
 			return fmt.Errorf("store: check email: %w", err)
 		}
 		if _, err := t.exec(t.st.insertUser, u.ID, u.Email, u.PasswordHash, u.Role, u.CreatedAt, u.UpdatedAt); err != nil {
@@ -61,7 +46,7 @@ func (s *Store) CreateUser(ctx context.Context, u User, audit *Audit) error {
 
 // EnsureAdmin creates u as an admin if the database has no admin yet. It
 // reports whether it did; an existing account with u's email is promoted.
-func (s *Store) EnsureAdmin(ctx context.Context, u User) (created bool, err error) {
+func (s *Store) EnsureAdmin(ctx context.Context, u model.User) (created bool, err error) {
 	err = s.write(ctx, func(t *Tx) error {
 		created = false
 		var admins int
@@ -80,7 +65,7 @@ func (s *Store) EnsureAdmin(ctx context.Context, u User) (created bool, err erro
 			}
 			t.AfterCommit(func() { s.users.put(existing) })
 			return nil
-		case !errors.Is(err, ErrNotFound):
+		case !errors.Is(err, model.ErrNotFound):
 			return fmt.Errorf("store: check email: %w", err)
 		}
 		u.Role = "admin"
@@ -95,44 +80,34 @@ func (s *Store) EnsureAdmin(ctx context.Context, u User) (created bool, err erro
 }
 
 // UserByID returns a user, from memory when it was read before.
-func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (User, error) {
+func (s *Store) UserByID(ctx context.Context, id uuid.UUID) (model.User, error) {
 	u, ok, gen := s.users.get(id)
 	if ok {
 		return u, nil
 	}
 	u, err := scanUser(s.stmts.userByID.QueryRowContext(ctx, id))
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return User{}, err
+		if errors.Is(err, model.ErrNotFound) {
+			return model.User{}, err
 		}
-		return User{}, fmt.Errorf("store: user by id: %w", err)
+		return model.User{}, fmt.Errorf("store: user by id: %w", err)
 	}
 	s.users.fill(u, gen)
 	return u, nil
 }
 
 // UserByEmail returns the user with this (normalised) email.
-func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+func (s *Store) UserByEmail(ctx context.Context, email string) (model.User, error) {
 	u, err := scanUser(s.stmts.userByEmail.QueryRowContext(ctx, email))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return User{}, fmt.Errorf("store: user by email: %w", err)
+	if err != nil && !errors.Is(err, model.ErrNotFound) {
+		return model.User{}, fmt.Errorf("store: user by email: %w", err)
 	}
 	return u, err
 }
 
-// UserChange is an update of a user's own account. Nil fields stay.
-type UserChange struct {
-	Email        *string
-	PasswordHash *string
-	// EndOtherSessions revokes, in the same transaction, every session of
-	// the user but KeepSession (a password change by the user).
-	EndOtherSessions bool
-	KeepSession      uuid.UUID
-}
-
 // UpdateUser applies change to user id and returns the new row.
-func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, change UserChange, audits ...*Audit) (User, error) {
-	var out User
+func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, change model.UserChange, audits ...*model.Audit) (model.User, error) {
+	var out model.User
 	err := s.write(ctx, func(t *Tx) error {
 		u, err := scanUser(t.queryRow(t.st.userByID, id))
 		if err != nil {
@@ -141,8 +116,8 @@ func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, change UserChange,
 		now := s.now().Truncate(time.Microsecond)
 		if change.Email != nil && *change.Email != u.Email {
 			if _, err := scanUser(t.queryRow(t.st.userByEmail, *change.Email)); err == nil {
-				return rule(ErrEmailTaken)
-			} else if !errors.Is(err, ErrNotFound) {
+				return rule(model.ErrEmailTaken)
+			} else if !errors.Is(err, model.ErrNotFound) {
 				return fmt.Errorf("store: check email: %w", err)
 			}
 			if _, err := t.exec(t.st.updateEmail, *change.Email, now, id); err != nil {
@@ -173,10 +148,10 @@ func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, change UserChange,
 	return out, err
 }
 
-// SetRole changes a user's role; ErrLastAdmin if it would demote the last
-// admin, ErrNotFound for an unknown id.
-func (s *Store) SetRole(ctx context.Context, id uuid.UUID, role string, audit *Audit) (User, error) {
-	var out User
+// SetRole changes a user's role; model.ErrLastAdmin if it would demote the last
+// admin, model.ErrNotFound for an unknown id.
+func (s *Store) SetRole(ctx context.Context, id uuid.UUID, role string, audit *model.Audit) (model.User, error) {
+	var out model.User
 	err := s.write(ctx, func(t *Tx) error {
 		u, err := scanUser(t.queryRow(t.st.userByID, id))
 		if err != nil {
@@ -204,7 +179,7 @@ func (s *Store) SetRole(ctx context.Context, id uuid.UUID, role string, audit *A
 }
 
 // DeleteUser removes a user and revokes all their sessions.
-func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *Audit) error {
+func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *model.Audit) error {
 	return s.write(ctx, func(t *Tx) error {
 		u, err := scanUser(t.queryRow(t.st.userByID, id))
 		if err != nil {
@@ -227,39 +202,33 @@ func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *Audit) erro
 	})
 }
 
-// UserPage is one page of a user listing.
-type UserPage struct {
-	Users []User
-	Total int
-}
-
 // ListUsers pages through users by creation time, optionally filtered by an
 // email substring (matched literally, case-insensitively).
-func (s *Store) ListUsers(ctx context.Context, query string, limit, offset int) (UserPage, error) {
+func (s *Store) ListUsers(ctx context.Context, query string, limit, offset int) (model.UserPage, error) {
 	where, args := "", []any{}
 	if query != "" {
 		where = " WHERE contains(email, ?)"
 		args = append(args, strings.ToLower(query))
 	}
-	var page UserPage
+	var page model.UserPage
 	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM users"+where, args...).Scan(&page.Total); err != nil {
-		return UserPage{}, fmt.Errorf("store: count users: %w", err)
+		return model.UserPage{}, fmt.Errorf("store: count users: %w", err)
 	}
 	rows, err := s.db.QueryContext(ctx, "SELECT "+userColumns+" FROM users"+where+
 		" ORDER BY created_at, id LIMIT ? OFFSET ?", append(args, limit, offset)...)
 	if err != nil {
-		return UserPage{}, fmt.Errorf("store: list users: %w", err)
+		return model.UserPage{}, fmt.Errorf("store: list users: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return UserPage{}, fmt.Errorf("store: scan user: %w", err)
+			return model.UserPage{}, fmt.Errorf("store: scan user: %w", err)
 		}
 		page.Users = append(page.Users, u)
 	}
 	if err := rows.Err(); err != nil {
-		return UserPage{}, fmt.Errorf("store: list users: %w", err)
+		return model.UserPage{}, fmt.Errorf("store: list users: %w", err)
 	}
 	return page, nil
 }
@@ -288,10 +257,10 @@ func (s *Store) countBy(ctx context.Context, what, query string, args ...any) (m
 	return out, rows.Err()
 }
 
-// keepAnAdmin refuses (ErrLastAdmin) to take the admin role away from u if
+// keepAnAdmin refuses (model.ErrLastAdmin) to take the admin role away from u if
 // u is the last admin. It runs inside the write, so no concurrent change can
 // slip between the count and the change.
-func (t *Tx) keepAnAdmin(u User) error {
+func (t *Tx) keepAnAdmin(u model.User) error {
 	if u.Role != "admin" {
 		return nil
 	}
@@ -300,16 +269,16 @@ func (t *Tx) keepAnAdmin(u User) error {
 		return fmt.Errorf("store: count admins: %w", err)
 	}
 	if admins <= 1 {
-		return rule(ErrLastAdmin)
+		return rule(model.ErrLastAdmin)
 	}
 	return nil
 }
 
-// ruleOrFault turns ErrNotFound into a rule outcome and anything else into a
+// ruleOrFault turns model.ErrNotFound into a rule outcome and anything else into a
 // fault with context.
 func ruleOrFault(err error, what string) error {
-	if errors.Is(err, ErrNotFound) {
-		return rule(ErrNotFound)
+	if errors.Is(err, model.ErrNotFound) {
+		return rule(model.ErrNotFound)
 	}
 	return fmt.Errorf("store: %s: %w", what, err)
 }

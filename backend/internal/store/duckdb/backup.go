@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
 // A backup is a directory holding a complete DuckDB database file and a
@@ -43,9 +45,18 @@ type Manifest struct {
 	Rows          map[string]int `json:"rows"`
 }
 
-// Backup writes a consistent snapshot into a new directory under parent
-// (named backup-YYYYMMDDTHHMMSSZ) and returns its path and manifest.
-func (s *Store) Backup(ctx context.Context, parent string) (string, Manifest, error) {
+// Backup writes a consistent snapshot of the serving database into a new
+// directory under parent (named backup-YYYYMMDDTHHMMSSZ).
+func (s *Store) Backup(ctx context.Context, parent string) (model.Backup, error) {
+	path, m, err := s.backup(ctx, parent)
+	if err != nil {
+		return model.Backup{}, err
+	}
+	return model.Backup{Path: path, At: m.CreatedAt, Bytes: m.Bytes, SchemaVersion: m.SchemaVersion}, nil
+}
+
+// backup writes the snapshot and returns its path and manifest.
+func (s *Store) backup(ctx context.Context, parent string) (string, Manifest, error) {
 	at := s.now().UTC().Truncate(time.Second)
 	dir := filepath.Join(parent, "backup-"+at.Format("20060102T150405Z"))
 	if _, err := os.Stat(dir); err == nil {
@@ -110,7 +121,7 @@ func BackupOffline(ctx context.Context, dbPath, parent string) (string, Manifest
 		return "", Manifest{}, err
 	}
 	defer s.Close()
-	return s.Backup(ctx, parent)
+	return s.backup(ctx, parent)
 }
 
 func finishManifest(dir string, m *Manifest) error {
@@ -151,7 +162,7 @@ func ReadManifest(dir string) (Manifest, error) {
 		return m, fmt.Errorf("store: backup file %s does not match its manifest (damaged or edited)", m.File)
 	}
 	if m.SchemaVersion > LatestSchema() {
-		return m, fmt.Errorf("%w: the backup is at schema version %d, this binary knows up to %d", ErrSchemaTooNew, m.SchemaVersion, LatestSchema())
+		return m, fmt.Errorf("%w: the backup is at schema version %d, this binary knows up to %d", model.ErrSchemaTooNew, m.SchemaVersion, LatestSchema())
 	}
 	return m, nil
 }
@@ -206,7 +217,11 @@ func Restore(ctx context.Context, dir, dbPath string) (Manifest, string, error) 
 }
 
 // PruneBackups deletes all but the newest keep backup directories in parent.
-func PruneBackups(parent string, keep int) error {
+func (s *Store) PruneBackups(_ context.Context, parent string, keep int) error {
+	return pruneBackups(parent, keep)
+}
+
+func pruneBackups(parent string, keep int) error {
 	entries, err := os.ReadDir(parent)
 	if err != nil {
 		return fmt.Errorf("store: prune backups: %w", err)

@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -7,26 +7,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
-
-// UsageRecord is one upstream generation call of the AI gateway.
-type UsageRecord struct {
-	ID               uuid.UUID // filled in on insert when zero
-	At               time.Time
-	UserID           uuid.UUID
-	Kind             string // chat | text | image | video
-	Model            string
-	Status           string // "ok" or the HTTP status answered ("502", "499")
-	LatencyMS        float64
-	PromptTokens     int
-	CompletionTokens int
-	Cost             *float64 // OpenRouter's own usage.cost
-	GenerationID     string
-	ErrorKind        string
-}
-
-// UsageStatusOK is the status of a successful call.
-const UsageStatusOK = "ok"
 
 // usageColumns are the columns of ai_usage, in the order usageValues fills them.
 var usageColumns = []string{"id", "occurred_at", "user_id", "kind", "model", "status", "latency_ms",
@@ -35,7 +18,7 @@ var usageColumns = []string{"id", "occurred_at", "user_id", "kind", "model", "st
 // InsertUsage appends records in one write: one appender inside a single
 // transaction, so a batch of hundreds costs one commit and ~10 µs a row (a
 // multi-row INSERT with bound parameters costs ~20 times more per row).
-func (s *Store) InsertUsage(ctx context.Context, records []UsageRecord) error {
+func (s *Store) InsertUsage(ctx context.Context, records []model.UsageRecord) error {
 	if len(records) == 0 {
 		return nil
 	}
@@ -53,7 +36,7 @@ func (s *Store) InsertUsage(ctx context.Context, records []UsageRecord) error {
 
 // usageValues is one record as the appender takes it (UUIDs as 16 bytes,
 // NULL for absent values).
-func usageValues(r UsageRecord) []driver.Value {
+func usageValues(r model.UsageRecord) []driver.Value {
 	id := r.ID
 	if id == uuid.Nil {
 		id = uuid.Must(uuid.NewV7())
@@ -72,33 +55,20 @@ func usageValues(r UsageRecord) []driver.Value {
 		r.LatencyMS, int32(r.PromptTokens), int32(r.CompletionTokens), cost, generation, errorKind}
 }
 
-// AIStats is the ai part of the admin stats.
-type AIStats struct {
-	Requests int
-	ByModel  []ModelUsage
-}
-
-// ModelUsage is one model's share of AIStats.
-type ModelUsage struct {
-	Model    string
-	Requests int
-	Tokens   int
-}
-
-// AIStats aggregates the calls since a time, busiest model first.
-func (s *Store) AIStats(ctx context.Context, since time.Time) (AIStats, error) {
+// model.AIStats aggregates the calls since a time, busiest model first.
+func (s *Store) AIStats(ctx context.Context, since time.Time) (model.AIStats, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT model, count(*) AS requests,
 			coalesce(sum(prompt_tokens + completion_tokens), 0)::BIGINT AS tokens
 		FROM ai_usage WHERE occurred_at >= ? GROUP BY model ORDER BY requests DESC, model`, since.UTC())
 	if err != nil {
-		return AIStats{}, fmt.Errorf("store: ai stats: %w", err)
+		return model.AIStats{}, fmt.Errorf("store: ai stats: %w", err)
 	}
 	defer rows.Close()
-	out := AIStats{ByModel: []ModelUsage{}}
+	out := model.AIStats{ByModel: []model.ModelUsage{}}
 	for rows.Next() {
-		var m ModelUsage
+		var m model.ModelUsage
 		if err := rows.Scan(&m.Model, &m.Requests, &m.Tokens); err != nil {
-			return AIStats{}, fmt.Errorf("store: scan ai stats: %w", err)
+			return model.AIStats{}, fmt.Errorf("store: scan ai stats: %w", err)
 		}
 		out.Requests += m.Requests
 		out.ByModel = append(out.ByModel, m)
@@ -106,34 +76,16 @@ func (s *Store) AIStats(ctx context.Context, since time.Time) (AIStats, error) {
 	return out, rows.Err()
 }
 
-// Groupings of UsageReport.
-const (
-	UsageByModel = "model"
-	UsageByUser  = "user"
-	UsageByDay   = "day"
-)
-
-// UsageRow is one group of a usage report.
-type UsageRow struct {
-	Key              string
-	Requests         int
-	Errors           int
-	PromptTokens     int
-	CompletionTokens int
-	Cost             float64
-	AvgLatencyMS     float64
-}
-
 // UsageReport aggregates the calls since a time by model, user or day (UTC),
 // the most requested first (by day: the newest day first).
-func (s *Store) UsageReport(ctx context.Context, since time.Time, groupBy string) ([]UsageRow, error) {
+func (s *Store) UsageReport(ctx context.Context, since time.Time, groupBy string) ([]model.UsageRow, error) {
 	var key, order string
 	switch groupBy {
-	case UsageByModel:
+	case model.UsageByModel:
 		key, order = "model", "requests DESC, grp"
-	case UsageByUser:
+	case model.UsageByUser:
 		key, order = "user_id::VARCHAR", "requests DESC, grp"
-	case UsageByDay:
+	case model.UsageByDay:
 		key, order = "strftime(occurred_at, '%Y-%m-%d')", "grp DESC"
 	default:
 		return nil, fmt.Errorf("store: usage report: unknown grouping %q", groupBy)
@@ -142,14 +94,14 @@ func (s *Store) UsageReport(ctx context.Context, since time.Time, groupBy string
 			count(*) FILTER (WHERE status <> ?) AS errors,
 			coalesce(sum(prompt_tokens), 0)::BIGINT, coalesce(sum(completion_tokens), 0)::BIGINT,
 			coalesce(sum(cost), 0)::DOUBLE, coalesce(avg(latency_ms), 0)::DOUBLE
-		FROM ai_usage WHERE occurred_at >= ? GROUP BY grp ORDER BY `+order, UsageStatusOK, since.UTC())
+		FROM ai_usage WHERE occurred_at >= ? GROUP BY grp ORDER BY `+order, model.UsageStatusOK, since.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("store: usage report: %w", err)
 	}
 	defer rows.Close()
-	out := []UsageRow{}
+	out := []model.UsageRow{}
 	for rows.Next() {
-		var r UsageRow
+		var r model.UsageRow
 		if err := rows.Scan(&r.Key, &r.Requests, &r.Errors, &r.PromptTokens, &r.CompletionTokens, &r.Cost, &r.AvgLatencyMS); err != nil {
 			return nil, fmt.Errorf("store: scan usage report: %w", err)
 		}

@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
 // BenchmarkRotateParallel measures refresh rotations through the group-commit
@@ -19,13 +21,13 @@ func BenchmarkRotateParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		cur := fmt.Sprintf("start-%d", seq.Add(1))
-		if _, err := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: cur, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		if _, err := s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: cur, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			b.Error(err)
 			return
 		}
 		for pb.Next() {
 			next := fmt.Sprintf("t-%d", seq.Add(1))
-			if _, err := s.Rotate(ctx, Rotation{OldHash: cur, NewHash: next, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			if _, err := s.Rotate(ctx, model.Rotation{OldHash: cur, NewHash: next, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -55,7 +57,7 @@ func BenchmarkCreateSession(b *testing.B) {
 	u := mustCreateUser(b, s, "bench@example.com", "user")
 	var seq atomic.Int64
 	for b.Loop() {
-		if _, err := s.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: fmt.Sprintf("s-%d", seq.Add(1)), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		if _, err := s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: fmt.Sprintf("s-%d", seq.Add(1)), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			b.Fatal(err)
 		}
 	}

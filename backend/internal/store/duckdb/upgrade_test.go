@@ -1,10 +1,12 @@
-package store
+package duckdb
 
 import (
 	"context"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
 // TestUpgradeFromTheFirstReleasedSchema builds a database the way the first
@@ -22,11 +24,11 @@ func TestUpgradeFromTheFirstReleasedSchema(t *testing.T) {
 		t.Fatalf("fixture at schema %d", v)
 	}
 	u := mustCreateUser(t, old, "veteran@example.com", "admin")
-	family, err := old.CreateSession(ctx, NewSession{UserID: u.ID, TokenHash: "v1-token", ExpiresAt: time.Now().Add(time.Hour)})
+	family, err := old.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: "v1-token", ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := old.AppendAudit(ctx, &Audit{Action: "admin.role_changed", ActorID: u.ID.String()}); err != nil {
+	if err := old.AppendAudit(ctx, &model.Audit{Action: "admin.role_changed", ActorID: u.ID.String()}); err != nil {
 		t.Fatal(err)
 	}
 	old.Close()
@@ -38,13 +40,13 @@ func TestUpgradeFromTheFirstReleasedSchema(t *testing.T) {
 	if got, err := s.UserByEmail(ctx, "veteran@example.com"); err != nil || got.ID != u.ID || got.Role != "admin" {
 		t.Fatalf("user after upgrade: %+v %v", got, err)
 	}
-	if _, ok := s.SessionActive(family); !ok {
+	if _, ok := active(s, family); !ok {
 		t.Fatal("session lost in the upgrade")
 	}
-	if _, err := s.Rotate(ctx, Rotation{OldHash: "v1-token", NewHash: "v2-token", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	if _, err := s.Rotate(ctx, model.Rotation{OldHash: "v1-token", NewHash: "v2-token", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatalf("refresh after upgrade: %v", err)
 	}
-	if _, n, err := s.ListAudit(ctx, AuditFilter{Limit: 10}); err != nil || n != 1 {
+	if _, n, err := s.ListAudit(ctx, model.AuditFilter{Limit: 10}); err != nil || n != 1 {
 		t.Fatalf("audit after upgrade: %d %v", n, err)
 	}
 	if _, err := s.AIStats(ctx, time.Now().Add(-time.Hour)); err != nil {

@@ -1,4 +1,4 @@
-package store
+package duckdb
 
 import (
 	"context"
@@ -6,21 +6,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
-// Audit is one audit-trail record. It is written in the same transaction as
-// the change it records; ID and At are filled in on write.
-type Audit struct {
-	ID        uuid.UUID
-	At        time.Time
-	ActorID   string
-	Action    string
-	TargetID  string
-	Detail    string
-	RequestID string
-}
-
-func (t *Tx) audit(a *Audit) error {
+func (t *Tx) audit(a *model.Audit) error {
 	if a == nil {
 		return nil
 	}
@@ -35,20 +25,12 @@ func (t *Tx) audit(a *Audit) error {
 
 // AppendAudit records a security event that changes nothing else (a failed
 // sign-in, a lock-out).
-func (s *Store) AppendAudit(ctx context.Context, a *Audit) error {
+func (s *Store) AppendAudit(ctx context.Context, a *model.Audit) error {
 	return s.write(ctx, func(t *Tx) error { return t.audit(a) })
 }
 
-// AuditFilter selects audit records; empty fields match everything.
-type AuditFilter struct {
-	Actor  string
-	Action string
-	Limit  int
-	Offset int
-}
-
 // ListAudit returns audit records, newest first, and how many match.
-func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]Audit, int, error) {
+func (s *Store) ListAudit(ctx context.Context, f model.AuditFilter) ([]model.Audit, int, error) {
 	where, args := " WHERE true", []any{}
 	if f.Actor != "" {
 		where += " AND actor_id = ?"
@@ -69,9 +51,9 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]Audit, int, err
 		return nil, 0, fmt.Errorf("store: list audit: %w", err)
 	}
 	defer rows.Close()
-	var out []Audit
+	var out []model.Audit
 	for rows.Next() {
-		var a Audit
+		var a model.Audit
 		if err := rows.Scan(&a.ID, &a.At, &a.ActorID, &a.Action, &a.TargetID, &a.Detail, &a.RequestID); err != nil {
 			return nil, 0, fmt.Errorf("store: scan audit: %w", err)
 		}
