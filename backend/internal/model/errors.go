@@ -93,7 +93,9 @@ func Field(name, message string) FieldError { return FieldError{Field: name, Mes
 type Fields []FieldError
 
 // Add appends a field error.
-func (f *Fields) Add(name, message string) { *f = append(*f, FieldError{Field: name, Message: message}) }
+func (f *Fields) Add(name, message string) {
+	*f = append(*f, FieldError{Field: name, Message: message})
+}
 
 // Err is the ValidationError of the collected fields, or nil.
 func (f Fields) Err() error {
