@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/duckgate/duckgate/backend/internal/config"
+	"github.com/duckgate/duckgate/backend/internal/httpapi"
 	"github.com/duckgate/duckgate/backend/internal/openapi"
 	"github.com/duckgate/duckgate/shared/api"
 	"github.com/duckgate/duckgate/shared/client"
@@ -46,7 +47,7 @@ var (
 
 func docValidator(t testing.TB) *openapi.Validator {
 	validatorOnce.Do(func() {
-		doc, err := openapi.Build(openapi.Info{Title: "test", Version: "test"})
+		doc, err := httpapi.Document(openapi.Info{Title: "test", Version: "test"}, httpapi.BodyLimits{Default: 1 << 20, Image: 10 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}

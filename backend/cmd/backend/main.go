@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/gin-gonic/gin"
 )
 
 // Set by the Makefile's -ldflags.
@@ -29,6 +31,7 @@ var (
 )
 
 func main() {
+	gin.SetMode(gin.ReleaseMode) // the process's one gin global: no debug route dump; logs go through AccessLog
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)

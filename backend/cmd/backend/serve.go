@@ -107,14 +107,15 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		RefreshTTL: cfg.RefreshTokenTTL, LoginMaxFailures: cfg.LoginMaxFailures, LoginLockout: cfg.LoginLockout,
 	})
 	usersSvc := users.NewService(st, hasher)
-	aiSvc := ai.NewFromConfig(cfg, st, logger) // closed by app.close, after the server stopped
-	adminSvc := admin.NewService(st, aiSvc.Stats, cfg.BackupDir, nil)
+	aiSvc := ai.NewFromConfig(cfg, st, logger, httpapi.StatusFor) // closed by app.close, after the server stopped
+	adminSvc := admin.NewService(st, cfg.BackupDir, nil)
 
 	metrics, err := httpapi.NewMetrics(prometheus.NewRegistry(), st.metrics)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := openapi.Build(openapi.Info{Title: "duckgate API", Version: version})
+	limits := httpapi.BodyLimits{Default: cfg.MaxBodyBytes, Image: cfg.MaxImageBytes}
+	doc, err := httpapi.Document(openapi.Info{Title: "duckgate API", Version: version}, limits)
 	if err != nil {
 		return nil, fmt.Errorf("build OpenAPI document: %w", err)
 	}
@@ -127,19 +128,18 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		Metrics:        metrics,
 		RequireUser:    authSvc.RequireUser(),
 		RequireAdmin:   auth.RequireAdmin(),
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		BodyLimits:     map[string]int64{"/generate/video/from-image": cfg.MaxImageBytes},
+		Limits:         limits,
 		CORSOrigins:    cfg.CORSOrigins,
 		TrustedProxies: cfg.TrustedProxies,
 		Ready:          readiness(st),
 		Version:        version,
 		Commit:         commit,
 		Docs:           docs,
-		Modules: []httpapi.Module{
-			auth.NewHandler(authSvc, tokens),
-			users.NewHandler(usersSvc),
-			admin.NewHandler(adminSvc),
-			ai.NewHandler(aiSvc),
+		Handlers: httpapi.Handlers{
+			Auth:  auth.NewHandler(authSvc, tokens),
+			Users: users.NewHandler(usersSvc),
+			Admin: admin.NewHandler(adminSvc),
+			AI:    ai.NewHandler(aiSvc),
 		},
 	})
 	if err != nil {

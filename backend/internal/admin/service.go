@@ -20,20 +20,18 @@ type Store interface {
 	Ping(ctx context.Context) (time.Duration, error)
 	PurgeTokens(ctx context.Context, audit *model.Audit) (int, error)
 	ListAudit(ctx context.Context, f model.AuditFilter) ([]model.Audit, int, error)
+	AIStats(ctx context.Context, since time.Time) (model.AIStats, error)
+	UsageReport(ctx context.Context, since time.Time, groupBy string) ([]model.UsageRow, error)
 	Backup(ctx context.Context, parent string) (model.Backup, error)
 	PruneBackups(ctx context.Context, parent string, keep int) error
 	AppendAudit(ctx context.Context, a *model.Audit) error
 }
-
-// AIStats fills the ai part of the stats (the AI gateway provides it).
-type AIStats func(ctx context.Context) (api.AIStats, error)
 
 // Service computes admin views. Stats are cached for a few seconds and
 // bounded by a timeout: a dashboard polling them must not eat into the
 // writer's throughput (a looping stats query cost ~40% of it).
 type Service struct {
 	store    Store
-	ai       AIStats
 	now      func() time.Time
 	cacheFor time.Duration
 
@@ -44,13 +42,12 @@ type Service struct {
 	backupDir string
 }
 
-// NewService wires the admin rules; ai may be nil (zeros). Backups go
-// under backupDir.
-func NewService(st Store, ai AIStats, backupDir string, now func() time.Time) *Service {
+// NewService wires the admin rules. Backups go under backupDir.
+func NewService(st Store, backupDir string, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: st, ai: ai, now: now, cacheFor: 5 * time.Second, backupDir: backupDir}
+	return &Service{store: st, now: now, cacheFor: 5 * time.Second, backupDir: backupDir}
 }
 
 // Stats counts users, refresh tokens and AI use.
@@ -75,12 +72,9 @@ func (s *Service) Stats(ctx context.Context) (api.Stats, error) {
 			ByRole: api.RoleCounts{Admin: roles[api.RoleAdmin], User: roles[api.RoleUser]}},
 		RefreshTokens: api.TokenStats{Active: tokens["active"], Rotated: tokens["rotated"],
 			Revoked: tokens["revoked"], Expired: tokens["expired"]},
-		AI: api.AIStats{ByModel: []api.ModelUsage{}},
 	}
-	if s.ai != nil {
-		if out.AI, err = s.ai(ctx); err != nil {
-			return api.Stats{}, fmt.Errorf("admin: ai stats: %w", err)
-		}
+	if out.AI, err = s.aiStats(ctx); err != nil {
+		return api.Stats{}, err
 	}
 	s.cached, s.cachedAt = out, s.now()
 	return out, nil

@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
-	"github.com/duckgate/duckgate/backend/internal/problem"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -42,12 +41,12 @@ func (s *Service) Chat(ctx context.Context, userID uuid.UUID, in api.ChatRequest
 
 // GenerateText completes a prompt, with an optional system prompt.
 func (s *Service) GenerateText(ctx context.Context, userID uuid.UUID, in api.TextRequest) (api.TextResponse, error) {
-	var fields []api.FieldError
+	var fields []model.FieldError
 	if strings.TrimSpace(in.Prompt) == "" {
-		fields = append(fields, problem.Field("prompt", "must not be empty"))
+		fields = append(fields, model.Field("prompt", "must not be empty"))
 	}
 	if len(in.Prompt)+len(in.SystemPrompt) > MaxConversationBytes {
-		fields = append(fields, problem.Field("prompt", fmt.Sprintf("prompt and system_prompt together may hold at most %d bytes", MaxConversationBytes)))
+		fields = append(fields, model.Field("prompt", fmt.Sprintf("prompt and system_prompt together may hold at most %d bytes", MaxConversationBytes)))
 	}
 	fields = append(fields, checkModelID(in.Model)...)
 	fields = append(fields, checkSampling(in.Temperature, in.MaxTokens)...)
@@ -75,7 +74,7 @@ func (s *Service) complete(ctx context.Context, kind string, req openrouter.Chat
 	out, err := s.client.ChatCompletion(ctx, req)
 	if err != nil {
 		c.finish(err, nil, "")
-		return nil, upstreamError(err)
+		return nil, err
 	}
 	c.finish(nil, out.Usage, out.ID)
 	return out, nil
@@ -97,7 +96,7 @@ func (s *Service) StreamChat(ctx context.Context, userID uuid.UUID, in api.ChatR
 	stream, err := s.client.ChatCompletionStream(ctx, req)
 	if err != nil {
 		c.finish(err, nil, "")
-		return upstreamError(err)
+		return err
 	}
 	defer stream.Close()
 	generationID := ""
@@ -137,7 +136,7 @@ func (s *Service) emitFailure(err error, emit func([]byte) error) {
 	s.log.Warn("chat stream failed after it began", "err", err)
 	data, _ := json.Marshal(struct {
 		Error api.StreamError `json:"error"`
-	}{api.StreamError{Code: oe.Status(), Message: oe.Message}})
+	}{api.StreamError{Code: s.opts.StatusOf(oe), Message: oe.Message}})
 	if emit(data) == nil {
 		_ = emit([]byte("[DONE]"))
 	}
@@ -161,57 +160,57 @@ func (s *Service) chatRequest(userID uuid.UUID, in api.ChatRequest) (openrouter.
 
 // configuredAndValid reports 503 first (nothing can be done without a key),
 // then the invalid fields.
-func (s *Service) configuredAndValid(fields []api.FieldError) error {
+func (s *Service) configuredAndValid(fields []model.FieldError) error {
 	if err := s.configured(); err != nil {
 		return err
 	}
 	if len(fields) > 0 {
-		return problem.Validation(fields...)
+		return model.Invalid(fields...)
 	}
 	return nil
 }
 
-func checkMessages(messages []api.ChatMessage) []api.FieldError {
+func checkMessages(messages []api.ChatMessage) []model.FieldError {
 	if len(messages) == 0 {
-		return []api.FieldError{problem.Field("messages", "must hold at least one message")}
+		return []model.FieldError{model.Field("messages", "must hold at least one message")}
 	}
 	if len(messages) > MaxMessages {
-		return []api.FieldError{problem.Field("messages", fmt.Sprintf("may hold at most %d messages", MaxMessages))}
+		return []model.FieldError{model.Field("messages", fmt.Sprintf("may hold at most %d messages", MaxMessages))}
 	}
-	var fields []api.FieldError
+	var fields []model.FieldError
 	total := 0
 	for i, m := range messages {
 		name := "messages[" + strconv.Itoa(i) + "]"
 		switch m.Role {
 		case api.ChatRoleSystem, api.ChatRoleUser, api.ChatRoleAssistant:
 		default:
-			fields = append(fields, problem.Field(name+".role", "must be system, user or assistant"))
+			fields = append(fields, model.Field(name+".role", "must be system, user or assistant"))
 		}
 		if strings.TrimSpace(m.Content) == "" {
-			fields = append(fields, problem.Field(name+".content", "must not be empty"))
+			fields = append(fields, model.Field(name+".content", "must not be empty"))
 		}
 		total += len(m.Content)
 	}
 	if total > MaxConversationBytes {
-		fields = append(fields, problem.Field("messages", fmt.Sprintf("the messages may hold at most %d bytes in total", MaxConversationBytes)))
+		fields = append(fields, model.Field("messages", fmt.Sprintf("the messages may hold at most %d bytes in total", MaxConversationBytes)))
 	}
 	return fields
 }
 
-func checkModelID(modelID string) []api.FieldError {
+func checkModelID(modelID string) []model.FieldError {
 	if len(modelID) > maxModelIDLength || strings.ContainsAny(modelID, " \t\r\n") {
-		return []api.FieldError{problem.Field("model", "must be a model id such as openai/gpt-4o-mini (see GET /ai/models)")}
+		return []model.FieldError{model.Field("model", "must be a model id such as openai/gpt-4o-mini (see GET /ai/models)")}
 	}
 	return nil
 }
 
-func checkSampling(temperature *float64, maxTokens *int) []api.FieldError {
-	var fields []api.FieldError
+func checkSampling(temperature *float64, maxTokens *int) []model.FieldError {
+	var fields []model.FieldError
 	if temperature != nil && (*temperature < 0 || *temperature > 2) {
-		fields = append(fields, problem.Field("temperature", "must be between 0 and 2"))
+		fields = append(fields, model.Field("temperature", "must be between 0 and 2"))
 	}
 	if maxTokens != nil && *maxTokens < 1 {
-		fields = append(fields, problem.Field("max_tokens", "must be at least 1"))
+		fields = append(fields, model.Field("max_tokens", "must be at least 1"))
 	}
 	return fields
 }

@@ -11,59 +11,45 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/duckgate/duckgate/backend/internal/auth"
-	"github.com/duckgate/duckgate/backend/internal/httpapi"
-	"github.com/duckgate/duckgate/backend/internal/problem"
+	"github.com/duckgate/duckgate/backend/internal/httpx"
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// Handler serves /ai/*, /generate/* and /admin/usage.
+// Handler serves /ai/* and /generate/*.
 type Handler struct{ svc *Service }
 
 // NewHandler returns the HTTP face of svc.
 func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 
-// Routes mounts the AI endpoints (any signed-in user) and the usage report
-// (admins).
-func (h *Handler) Routes(g httpapi.Groups) {
-	u := g.User
-	u.GET("/ai/models", h.models)
-	u.POST("/ai/chat", h.chat)
-	u.POST("/generate/text", h.text)
-	u.POST("/generate/image", h.image)
-	u.POST("/generate/video", h.video)
-	u.POST("/generate/video/from-image", h.videoFromImage)
-	u.GET("/generate/video", h.videoJobs)
-	u.GET("/generate/video/:id", h.videoJob)
-	u.GET("/generate/video/:id/content", h.videoContent)
-	g.Admin.GET("/admin/usage", h.usage)
-}
-
-func (h *Handler) models(c *gin.Context) {
+// Models lists the available models (GET /ai/models).
+func (h *Handler) Models(c *gin.Context) {
 	modality := c.Query("modality")
 	switch modality {
 	case "", api.ModalityText, api.ModalityImage, api.ModalityVideo:
 	default:
-		httpapi.Abort(c, problem.Validation(problem.Field("modality", "must be text, image or video")))
+		httpx.Abort(c, model.Invalid(model.Field("modality", "must be text, image or video")))
 		return
 	}
 	list, err := h.svc.Models(c.Request.Context(), modality)
-	respond(c, http.StatusOK, list, err)
+	httpx.Respond(c, http.StatusOK, list, err)
 }
 
-func (h *Handler) chat(c *gin.Context) {
+// Chat answers a conversation, whole or streamed (POST /ai/chat).
+func (h *Handler) Chat(c *gin.Context) {
 	var in api.ChatRequest
-	if err := httpapi.BindJSON(c, &in); err != nil {
-		httpapi.Abort(c, err)
+	if err := httpx.BindJSON(c, &in); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
 	userID := auth.PrincipalOf(c).UserID
 	if !in.Stream {
 		out, err := h.svc.Chat(c.Request.Context(), userID, in)
-		respond(c, http.StatusOK, out, err)
+		httpx.Respond(c, http.StatusOK, out, err)
 		return
 	}
 	if err := h.svc.StreamChat(c.Request.Context(), userID, in, eventWriter(c)); err != nil {
-		httpapi.Abort(c, err)
+		httpx.Abort(c, err)
 	}
 }
 
@@ -114,67 +100,73 @@ func appendEvent(dst, data []byte) []byte {
 	}
 }
 
-func (h *Handler) text(c *gin.Context) {
+// Text completes a prompt (POST /generate/text).
+func (h *Handler) Text(c *gin.Context) {
 	var in api.TextRequest
-	if err := httpapi.BindJSON(c, &in); err != nil {
-		httpapi.Abort(c, err)
+	if err := httpx.BindJSON(c, &in); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
 	out, err := h.svc.GenerateText(c.Request.Context(), auth.PrincipalOf(c).UserID, in)
-	respond(c, http.StatusOK, out, err)
+	httpx.Respond(c, http.StatusOK, out, err)
 }
 
-func (h *Handler) image(c *gin.Context) {
+// Image generates images (POST /generate/image).
+func (h *Handler) Image(c *gin.Context) {
 	var in api.ImageRequest
-	if err := httpapi.BindJSON(c, &in); err != nil {
-		httpapi.Abort(c, err)
+	if err := httpx.BindJSON(c, &in); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
 	out, err := h.svc.GenerateImage(c.Request.Context(), auth.PrincipalOf(c).UserID, in)
-	respond(c, http.StatusOK, out, err)
+	httpx.Respond(c, http.StatusOK, out, err)
 }
 
-func (h *Handler) video(c *gin.Context) {
+// Video starts a video job (POST /generate/video).
+func (h *Handler) Video(c *gin.Context) {
 	var in api.VideoRequest
-	if err := httpapi.BindJSON(c, &in); err != nil {
-		httpapi.Abort(c, err)
+	if err := httpx.BindJSON(c, &in); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
 	job, err := h.svc.SubmitVideo(c.Request.Context(), auth.PrincipalOf(c).UserID, in)
-	respond(c, http.StatusAccepted, job, err)
+	httpx.Respond(c, http.StatusAccepted, job, err)
 }
 
-func (h *Handler) videoFromImage(c *gin.Context) {
+// VideoFromImage starts a video job from an image (POST /generate/video/from-image).
+func (h *Handler) VideoFromImage(c *gin.Context) {
 	var in api.VideoFromImageRequest
-	if err := httpapi.BindJSON(c, &in); err != nil {
-		httpapi.Abort(c, err)
+	if err := httpx.BindJSON(c, &in); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
 	job, err := h.svc.SubmitVideoFromImage(c.Request.Context(), auth.PrincipalOf(c).UserID, in)
-	respond(c, http.StatusAccepted, job, err)
+	httpx.Respond(c, http.StatusAccepted, job, err)
 }
 
-func (h *Handler) videoJobs(c *gin.Context) {
-	limit, offset, err := httpapi.Paging(c, 50, 200)
+// VideoJobs lists the caller's jobs (GET /generate/video).
+func (h *Handler) VideoJobs(c *gin.Context) {
+	limit, offset, err := httpx.Paging(c, 50, 200)
 	if err != nil {
-		httpapi.Abort(c, err)
+		httpx.Abort(c, err)
 		return
 	}
 	list, err := h.svc.VideoJobs(c.Request.Context(), auth.PrincipalOf(c).UserID, limit, offset)
-	respond(c, http.StatusOK, list, err)
+	httpx.Respond(c, http.StatusOK, list, err)
 }
 
-func (h *Handler) videoJob(c *gin.Context) {
+// VideoJob answers one job (GET /generate/video/{id}).
+func (h *Handler) VideoJob(c *gin.Context) {
 	job, err := h.svc.VideoJob(c.Request.Context(), callerOf(c), c.Param("id"))
-	respond(c, http.StatusOK, job, err)
+	httpx.Respond(c, http.StatusOK, job, err)
 }
 
-// videoContent streams the MP4 from upstream to the client as it arrives,
+// VideoContent streams the MP4 from upstream to the client as it arrives,
 // never holding the whole file: a fixed buffer, flushed every half second.
-func (h *Handler) videoContent(c *gin.Context) {
+func (h *Handler) VideoContent(c *gin.Context) {
 	content, err := h.svc.VideoContent(c.Request.Context(), callerOf(c), c.Param("id"))
 	if err != nil {
-		httpapi.Abort(c, err)
+		httpx.Abort(c, err)
 		return
 	}
 	defer content.Body.Close()
@@ -218,26 +210,7 @@ func copyFlushing(w gin.ResponseWriter, src io.Reader) error {
 	}
 }
 
-func (h *Handler) usage(c *gin.Context) {
-	days, groupBy, err := UsageQuery(c.Query("days"), c.Query("group_by"))
-	if err != nil {
-		httpapi.Abort(c, err)
-		return
-	}
-	report, err := h.svc.Usage(c.Request.Context(), days, groupBy)
-	respond(c, http.StatusOK, report, err)
-}
-
 func callerOf(c *gin.Context) Caller {
 	p := auth.PrincipalOf(c)
 	return Caller{UserID: p.UserID, IsAdmin: p.IsAdmin()}
-}
-
-// respond writes v with status, or the error as a problem.
-func respond(c *gin.Context, status int, v any, err error) {
-	if err != nil {
-		httpapi.Abort(c, err)
-		return
-	}
-	httpapi.JSON(c, status, v)
 }

@@ -2,9 +2,7 @@ package ai
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -13,7 +11,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
-	"github.com/duckgate/duckgate/backend/internal/problem"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -21,8 +18,6 @@ import (
 // takes for image generation through chat completions; models of the
 // dedicated image endpoint publish their own.
 var ChatImageAspectRatios = []string{"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"}
-
-var errNoImage = problem.New(http.StatusBadGateway, "the AI provider answered without an image")
 
 // imagePlan is how one image request goes upstream.
 type imagePlan struct {
@@ -36,11 +31,11 @@ type imagePlan struct {
 
 // GenerateImage generates images from a prompt.
 func (s *Service) GenerateImage(ctx context.Context, userID uuid.UUID, in api.ImageRequest) (api.ImageResponse, error) {
-	var fields []api.FieldError
+	var fields []model.FieldError
 	if strings.TrimSpace(in.Prompt) == "" {
-		fields = append(fields, problem.Field("prompt", "must not be empty"))
+		fields = append(fields, model.Field("prompt", "must not be empty"))
 	} else if len(in.Prompt) > MaxConversationBytes {
-		fields = append(fields, problem.Field("prompt", fmt.Sprintf("may hold at most %d bytes", MaxConversationBytes)))
+		fields = append(fields, model.Field("prompt", fmt.Sprintf("may hold at most %d bytes", MaxConversationBytes)))
 	}
 	fields = append(fields, checkModelID(in.Model)...)
 	if err := s.configuredAndValid(fields); err != nil {
@@ -51,7 +46,7 @@ func (s *Service) GenerateImage(ctx context.Context, userID uuid.UUID, in api.Im
 		return api.ImageResponse{}, err
 	}
 	if in.AspectRatio != "" && !slices.Contains(plan.aspectRatios, in.AspectRatio) {
-		return api.ImageResponse{}, problem.Validation(problem.Field("aspect_ratio",
+		return api.ImageResponse{}, model.Invalid(model.Field("aspect_ratio",
 			fmt.Sprintf("%q is not offered by %s; allowed values: %s", in.AspectRatio, plan.model, strings.Join(plan.aspectRatios, ", "))))
 	}
 	c := s.startCall(userID, model.KindImage, plan.model)
@@ -68,13 +63,13 @@ func (s *Service) GenerateImage(ctx context.Context, userID uuid.UUID, in api.Im
 func (s *Service) planImage(ctx context.Context, modelID string) (imagePlan, error) {
 	cat, err := s.models.get(ctx)
 	if err != nil {
-		return imagePlan{}, upstreamError(err)
+		return imagePlan{}, err
 	}
 	chatModel, inChat := cat.model(modelID)
 	imageModel, inImages := cat.imageModel(modelID)
 	makesImages := inChat && slices.Contains(chatModel.Architecture.OutputModalities, api.ModalityImage)
 	if !makesImages && !inImages {
-		return imagePlan{}, problem.Validation(problem.Field("model",
+		return imagePlan{}, model.Invalid(model.Field("model",
 			fmt.Sprintf("%s does not generate images; image models: %s", modelID, strings.Join(imageModelIDs(cat), ", "))))
 	}
 	plan := imagePlan{model: modelID, aspectRatios: ChatImageAspectRatios}
@@ -113,11 +108,11 @@ func (s *Service) imageViaChat(ctx context.Context, c *call, plan imagePlan, use
 	out, err := s.client.ChatCompletion(ctx, req)
 	if err != nil {
 		c.finish(err, nil, "")
-		return api.ImageResponse{}, upstreamError(err)
+		return api.ImageResponse{}, err
 	}
 	urls := out.ImageURLs()
 	if len(urls) == 0 {
-		err := errNoImage.Wrap(errors.New("chat completion without images"))
+		err := fmt.Errorf("ai: image via chat: %w", model.ErrNoImage)
 		c.finish(err, out.Usage, out.ID)
 		return api.ImageResponse{}, err
 	}
@@ -133,7 +128,7 @@ func (s *Service) imageViaImagesEndpoint(ctx context.Context, c *call, plan imag
 	out, err := s.client.CreateImage(ctx, openrouter.ImageRequest{Model: plan.model, Prompt: in.Prompt, AspectRatio: in.AspectRatio})
 	if err != nil {
 		c.finish(err, nil, "")
-		return api.ImageResponse{}, upstreamError(err)
+		return api.ImageResponse{}, err
 	}
 	c.finish(nil, out.Usage, "")
 	resp := api.ImageResponse{Model: plan.model}

@@ -143,7 +143,7 @@ func (s *Service) Models(ctx context.Context, modality string) (api.ModelList, e
 	}
 	cat, err := s.models.get(ctx)
 	if err != nil {
-		return api.ModelList{}, upstreamError(err)
+		return api.ModelList{}, err
 	}
 	out := api.ModelList{Data: []api.Model{}}
 	if modality != api.ModalityVideo {

@@ -21,14 +21,11 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
-	"github.com/duckgate/duckgate/backend/internal/problem"
 )
 
 // Store is what the gateway needs from storage.
 type Store interface {
 	InsertUsage(ctx context.Context, records []model.UsageRecord) error
-	AIStats(ctx context.Context, since time.Time) (model.AIStats, error)
-	UsageReport(ctx context.Context, since time.Time, groupBy string) ([]model.UsageRow, error)
 
 	CreateVideoJob(ctx context.Context, j *model.VideoJob) error
 	VideoJob(ctx context.Context, id uuid.UUID) (model.VideoJob, error)
@@ -76,11 +73,11 @@ type Options struct {
 	// early when thousands of calls a second arrive.
 	FlushInterval time.Duration
 	FlushRecords  int
+	// StatusOf is the HTTP status a client gets for an error (the HTTP
+	// layer's error table): what usage records and stream error events
+	// carry. Without it every failure counts as 500.
+	StatusOf func(error) int
 }
-
-// ErrNotConfigured answers every AI endpoint when no API key is set.
-var ErrNotConfigured = problem.New(http.StatusServiceUnavailable,
-	"AI is not configured on this server: the operator must set OPENROUTER_API_KEY (and OPENROUTER_BASE_URL for another endpoint) and restart the backend")
 
 // Service holds the gateway's rules.
 type Service struct {
@@ -113,6 +110,9 @@ func NewService(opts Options) *Service {
 	if opts.FlushRecords <= 0 {
 		opts.FlushRecords = DefaultFlushRecords
 	}
+	if opts.StatusOf == nil {
+		opts.StatusOf = func(error) int { return http.StatusInternalServerError }
+	}
 	s := &Service{client: opts.Client, store: opts.Store, log: opts.Logger, now: opts.Now, opts: opts}
 	s.models = newCatalogCache(opts.Client, opts.ModelsTTL, opts.Now, opts.Logger)
 	s.recorder = NewRecorder(opts.Store, RecorderOptions{Interval: opts.FlushInterval, MaxBatch: opts.FlushRecords,
@@ -138,21 +138,12 @@ func (s *Service) Close() {
 	s.recorder.Close()
 }
 
-// configured fails with ErrNotConfigured when there is no upstream.
+// configured fails with model.ErrAINotConfigured when there is no upstream.
 func (s *Service) configured() error {
 	if s.client == nil {
-		return ErrNotConfigured
+		return model.ErrAINotConfigured
 	}
 	return nil
-}
-
-// upstreamError turns a client failure into the public problem.
-func upstreamError(err error) error {
-	var oe *openrouter.Error
-	if errors.As(err, &oe) {
-		return oe.Problem()
-	}
-	return err
 }
 
 // call is one upstream generation call being measured for its usage record.
@@ -178,28 +169,28 @@ func (c *call) finish(err error, usage *openrouter.Usage, generationID string) {
 	}
 	r.Status = model.UsageStatusOK
 	if err != nil {
-		r.Status, r.ErrorKind = failureStatus(err)
+		r.Status, r.ErrorKind = c.s.failureStatus(err)
 	}
 	c.s.recorder.Record(r)
 }
 
 // failureStatus is the status a failed call answered and its kind.
-func failureStatus(err error) (status, kind string) {
-	var oe *openrouter.Error
-	if errors.As(err, &oe) {
-		return strconv.Itoa(oe.Status()), oe.Kind.String()
+func (s *Service) failureStatus(err error) (status, kind string) {
+	status = strconv.Itoa(s.opts.StatusOf(err))
+	if oe, ok := errors.AsType[*openrouter.Error](err); ok {
+		return status, oe.Kind.String()
 	}
 	if errors.Is(err, context.Canceled) {
 		return strconv.Itoa(openrouter.StatusClientClosed), openrouter.KindCanceled.String()
 	}
-	return strconv.Itoa(problem.From(err).Status), "internal"
+	return status, "internal"
 }
 
 // NewFromConfig builds the service the backend runs: an upstream client when
 // OPENROUTER_API_KEY is set (none otherwise: the AI endpoints answer 503),
 // the configured default models and the decoded-image limit.
-func NewFromConfig(cfg config.Config, st Store, logger *slog.Logger) *Service {
-	opts := Options{Store: st, Logger: logger, DefaultTextModel: cfg.AIDefaultTextModel,
+func NewFromConfig(cfg config.Config, st Store, logger *slog.Logger, statusOf func(error) int) *Service {
+	opts := Options{Store: st, Logger: logger, StatusOf: statusOf, DefaultTextModel: cfg.AIDefaultTextModel,
 		DefaultImageModel: cfg.AIDefaultImageModel, DefaultVideoModel: cfg.AIDefaultVideoModel}
 	if cfg.OpenRouterAPIKey != "" {
 		opts.Client = openrouter.New(openrouter.Config{BaseURL: cfg.OpenRouterBaseURL, APIKey: cfg.OpenRouterAPIKey,

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
-	"github.com/duckgate/duckgate/backend/internal/problem"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -23,11 +21,6 @@ type Caller struct {
 	UserID  uuid.UUID
 	IsAdmin bool
 }
-
-var (
-	errJobNotFound = problem.ErrNotFound.WithDetail("no such video job")
-	errNotReady    = problem.New(http.StatusConflict, "the video is not ready")
-)
 
 // videoParams is what a job was asked for, kept as JSON beside it.
 type videoParams struct {
@@ -50,15 +43,15 @@ func (s *Service) SubmitVideoFromImage(ctx context.Context, userID uuid.UUID, in
 }
 
 func (s *Service) submitVideo(ctx context.Context, userID uuid.UUID, in api.VideoRequest, imageURL string, fromImage bool) (api.VideoJob, error) {
-	var fields []api.FieldError
+	var fields []model.FieldError
 	if strings.TrimSpace(in.Prompt) == "" && !fromImage {
-		fields = append(fields, problem.Field("prompt", "must not be empty"))
+		fields = append(fields, model.Field("prompt", "must not be empty"))
 	} else if len(in.Prompt) > MaxConversationBytes {
-		fields = append(fields, problem.Field("prompt", fmt.Sprintf("may hold at most %d bytes", MaxConversationBytes)))
+		fields = append(fields, model.Field("prompt", fmt.Sprintf("may hold at most %d bytes", MaxConversationBytes)))
 	}
 	if fromImage {
 		if msg := checkImageURL(imageURL, s.opts.MaxImageBytes); msg != "" {
-			fields = append(fields, problem.Field("image_url", msg))
+			fields = append(fields, model.Field("image_url", msg))
 		}
 	}
 	fields = append(fields, checkModelID(in.Model)...)
@@ -75,7 +68,7 @@ func (s *Service) submitVideo(ctx context.Context, userID uuid.UUID, in api.Vide
 		Resolution: in.Resolution, AspectRatio: in.AspectRatio, FirstFrameURL: imageURL})
 	if err != nil {
 		c.finish(err, nil, "")
-		return api.VideoJob{}, upstreamError(err)
+		return api.VideoJob{}, err
 	}
 	c.finish(nil, videoUsage(up), generationOf(up))
 
@@ -95,34 +88,34 @@ func (s *Service) submitVideo(ctx context.Context, userID uuid.UUID, in api.Vide
 func (s *Service) checkVideoParams(ctx context.Context, modelID string, in api.VideoRequest, fromImage bool) error {
 	cat, err := s.models.get(ctx)
 	if err != nil {
-		return upstreamError(err)
+		return err
 	}
 	m, ok := cat.videoModel(modelID)
 	if !ok {
-		return problem.Validation(problem.Field("model",
+		return model.Invalid(model.Field("model",
 			fmt.Sprintf("%s is not a video model; video models: %s", modelID, strings.Join(cat.videoModelIDs(), ", "))))
 	}
-	var fields []api.FieldError
+	var fields []model.FieldError
 	if in.Duration != nil && len(m.SupportedDurations) > 0 && !slices.Contains(m.SupportedDurations, *in.Duration) {
-		fields = append(fields, problem.Field("duration", fmt.Sprintf("%d is not offered by %s; allowed values: %s",
+		fields = append(fields, model.Field("duration", fmt.Sprintf("%d is not offered by %s; allowed values: %s",
 			*in.Duration, modelID, joinInts(m.SupportedDurations))))
 	}
 	if in.Duration != nil && *in.Duration < 1 {
-		fields = append(fields, problem.Field("duration", "must be at least 1 second"))
+		fields = append(fields, model.Field("duration", "must be at least 1 second"))
 	}
 	if in.Resolution != "" && len(m.SupportedResolutions) > 0 && !slices.Contains(m.SupportedResolutions, in.Resolution) {
-		fields = append(fields, problem.Field("resolution", fmt.Sprintf("%q is not offered by %s; allowed values: %s",
+		fields = append(fields, model.Field("resolution", fmt.Sprintf("%q is not offered by %s; allowed values: %s",
 			in.Resolution, modelID, strings.Join(m.SupportedResolutions, ", "))))
 	}
 	if in.AspectRatio != "" && len(m.SupportedAspectRatios) > 0 && !slices.Contains(m.SupportedAspectRatios, in.AspectRatio) {
-		fields = append(fields, problem.Field("aspect_ratio", fmt.Sprintf("%q is not offered by %s; allowed values: %s",
+		fields = append(fields, model.Field("aspect_ratio", fmt.Sprintf("%q is not offered by %s; allowed values: %s",
 			in.AspectRatio, modelID, strings.Join(m.SupportedAspectRatios, ", "))))
 	}
 	if fromImage && len(m.SupportedFrameImages) > 0 && !slices.Contains(m.SupportedFrameImages, "first_frame") {
-		fields = append(fields, problem.Field("model", modelID+" cannot start a video from an image"))
+		fields = append(fields, model.Field("model", modelID+" cannot start a video from an image"))
 	}
 	if len(fields) > 0 {
-		return problem.Validation(fields...)
+		return model.Invalid(fields...)
 	}
 	return nil
 }
@@ -168,11 +161,11 @@ func (s *Service) VideoContent(ctx context.Context, caller Caller, id string) (*
 	}
 	job = s.videos.refresh(ctx, job)
 	if job.Status != api.VideoCompleted {
-		return nil, errNotReady.WithDetail("the video is not ready: the job is " + job.Status)
+		return nil, &model.VideoNotReadyError{Status: job.Status}
 	}
 	content, err := s.client.VideoContent(ctx, job.UpstreamID, 0)
 	if err != nil {
-		return nil, upstreamError(err)
+		return nil, err
 	}
 	return content, nil
 }
@@ -182,17 +175,17 @@ func (s *Service) VideoContent(ctx context.Context, caller Caller, id string) (*
 func (s *Service) readableJob(ctx context.Context, caller Caller, id string) (model.VideoJob, error) {
 	jobID, err := uuid.Parse(id)
 	if err != nil {
-		return model.VideoJob{}, errJobNotFound
+		return model.VideoJob{}, model.ErrVideoJobNotFound
 	}
 	job, err := s.store.VideoJob(ctx, jobID)
 	if errors.Is(err, model.ErrNotFound) {
-		return model.VideoJob{}, errJobNotFound
+		return model.VideoJob{}, model.ErrVideoJobNotFound
 	}
 	if err != nil {
 		return model.VideoJob{}, fmt.Errorf("ai: read video job: %w", err)
 	}
 	if job.UserID != caller.UserID && !caller.IsAdmin {
-		return model.VideoJob{}, errJobNotFound
+		return model.VideoJob{}, model.ErrVideoJobNotFound
 	}
 	return job, nil
 }

@@ -6,9 +6,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/duckgate/duckgate/backend/internal/httpapi"
+	"github.com/duckgate/duckgate/backend/internal/httpx"
 	"github.com/duckgate/duckgate/backend/internal/model"
-	"github.com/duckgate/duckgate/backend/internal/problem"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -21,92 +20,87 @@ type Handler struct {
 // NewHandler returns the HTTP face of svc.
 func NewHandler(svc *Service, tokens *Tokens) *Handler { return &Handler{svc: svc, tokens: tokens} }
 
-// Routes mounts the public auth endpoints.
-func (h *Handler) Routes(g httpapi.Groups) {
-	g.Public.POST("/auth/register", h.register)
-	g.Public.POST("/auth/login", h.login)
-	g.Public.POST("/auth/refresh", h.refresh)
-	g.Public.POST("/auth/logout", h.logout)
-	g.Public.GET("/.well-known/jwks.json", h.jwks)
-}
-
-func (h *Handler) register(c *gin.Context) {
+// Register creates an account (POST /auth/register).
+func (h *Handler) Register(c *gin.Context) {
 	var req api.RegisterRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		httpapi.Abort(c, err)
+	if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
 	u, err := h.svc.Register(c.Request.Context(), req)
 	if err != nil {
-		httpapi.Abort(c, err)
+		httpx.Abort(c, err)
 		return
 	}
-	httpapi.JSON(c, http.StatusCreated, UserJSON(u))
+	httpx.JSON(c, http.StatusCreated, UserJSON(u))
 }
 
-// login takes JSON {email, password} or, for the OAuth2 password flow (the
+// Login takes JSON {email, password} or, for the OAuth2 password flow (the
 // docs page's Authorize button), a form with username and password.
-func (h *Handler) login(c *gin.Context) {
+func (h *Handler) Login(c *gin.Context) {
 	var req api.LoginRequest
 	if strings.HasPrefix(c.GetHeader("Content-Type"), "application/x-www-form-urlencoded") {
 		if err := c.Request.ParseForm(); err != nil {
-			httpapi.Abort(c, problem.ErrBadJSON.WithDetail("the form body could not be read"))
+			httpx.Abort(c, httpx.BadRequest("the form body could not be read"))
 			return
 		}
 		req.Email, req.Password = c.Request.PostForm.Get("username"), c.Request.PostForm.Get("password")
-	} else if err := httpapi.BindJSON(c, &req); err != nil {
-		httpapi.Abort(c, err)
+	} else if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
-	var fields []api.FieldError
+	var fields model.Fields
 	if strings.TrimSpace(req.Email) == "" {
-		fields = append(fields, problem.Field("email", "is required"))
+		fields.Add("email", "is required")
 	}
 	if req.Password == "" {
-		fields = append(fields, problem.Field("password", "is required"))
+		fields.Add("password", "is required")
 	}
-	if len(fields) > 0 {
-		httpapi.Abort(c, problem.Validation(fields...))
+	if err := fields.Err(); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
 	pair, err := h.svc.Login(c.Request.Context(), req.Email, req.Password, ClientOf(c))
 	if err != nil {
-		httpapi.Abort(c, err)
+		httpx.Abort(c, err)
 		return
 	}
 	noStore(c)
-	httpapi.JSON(c, http.StatusOK, pair)
+	httpx.JSON(c, http.StatusOK, pair)
 }
 
-func (h *Handler) refresh(c *gin.Context) {
+// Refresh rotates a refresh token (POST /auth/refresh).
+func (h *Handler) Refresh(c *gin.Context) {
 	var req api.RefreshRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		httpapi.Abort(c, err)
+	if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
 	pair, err := h.svc.Refresh(c.Request.Context(), req.RefreshToken, ClientOf(c))
 	if err != nil {
-		httpapi.Abort(c, err)
+		httpx.Abort(c, err)
 		return
 	}
 	noStore(c)
-	httpapi.JSON(c, http.StatusOK, pair)
+	httpx.JSON(c, http.StatusOK, pair)
 }
 
-func (h *Handler) logout(c *gin.Context) {
+// Logout ends a session (POST /auth/logout).
+func (h *Handler) Logout(c *gin.Context) {
 	var req api.RefreshRequest
-	if err := httpapi.BindJSON(c, &req); err != nil {
-		httpapi.Abort(c, err)
+	if err := httpx.BindJSON(c, &req); err != nil {
+		httpx.Abort(c, err)
 		return
 	}
 	if err := h.svc.Logout(c.Request.Context(), req.RefreshToken); err != nil {
-		httpapi.Abort(c, err)
+		httpx.Abort(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
 }
 
-func (h *Handler) jwks(c *gin.Context) {
+// JWKS publishes the token signing keys (GET /.well-known/jwks.json).
+func (h *Handler) JWKS(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=300")
 	c.Data(http.StatusOK, "application/json; charset=utf-8", h.tokens.JWKS())
 }
@@ -119,7 +113,7 @@ func ClientOf(c *gin.Context) Client {
 	if len(ua) > 512 {
 		ua = strings.ToValidUTF8(ua[:512], "")
 	}
-	return Client{IP: c.ClientIP(), UserAgent: ua, RequestID: httpapi.RequestIDOf(c)}
+	return Client{IP: c.ClientIP(), UserAgent: ua, RequestID: httpx.RequestIDOf(c)}
 }
 
 func noStore(c *gin.Context) {

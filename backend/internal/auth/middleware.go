@@ -5,8 +5,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/duckgate/duckgate/backend/internal/httpapi"
-	"github.com/duckgate/duckgate/backend/internal/problem"
+	"github.com/duckgate/duckgate/backend/internal/httpx"
+	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
 type principalKey struct{}
@@ -18,16 +18,16 @@ func (s *Service) RequireUser() gin.HandlerFunc {
 		header := c.GetHeader("Authorization")
 		scheme, token, ok := strings.Cut(header, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			httpapi.Abort(c, problem.ErrUnauthorized)
+			httpx.Abort(c, model.ErrTokenRequired)
 			return
 		}
 		p, err := s.Authenticate(c.Request.Context(), strings.TrimSpace(token))
 		if err != nil {
-			httpapi.Abort(c, err)
+			httpx.Abort(c, err)
 			return
 		}
 		c.Set(principalKey{}, p)
-		httpapi.SetLogUser(c, p.UserID.String())
+		httpx.SetLogUser(c, p.UserID.String())
 		c.Next()
 	}
 }
@@ -36,7 +36,7 @@ func (s *Service) RequireUser() gin.HandlerFunc {
 func RequireAdmin() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !PrincipalOf(c).IsAdmin() {
-			httpapi.Abort(c, problem.ErrForbidden.WithDetail("this needs the admin role"))
+			httpx.Abort(c, model.ErrAdminOnly)
 			return
 		}
 		c.Next()

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/mail"
 	"strings"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/duckgate/duckgate/backend/internal/model"
-	"github.com/duckgate/duckgate/backend/internal/problem"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -34,15 +32,6 @@ type Store interface {
 	AppendAudit(ctx context.Context, a *model.Audit) error
 	EnsureAdmin(ctx context.Context, u model.User) (bool, error)
 }
-
-// Public failures of the auth endpoints.
-var (
-	ErrInvalidCredentials = problem.New(http.StatusUnauthorized, "invalid email or password")
-	ErrInvalidRefresh     = problem.New(http.StatusUnauthorized, "the refresh token is invalid, expired or revoked; sign in again")
-	ErrEmailTaken         = problem.New(http.StatusConflict, "an account with this email already exists")
-	ErrTooManyAttempts    = problem.New(http.StatusTooManyRequests, "too many failed sign-ins; try again later")
-	ErrSessionEnded       = problem.New(http.StatusUnauthorized, "the session has ended; sign in again")
-)
 
 // Config tunes the service.
 type Config struct {
@@ -82,9 +71,11 @@ type Client struct {
 }
 
 // NormalizeEmail trims and lower-cases an email and checks its form.
-func NormalizeEmail(raw string) (string, *api.FieldError) {
+func NormalizeEmail(raw string) (string, *model.FieldError) {
 	email := strings.ToLower(strings.TrimSpace(raw))
-	fail := func(msg string) (string, *api.FieldError) { return "", &api.FieldError{Field: "email", Message: msg} }
+	fail := func(msg string) (string, *model.FieldError) {
+		return "", &model.FieldError{Field: "email", Message: msg}
+	}
 	switch {
 	case email == "":
 		return fail("is required")
@@ -99,15 +90,15 @@ func NormalizeEmail(raw string) (string, *api.FieldError) {
 }
 
 // CheckPassword enforces the password rules (8–128 characters).
-func CheckPassword(field, password string) *api.FieldError {
+func CheckPassword(field, password string) *model.FieldError {
 	n := utf8.RuneCountInString(password)
 	switch {
 	case !utf8.ValidString(password):
-		return &api.FieldError{Field: field, Message: "must be valid UTF-8"}
+		return &model.FieldError{Field: field, Message: "must be valid UTF-8"}
 	case n < 8:
-		return &api.FieldError{Field: field, Message: "must be at least 8 characters"}
+		return &model.FieldError{Field: field, Message: "must be at least 8 characters"}
 	case n > 128:
-		return &api.FieldError{Field: field, Message: "must be at most 128 characters"}
+		return &model.FieldError{Field: field, Message: "must be at most 128 characters"}
 	}
 	return nil
 }
@@ -115,15 +106,15 @@ func CheckPassword(field, password string) *api.FieldError {
 // Register creates a user account with role user.
 func (s *Service) Register(ctx context.Context, req api.RegisterRequest) (model.User, error) {
 	email, emailErr := NormalizeEmail(req.Email)
-	var fields []api.FieldError
+	var fields model.Fields
 	if emailErr != nil {
 		fields = append(fields, *emailErr)
 	}
 	if pwErr := CheckPassword("password", req.Password); pwErr != nil {
 		fields = append(fields, *pwErr)
 	}
-	if len(fields) > 0 {
-		return model.User{}, problem.Validation(fields...)
+	if err := fields.Err(); err != nil {
+		return model.User{}, err
 	}
 	return s.CreateAccount(ctx, email, req.Password, api.RoleUser, nil)
 }
@@ -137,9 +128,6 @@ func (s *Service) CreateAccount(ctx context.Context, email, password, role strin
 	}
 	u := model.NewUser(email, hash, role, s.cfg.Now())
 	if err := s.store.CreateUser(ctx, u, audit); err != nil {
-		if errors.Is(err, model.ErrEmailTaken) {
-			return model.User{}, ErrEmailTaken.Wrap(err)
-		}
 		return model.User{}, fmt.Errorf("auth: register: %w", err)
 	}
 	return u, nil
@@ -164,7 +152,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool
 func (s *Service) Login(ctx context.Context, rawEmail, password string, client Client) (api.TokenPair, error) {
 	email := strings.ToLower(strings.TrimSpace(rawEmail))
 	if wait := max(s.byEmail.Locked(email), s.byClient.Locked(client.IP)); wait > 0 {
-		return api.TokenPair{}, ErrTooManyAttempts.WithRetryAfter(wait)
+		return api.TokenPair{}, &model.LockedOutError{RetryAfter: wait}
 	}
 	u, err := s.store.UserByEmail(ctx, email)
 	switch {
@@ -198,7 +186,7 @@ func (s *Service) failLogin(ctx context.Context, email, userID string, client Cl
 		_ = s.store.AppendAudit(ctx, &model.Audit{Action: api.AuditLockout, TargetID: userID,
 			Detail: detail + fmt.Sprintf(" locked_for=%s", s.cfg.LoginLockout), RequestID: client.RequestID})
 	}
-	return ErrInvalidCredentials
+	return model.ErrInvalidCredentials
 }
 
 // rehash upgrades a hash made with weaker parameters; failure is harmless.
@@ -224,7 +212,7 @@ func (s *Service) startSession(ctx context.Context, u model.User, client Client)
 // Refresh rotates a refresh token and issues a new pair.
 func (s *Service) Refresh(ctx context.Context, refreshToken string, client Client) (api.TokenPair, error) {
 	if refreshToken == "" {
-		return api.TokenPair{}, problem.Validation(problem.Field("refresh_token", "is required"))
+		return api.TokenPair{}, model.Invalid(model.Field("refresh_token", "is required"))
 	}
 	next, nextHash, err := newRefreshToken()
 	if err != nil {
@@ -232,15 +220,12 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, client Clien
 	}
 	se, err := s.store.Rotate(ctx, model.Rotation{OldHash: hashToken(refreshToken), NewHash: nextHash,
 		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP, RequestID: client.RequestID})
-	switch {
-	case errors.Is(err, model.ErrTokenInvalid), errors.Is(err, model.ErrTokenReused):
-		return api.TokenPair{}, ErrInvalidRefresh.Wrap(err)
-	case err != nil:
+	if err != nil { // model.ErrTokenInvalid, model.ErrTokenReused or a fault
 		return api.TokenPair{}, fmt.Errorf("auth: refresh: %w", err)
 	}
 	u, err := s.store.UserByID(ctx, se.UserID)
 	if err != nil {
-		return api.TokenPair{}, ErrInvalidRefresh.Wrap(err)
+		return api.TokenPair{}, fmt.Errorf("auth: refresh: %w: the session's user: %w", model.ErrTokenInvalid, err)
 	}
 	return s.pair(Claims{UserID: u.ID, Role: u.Role, SessionID: se.ID}, next)
 }
@@ -248,7 +233,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, client Clien
 // Logout ends the session of refreshToken; unknown tokens are ignored.
 func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	if refreshToken == "" {
-		return problem.Validation(problem.Field("refresh_token", "is required"))
+		return model.Invalid(model.Field("refresh_token", "is required"))
 	}
 	if err := s.store.RevokeByToken(ctx, hashToken(refreshToken)); err != nil {
 		return fmt.Errorf("auth: logout: %w", err)
@@ -283,18 +268,18 @@ func (p Principal) IsAdmin() bool { return p.Role == api.RoleAdmin }
 func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, error) {
 	c, err := s.tokens.Verify(bearer)
 	if err != nil {
-		return Principal{}, problem.ErrUnauthorized.WithDetail("the access token is invalid or expired").Wrap(err)
+		return Principal{}, fmt.Errorf("%w: %w", model.ErrAccessTokenInvalid, err)
 	}
 	owner, live, err := s.store.SessionActive(ctx, c.SessionID)
 	if err != nil {
 		return Principal{}, fmt.Errorf("auth: check session: %w", err)
 	}
 	if !live || owner != c.UserID {
-		return Principal{}, ErrSessionEnded
+		return Principal{}, model.ErrSessionEnded
 	}
 	u, err := s.store.UserByID(ctx, c.UserID)
 	if errors.Is(err, model.ErrNotFound) {
-		return Principal{}, ErrSessionEnded
+		return Principal{}, model.ErrSessionEnded
 	} else if err != nil {
 		return Principal{}, fmt.Errorf("auth: load user: %w", err)
 	}

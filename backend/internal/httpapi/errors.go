@@ -10,24 +10,178 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/duckgate/duckgate/backend/internal/problem"
+	"github.com/duckgate/duckgate/backend/internal/httpx"
+	"github.com/duckgate/duckgate/backend/internal/model"
+	"github.com/duckgate/duckgate/backend/internal/openrouter"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// Abort records err for the Errors middleware and stops the handler chain.
-// Handlers end with `httpapi.Abort(c, err); return`; the middleware decides
-// what the client sees (problem.From) and what the log keeps (the cause).
-func Abort(c *gin.Context, err error) {
-	_ = c.Error(err)
-	c.Abort()
+// Problem is what a client is told about a failed request (RFC 9457). The
+// error that caused it stays in the logs.
+type Problem struct {
+	Status     int
+	Type       string // api.Type*; from the status when empty
+	Detail     string
+	Fields     []api.FieldError
+	RetryAfter time.Duration
+}
+
+// errorTable is THE mapping from errors to problems: every error a handler,
+// service, store or the upstream client can return is matched here, in
+// order, the first match winning. An error no row matches is a fault of
+// ours: 500, with the cause logged and never sent.
+var errorTable = []errorRow{
+	// Reading the request.
+	as(func(e *httpx.BadRequestError) Problem { return Problem{Status: 400, Detail: e.Detail} }),
+	is(httpx.ErrUnsupportedMediaType, 415, "send the body as application/json"),
+	as(func(e *httpx.TooLargeError) Problem { return Problem{Status: 413, Detail: e.Error()} }),
+	is(httpx.ErrNoRoute, 404, "there is no endpoint at this path"),
+	is(httpx.ErrMethodNotAllowed, 405, "this method is not allowed on this path"),
+	as(func(e *model.ValidationError) Problem {
+		fields := make([]api.FieldError, len(e.Fields))
+		for i, f := range e.Fields {
+			fields[i] = api.FieldError{Field: f.Field, Message: f.Message}
+		}
+		return Problem{Status: 422, Type: api.TypeValidation, Detail: "the request has invalid fields", Fields: fields}
+	}),
+
+	// Who is calling.
+	is(model.ErrTokenRequired, 401, "a valid access token is required"),
+	is(model.ErrAccessTokenInvalid, 401, "the access token is invalid or expired"),
+	is(model.ErrSessionEnded, 401, "the session has ended; sign in again"),
+	is(model.ErrInvalidCredentials, 401, "invalid email or password"),
+	is(model.ErrTokenInvalid, 401, "the refresh token is invalid, expired or revoked; sign in again"),
+	is(model.ErrTokenReused, 401, "the refresh token is invalid, expired or revoked; sign in again"),
+	as(func(e *model.LockedOutError) Problem {
+		return Problem{Status: 429, Detail: "too many failed sign-ins; try again later", RetryAfter: e.RetryAfter}
+	}),
+	is(model.ErrAdminOnly, 403, "this needs the admin role"),
+
+	// Accounts.
+	is(model.ErrEmailTaken, 409, "an account with this email already exists"),
+	is(model.ErrWrongPassword, 403, "the current password is wrong"),
+	is(model.ErrDeleteSelf, 409, "you cannot delete your own account here; ask another admin"),
+	is(model.ErrLastAdmin, 409, "this would leave the system without an admin"),
+	is(model.ErrUserNotFound, 404, "no such user"),
+	is(model.ErrSessionNotFound, 404, "no such session"),
+
+	// The AI gateway.
+	is(model.ErrAINotConfigured, 503, "AI is not configured on this server: the operator must set OPENROUTER_API_KEY "+
+		"(and OPENROUTER_BASE_URL for another endpoint) and restart the backend"),
+	is(model.ErrVideoJobNotFound, 404, "no such video job"),
+	as(func(e *model.VideoNotReadyError) Problem {
+		return Problem{Status: 409, Detail: "the video is not ready: the job is " + e.Status}
+	}),
+	is(model.ErrNoImage, 502, "the AI provider answered without an image"),
+	as(upstreamProblem),
+
+	// Anything the store could not find that no service named more precisely.
+	is(model.ErrNotFound, 404, "no such resource"),
+	is(model.ErrClosed, 503, "the service is shutting down; retry in a moment"),
+}
+
+// internalProblem answers every error the table does not know.
+var internalProblem = Problem{Status: 500, Detail: "something went wrong on our side; the request id identifies it in the logs"}
+
+// upstreamProblem is how a failure of the AI provider reaches our clients:
+// its kind picks the status, its message is already safe to show.
+func upstreamProblem(e *openrouter.Error) Problem {
+	p := Problem{Status: http.StatusBadGateway, Detail: e.Message}
+	switch e.Kind {
+	case openrouter.KindRateLimited:
+		p.Status, p.RetryAfter = http.StatusTooManyRequests, e.RetryAfter
+	case openrouter.KindTimeout:
+		p.Status = http.StatusGatewayTimeout
+	case openrouter.KindBadRequest:
+		p.Status = http.StatusUnprocessableEntity
+	case openrouter.KindCanceled:
+		p.Status = openrouter.StatusClientClosed
+	}
+	return p
+}
+
+// ProblemFor is the problem a client sees for err.
+func ProblemFor(err error) Problem {
+	for _, row := range errorTable {
+		if p, ok := row(err); ok {
+			if p.Type == "" {
+				p.Type = typeFor(p.Status)
+			}
+			return p
+		}
+	}
+	p := internalProblem
+	p.Type = typeFor(p.Status)
+	return p
+}
+
+// StatusFor is the status ProblemFor(err) answers: what usage records and
+// logs keep of a failure.
+func StatusFor(err error) int { return ProblemFor(err).Status }
+
+// errorRow matches an error and says what the client sees.
+type errorRow func(err error) (Problem, bool)
+
+// is matches err itself or anything wrapping it.
+func is(target error, status int, detail string) errorRow {
+	return func(err error) (Problem, bool) {
+		if errors.Is(err, target) {
+			return Problem{Status: status, Detail: detail}, true
+		}
+		return Problem{}, false
+	}
+}
+
+// as matches errors of type T (or wrapping one) and builds the problem
+// from the fields T carries.
+func as[T error](fn func(T) Problem) errorRow {
+	return func(err error) (Problem, bool) {
+		if t, ok := errors.AsType[T](err); ok {
+			return fn(t), true
+		}
+		return Problem{}, false
+	}
+}
+
+func typeFor(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return api.TypeBadRequest
+	case http.StatusUnauthorized:
+		return api.TypeUnauthorized
+	case http.StatusForbidden:
+		return api.TypeForbidden
+	case http.StatusNotFound:
+		return api.TypeNotFound
+	case http.StatusMethodNotAllowed:
+		return api.TypeMethodNotAllowed
+	case http.StatusConflict:
+		return api.TypeConflict
+	case http.StatusRequestEntityTooLarge:
+		return api.TypeTooLarge
+	case http.StatusUnsupportedMediaType:
+		return api.TypeUnsupportedMedia
+	case http.StatusUnprocessableEntity:
+		return api.TypeValidation
+	case http.StatusTooManyRequests:
+		return api.TypeRateLimited
+	case http.StatusBadGateway:
+		return api.TypeUpstream
+	case http.StatusServiceUnavailable:
+		return api.TypeUnavailable
+	case http.StatusGatewayTimeout:
+		return api.TypeUpstreamTimeout
+	}
+	return api.TypeInternal
 }
 
 // Errors is the one place where errors become responses. After the handlers
-// ran, if one of them recorded an error (c.Error or Abort) and nothing was
-// written yet, the last error is rendered as an RFC 9457 problem detail.
+// ran, if one of them recorded an error (c.Error or httpx.Abort) and nothing
+// was written yet, the last error is rendered through the error table.
 // Server-side failures (5xx) are logged here at error level with their
 // private cause; client errors are visible in the access log line.
 func Errors(logger *slog.Logger) gin.HandlerFunc {
@@ -37,7 +191,6 @@ func Errors(logger *slog.Logger) gin.HandlerFunc {
 			return
 		}
 		err := c.Errors.Last().Err
-		pe := problem.From(err)
 		if c.Writer.Written() {
 			// A streaming handler failed after its first byte: the status is
 			// gone, only the log can tell.
@@ -45,11 +198,12 @@ func Errors(logger *slog.Logger) gin.HandlerFunc {
 				requestAttrs(c, slog.String("error", err.Error()))...)
 			return
 		}
-		if pe.Status >= http.StatusInternalServerError {
+		p := ProblemFor(err)
+		if p.Status >= http.StatusInternalServerError {
 			logger.LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
-				requestAttrs(c, slog.Int("status", pe.Status), slog.String("error", err.Error()))...)
+				requestAttrs(c, slog.Int("status", p.Status), slog.String("error", err.Error()))...)
 		}
-		writeProblem(c, pe)
+		WriteProblem(c.Writer, c.Request, p)
 	}
 }
 
@@ -71,7 +225,7 @@ func Recovery(logger *slog.Logger) gin.HandlerFunc {
 				requestAttrs(c, slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))...)
 			c.Abort()
 			if !c.Writer.Written() {
-				writeProblem(c, problem.ErrInternal)
+				WriteProblem(c.Writer, c.Request, ProblemFor(nil))
 			}
 		}()
 		c.Next()
@@ -80,33 +234,36 @@ func Recovery(logger *slog.Logger) gin.HandlerFunc {
 
 // NoRoute answers paths the router does not know with a 404 problem.
 func NoRoute() gin.HandlerFunc {
-	notFound := problem.ErrNotFound.WithDetail("there is no endpoint at this path")
-	return func(c *gin.Context) { Abort(c, notFound) }
+	return func(c *gin.Context) { httpx.Abort(c, httpx.ErrNoRoute) }
 }
 
 // NoMethod answers a known path called with an unsupported method with a 405
 // problem (gin has already set the Allow header).
 func NoMethod() gin.HandlerFunc {
-	return func(c *gin.Context) { Abort(c, problem.ErrMethodNotAllowed) }
+	return func(c *gin.Context) { httpx.Abort(c, httpx.ErrMethodNotAllowed) }
 }
 
-// writeProblem renders pe as application/problem+json with the headers its
+// WriteProblem renders p as application/problem+json with the headers its
 // status calls for.
-func writeProblem(c *gin.Context, pe *problem.Error) {
-	h := c.Writer.Header()
-	if pe.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(pe.RetryAfter.Seconds()))))
+func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
+	h := w.Header()
+	if p.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(p.RetryAfter.Seconds()))))
 	}
-	if pe.Status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", wwwAuthenticate(c.Request))
+	if p.Status == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", wwwAuthenticate(r))
 	}
-	body, err := json.Marshal(pe.Problem(RequestIDOf(c)))
+	if p.Type == "" {
+		p.Type = typeFor(p.Status)
+	}
+	body, err := json.Marshal(api.Problem{Type: p.Type, Title: http.StatusText(p.Status), Status: p.Status,
+		Detail: p.Detail, RequestID: httpx.RequestIDFrom(r.Context()), Errors: p.Fields})
 	if err != nil { // cannot happen with the plain wire type; stay safe anyway
 		body = []byte(`{"title":"Internal Server Error","status":500}`)
 	}
 	h.Set("Content-Type", api.ProblemContentType)
-	c.Writer.WriteHeader(pe.Status)
-	_, _ = c.Writer.Write(body)
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(body)
 }
 
 // wwwAuthenticate builds the RFC 6750 challenge: a bare "Bearer" when no
@@ -122,7 +279,7 @@ func wwwAuthenticate(r *http.Request) string {
 // requestAttrs are the fields that tie a log record to its request.
 func requestAttrs(c *gin.Context, extra ...slog.Attr) []slog.Attr {
 	attrs := []slog.Attr{
-		slog.String("request_id", RequestIDOf(c)),
+		slog.String("request_id", httpx.RequestIDOf(c)),
 		slog.String("method", c.Request.Method),
 		slog.String("route", routeOf(c)),
 		slog.String("path", c.Request.URL.Path),

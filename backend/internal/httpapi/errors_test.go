@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +14,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/duckgate/duckgate/backend/internal/problem"
+	"github.com/duckgate/duckgate/backend/internal/httpx"
+	"github.com/duckgate/duckgate/backend/internal/model"
+	"github.com/duckgate/duckgate/backend/internal/openrouter"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -97,15 +100,14 @@ func decodeProblemBody(t *testing.T, rec *httptest.ResponseRecorder, status int)
 
 func TestErrorsRendersPublicProblem(t *testing.T) {
 	s := newTestServer(t)
-	conflict := problem.New(http.StatusConflict, "this email is taken")
 	s.engine.POST("/users", func(c *gin.Context) {
-		Abort(c, conflict.Wrap(errors.New("unique constraint users_email")))
+		httpx.Abort(c, fmt.Errorf("store: insert user: unique constraint users_email: %w", model.ErrEmailTaken))
 	})
 
 	rec := s.do(httptest.NewRequest(http.MethodPost, "/users", nil))
 
 	p := decodeProblemBody(t, rec, http.StatusConflict)
-	if p.Detail != "this email is taken" || p.Type != api.TypeConflict {
+	if p.Detail != "an account with this email already exists" || p.Type != api.TypeConflict {
 		t.Errorf("problem = %+v", p)
 	}
 	if strings.Contains(rec.Body.String(), "unique constraint") {
@@ -116,13 +118,13 @@ func TestErrorsRendersPublicProblem(t *testing.T) {
 func TestErrorsHidesInternalCauseAndLogsIt(t *testing.T) {
 	s := newTestServer(t)
 	s.engine.GET("/boom", func(c *gin.Context) {
-		Abort(c, errors.New("store: select users: database is locked"))
+		httpx.Abort(c, errors.New("store: select users: database is locked"))
 	})
 
 	rec := s.do(httptest.NewRequest(http.MethodGet, "/boom", nil))
 
 	p := decodeProblemBody(t, rec, http.StatusInternalServerError)
-	if p.Detail != problem.ErrInternal.Detail || strings.Contains(rec.Body.String(), "locked") {
+	if p.Detail != internalProblem.Detail || strings.Contains(rec.Body.String(), "locked") {
 		t.Errorf("internal error body = %s", rec.Body)
 	}
 	logged := s.findLog(t, "request failed")
@@ -134,8 +136,8 @@ func TestErrorsHidesInternalCauseAndLogsIt(t *testing.T) {
 
 func TestErrorsSetsRetryAfter(t *testing.T) {
 	s := newTestServer(t)
-	limited := problem.New(http.StatusTooManyRequests, "slow down").WithRetryAfter(1500 * time.Millisecond)
-	s.engine.POST("/auth/login", func(c *gin.Context) { Abort(c, limited) })
+	limited := &model.LockedOutError{RetryAfter: 1500 * time.Millisecond}
+	s.engine.POST("/auth/login", func(c *gin.Context) { httpx.Abort(c, limited) })
 
 	rec := s.do(httptest.NewRequest(http.MethodPost, "/auth/login", nil))
 
@@ -147,7 +149,7 @@ func TestErrorsSetsRetryAfter(t *testing.T) {
 
 func TestErrorsChallengesOn401(t *testing.T) {
 	s := newTestServer(t)
-	s.engine.GET("/users/me", func(c *gin.Context) { Abort(c, problem.ErrUnauthorized) })
+	s.engine.GET("/users/me", func(c *gin.Context) { httpx.Abort(c, model.ErrTokenRequired) })
 
 	cases := []struct{ authorization, want string }{
 		{"", "Bearer"},
@@ -216,5 +218,77 @@ func TestNoRouteAndNoMethod(t *testing.T) {
 	decodeProblemBody(t, rec, http.StatusMethodNotAllowed)
 	if allow := rec.Header().Get("Allow"); !strings.Contains(allow, http.MethodGet) {
 		t.Errorf("Allow = %q, want it to name GET", allow)
+	}
+}
+
+// TestErrorTable maps one error of every kind the table knows, wrapped as
+// services wrap them, and checks what a client would see. Every row of the
+// table must be exercised here.
+func TestErrorTable(t *testing.T) {
+	wrap := func(err error) error { return fmt.Errorf("service: doing something: %w", err) }
+	cases := []struct {
+		err        error
+		status     int
+		typ        string
+		detail     string // a fragment of the detail
+		retryAfter time.Duration
+		fields     []api.FieldError
+	}{
+		{httpx.BadRequest("field \"x\" must be a string"), 400, api.TypeBadRequest, `field "x" must be a string`, 0, nil},
+		{httpx.ErrUnsupportedMediaType, 415, api.TypeUnsupportedMedia, "application/json", 0, nil},
+		{&httpx.TooLargeError{Limit: 1024}, 413, api.TypeTooLarge, "limit of 1024 bytes", 0, nil},
+		{httpx.ErrNoRoute, 404, api.TypeNotFound, "no endpoint", 0, nil},
+		{httpx.ErrMethodNotAllowed, 405, api.TypeMethodNotAllowed, "not allowed", 0, nil},
+		{wrap(model.Invalid(model.Field("email", "is required"), model.Field("password", "is too short"))), 422, api.TypeValidation,
+			"invalid fields", 0, []api.FieldError{{Field: "email", Message: "is required"}, {Field: "password", Message: "is too short"}}},
+		{model.ErrTokenRequired, 401, api.TypeUnauthorized, "access token is required", 0, nil},
+		{wrap(model.ErrAccessTokenInvalid), 401, api.TypeUnauthorized, "invalid or expired", 0, nil},
+		{model.ErrSessionEnded, 401, api.TypeUnauthorized, "session has ended", 0, nil},
+		{model.ErrInvalidCredentials, 401, api.TypeUnauthorized, "invalid email or password", 0, nil},
+		{wrap(model.ErrTokenInvalid), 401, api.TypeUnauthorized, "refresh token is invalid", 0, nil},
+		{wrap(model.ErrTokenReused), 401, api.TypeUnauthorized, "refresh token is invalid", 0, nil},
+		{&model.LockedOutError{RetryAfter: time.Minute}, 429, api.TypeRateLimited, "too many failed sign-ins", time.Minute, nil},
+		{model.ErrAdminOnly, 403, api.TypeForbidden, "admin role", 0, nil},
+		{wrap(model.ErrEmailTaken), 409, api.TypeConflict, "already exists", 0, nil},
+		{model.ErrWrongPassword, 403, api.TypeForbidden, "current password is wrong", 0, nil},
+		{model.ErrDeleteSelf, 409, api.TypeConflict, "your own account", 0, nil},
+		{wrap(model.ErrLastAdmin), 409, api.TypeConflict, "without an admin", 0, nil},
+		{model.ErrUserNotFound, 404, api.TypeNotFound, "no such user", 0, nil},
+		{model.ErrSessionNotFound, 404, api.TypeNotFound, "no such session", 0, nil},
+		{model.ErrAINotConfigured, 503, api.TypeUnavailable, "OPENROUTER_API_KEY", 0, nil},
+		{model.ErrVideoJobNotFound, 404, api.TypeNotFound, "no such video job", 0, nil},
+		{&model.VideoNotReadyError{Status: "in_progress"}, 409, api.TypeConflict, "the job is in_progress", 0, nil},
+		{wrap(model.ErrNoImage), 502, api.TypeUpstream, "without an image", 0, nil},
+		{wrap(&openrouter.Error{Kind: openrouter.KindUpstream, Message: "the AI provider failed (status 500)"}), 502, api.TypeUpstream, "status 500", 0, nil},
+		{&openrouter.Error{Kind: openrouter.KindRateLimited, Message: "rate limiting", RetryAfter: 7 * time.Second}, 429, api.TypeRateLimited, "rate limiting", 7 * time.Second, nil},
+		{&openrouter.Error{Kind: openrouter.KindTimeout, Message: "timed out"}, 504, api.TypeUpstreamTimeout, "timed out", 0, nil},
+		{&openrouter.Error{Kind: openrouter.KindBadRequest, Message: "rejected: no such model"}, 422, api.TypeValidation, "no such model", 0, nil},
+		{&openrouter.Error{Kind: openrouter.KindCanceled, Message: "canceled"}, openrouter.StatusClientClosed, api.TypeInternal, "canceled", 0, nil},
+		{wrap(model.ErrNotFound), 404, api.TypeNotFound, "no such resource", 0, nil},
+		{model.ErrClosed, 503, api.TypeUnavailable, "shutting down", 0, nil},
+		{errors.New("store: disk I/O error at /var/lib/secret"), 500, api.TypeInternal, "request id", 0, nil},
+	}
+	hit := make([]bool, len(errorTable))
+	for _, tc := range cases {
+		p := ProblemFor(tc.err)
+		if p.Status != tc.status || p.Type != tc.typ || !strings.Contains(p.Detail, tc.detail) || p.RetryAfter != tc.retryAfter ||
+			fmt.Sprint(p.Fields) != fmt.Sprint(tc.fields) {
+			t.Errorf("%v:\n got %+v\nwant status %d, type %s, detail containing %q, retry %v, fields %v",
+				tc.err, p, tc.status, tc.typ, tc.detail, tc.retryAfter, tc.fields)
+		}
+		if strings.Contains(p.Detail, "service:") || strings.Contains(p.Detail, "/var/lib") {
+			t.Errorf("%v: the private cause reached the detail: %q", tc.err, p.Detail)
+		}
+		for i, row := range errorTable {
+			if _, ok := row(tc.err); ok {
+				hit[i] = true
+				break
+			}
+		}
+	}
+	for i, h := range hit {
+		if !h {
+			t.Errorf("row %d of the error table is not exercised by any case", i)
+		}
 	}
 }

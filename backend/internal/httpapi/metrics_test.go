@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"github.com/duckgate/duckgate/backend/internal/httpx"
+
 	"database/sql"
 	"net/http"
 	"net/http/httptest"
@@ -24,7 +26,7 @@ func metricsServer(t *testing.T, db *sql.DB) (*testServer, *Metrics) {
 		t.Fatal(err)
 	}
 	s := newTestServer(t, m.Middleware())
-	s.engine.GET("/users/:id", func(c *gin.Context) { JSON(c, http.StatusOK, map[string]string{}) })
+	s.engine.GET("/users/:id", func(c *gin.Context) { httpx.JSON(c, http.StatusOK, map[string]string{}) })
 	s.engine.GET("/metrics", gin.WrapH(m.Handler()))
 	return s, m
 }

@@ -2,7 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +12,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 
-	"github.com/duckgate/duckgate/backend/internal/problem"
+	"github.com/duckgate/duckgate/backend/internal/httpx"
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -20,8 +21,8 @@ func TestRequestIDTakenFromSaneRequestHeader(t *testing.T) {
 	s := newTestServer(t)
 	var fromContext, fromGin string
 	s.engine.GET("/x", func(c *gin.Context) {
-		fromContext = RequestIDFrom(c.Request.Context())
-		fromGin = RequestIDOf(c)
+		fromContext = httpx.RequestIDFrom(c.Request.Context())
+		fromGin = httpx.RequestIDOf(c)
 		c.Status(http.StatusNoContent)
 	})
 
@@ -69,8 +70,8 @@ func TestRequestIDGeneratedWhenMissingOrInsane(t *testing.T) {
 func TestAccessLogLine(t *testing.T) {
 	s := newTestServer(t)
 	s.engine.GET("/users/:id", func(c *gin.Context) {
-		SetLogUser(c, "user-7")
-		JSON(c, http.StatusOK, map[string]string{"id": c.Param("id")})
+		httpx.SetLogUser(c, "user-7")
+		httpx.JSON(c, http.StatusOK, map[string]string{"id": c.Param("id")})
 	})
 
 	req := httptest.NewRequest(http.MethodGet, "/users/0192?access_token=SECRET", nil)
@@ -101,7 +102,7 @@ func TestAccessLogLine(t *testing.T) {
 func TestAccessLogLevelAndCauseForClientErrors(t *testing.T) {
 	s := newTestServer(t)
 	s.engine.GET("/missing", func(c *gin.Context) {
-		Abort(c, errNotFoundWithCause())
+		httpx.Abort(c, errNotFoundWithCause())
 	})
 
 	s.do(httptest.NewRequest(http.MethodGet, "/missing", nil))
@@ -119,8 +120,8 @@ func TestAccessLogLevelAndCauseForClientErrors(t *testing.T) {
 
 func TestJSONHelper(t *testing.T) {
 	s := newTestServer(t)
-	s.engine.GET("/j", func(c *gin.Context) { JSON(c, http.StatusCreated, api.User{ID: "u1", Email: "a@b.c"}) })
-	s.engine.GET("/bad", func(c *gin.Context) { JSON(c, http.StatusOK, map[string]any{"f": func() {}}) })
+	s.engine.GET("/j", func(c *gin.Context) { httpx.JSON(c, http.StatusCreated, api.User{ID: "u1", Email: "a@b.c"}) })
+	s.engine.GET("/bad", func(c *gin.Context) { httpx.JSON(c, http.StatusOK, map[string]any{"f": func() {}}) })
 
 	rec := s.do(httptest.NewRequest(http.MethodGet, "/j", nil))
 	if rec.Code != http.StatusCreated || rec.Header().Get("Content-Type") != "application/json; charset=utf-8" {
@@ -138,17 +139,17 @@ func TestJSONHelper(t *testing.T) {
 // decoding an api.RegisterRequest and echoing it.
 func bindServer(t *testing.T) *testServer {
 	t.Helper()
-	s := newTestServer(t, BodyLimit(64, RouteLimits(map[string]int64{"/big": 1024})))
+	s := newTestServer(t)
 	echo := func(c *gin.Context) {
 		var req api.RegisterRequest
-		if err := BindJSON(c, &req); err != nil {
-			Abort(c, err)
+		if err := httpx.BindJSON(c, &req); err != nil {
+			httpx.Abort(c, err)
 			return
 		}
-		JSON(c, http.StatusOK, req)
+		httpx.JSON(c, http.StatusOK, req)
 	}
-	s.engine.POST("/bind", echo)
-	s.engine.POST("/big", echo)
+	s.engine.POST("/bind", BodyLimit(64), echo)
+	s.engine.POST("/big", BodyLimit(1024), echo)
 	return s
 }
 
@@ -202,7 +203,7 @@ func TestBindJSONRefuses(t *testing.T) {
 func TestBodyLimitByContentLength(t *testing.T) {
 	s := bindServer(t)
 	reached := false
-	s.engine.POST("/count", func(c *gin.Context) { reached = true })
+	s.engine.POST("/count", BodyLimit(64), func(c *gin.Context) { reached = true })
 
 	body := `{"email":"` + strings.Repeat("a", 100) + `"}`
 	p := decodeProblemBody(t, s.do(jsonRequest("/count", "application/json", body)), http.StatusRequestEntityTooLarge)
@@ -237,7 +238,7 @@ func TestBodyLimitRouteOverride(t *testing.T) {
 func corsServer(t *testing.T, origins []string) *testServer {
 	t.Helper()
 	s := newTestServer(t, CORS(origins))
-	s.engine.GET("/users/me", func(c *gin.Context) { JSON(c, http.StatusOK, map[string]string{}) })
+	s.engine.GET("/users/me", func(c *gin.Context) { httpx.JSON(c, http.StatusOK, map[string]string{}) })
 	s.engine.DELETE("/users/me/sessions", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	return s
 }
@@ -306,7 +307,7 @@ func TestCORSRefusedOrigin(t *testing.T) {
 
 func TestSecurityHeaders(t *testing.T) {
 	s := newTestServer(t)
-	s.engine.GET("/data", func(c *gin.Context) { JSON(c, http.StatusOK, map[string]int{"a": 1}) })
+	s.engine.GET("/data", func(c *gin.Context) { httpx.JSON(c, http.StatusOK, map[string]int{"a": 1}) })
 	s.engine.GET("/cacheable", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=3600")
 		c.String(http.StatusOK, "x")
@@ -326,5 +327,5 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func errNotFoundWithCause() error {
-	return problem.ErrNotFound.Wrap(errors.New("store: no row for id 9"))
+	return fmt.Errorf("store: no row for id 9: %w", model.ErrNotFound)
 }

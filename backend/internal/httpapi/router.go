@@ -7,31 +7,21 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/duckgate/duckgate/backend/internal/httpx"
+	"github.com/duckgate/duckgate/backend/internal/openapi"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// Groups are the three audiences a domain mounts routes for.
-type Groups struct {
-	Public gin.IRouter // no token needed
-	User   gin.IRouter // any signed-in user
-	Admin  gin.IRouter // admins only
-}
-
-// Module is a domain package's HTTP face (auth, users, admin, ai).
-type Module interface {
-	Routes(g Groups)
-}
-
 // RouterConfig is everything the router wires together.
 type RouterConfig struct {
-	Logger         *slog.Logger
-	Metrics        *Metrics
-	RequireUser    gin.HandlerFunc
-	RequireAdmin   gin.HandlerFunc
-	Modules        []Module
-	MaxBodyBytes   int64
-	BodyLimits     map[string]int64 // per route template, above MaxBodyBytes
-	CORSOrigins    []string
+	Logger       *slog.Logger
+	Metrics      *Metrics
+	Handlers     Handlers
+	RequireUser  gin.HandlerFunc // authenticates the bearer token (401 without)
+	RequireAdmin gin.HandlerFunc // runs after RequireUser (403 for non-admins)
+	Limits       BodyLimits
+	CORSOrigins  []string
+	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client.
 	TrustedProxies []string
 	// Ready reports whether the dependencies (the database) can serve.
 	Ready   func(ctx context.Context) map[string]string
@@ -42,10 +32,9 @@ type RouterConfig struct {
 	Docs http.Handler
 }
 
-// NewRouter builds the gin engine: the edge middleware in order, the
-// operational endpoints, and every module's routes.
+// NewRouter builds the gin engine: the edge middleware in order, then every
+// row of the route table behind its body limit and access check.
 func NewRouter(cfg RouterConfig) (*gin.Engine, error) {
-	gin.SetMode(gin.ReleaseMode) // no debug route dump; logs go through AccessLog
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
@@ -63,36 +52,66 @@ func NewRouter(cfg RouterConfig) (*gin.Engine, error) {
 		Errors(cfg.Logger),
 		SecurityHeaders(),
 		CORS(cfg.CORSOrigins),
-		BodyLimit(cfg.MaxBodyBytes, RouteLimits(cfg.BodyLimits)),
 	)
 	r.NoRoute(NoRoute())
 	r.NoMethod(NoMethod())
 
-	r.GET("/healthz", func(c *gin.Context) {
-		JSON(c, http.StatusOK, api.Health{Status: "ok", Version: cfg.Version, Commit: cfg.Commit})
-	})
-	r.GET("/readyz", func(c *gin.Context) {
-		checks := cfg.Ready(c.Request.Context())
-		status, code := "ok", http.StatusOK
-		for _, v := range checks {
-			if v != "ok" {
-				status, code = "unavailable", http.StatusServiceUnavailable
-			}
+	ops := &operations{cfg: cfg}
+	for _, rt := range routes(cfg.Handlers, ops, cfg.Limits) {
+		chain := []gin.HandlerFunc{BodyLimit(rt.MaxBody)}
+		switch rt.Auth {
+		case User:
+			chain = append(chain, cfg.RequireUser)
+		case Admin:
+			chain = append(chain, cfg.RequireUser, cfg.RequireAdmin)
 		}
-		JSON(c, code, api.Health{Status: status, Version: cfg.Version, Commit: cfg.Commit, Checks: checks})
-	})
-	r.GET("/metrics", gin.WrapH(cfg.Metrics.Handler()))
-	if cfg.Docs != nil {
-		docs := gin.WrapH(cfg.Docs)
-		r.GET("/openapi.json", docs)
-		r.GET("/docs", docs)
-		r.GET("/docs/*asset", docs)
-	}
-
-	user := r.Group("", cfg.RequireUser)
-	g := Groups{Public: r, User: user, Admin: user.Group("", cfg.RequireAdmin)}
-	for _, m := range cfg.Modules {
-		m.Routes(g)
+		r.Handle(rt.Method, openapi.GinPath(rt.Path), append(chain, rt.Handler)...)
 	}
 	return r, nil
+}
+
+// Document is the OpenAPI document of the route table, as JSON.
+func Document(info openapi.Info, limits BodyLimits) ([]byte, error) {
+	return openapi.Build(info, Operations(limits))
+}
+
+// Operations are the documented rows of the route table.
+func Operations(limits BodyLimits) []openapi.Operation {
+	var ops []openapi.Operation
+	for _, rt := range routes(Handlers{}, nil, limits) {
+		if !rt.Hidden {
+			ops = append(ops, openapi.Operation{Method: rt.Method, Path: rt.Path, Auth: rt.Auth.String(),
+				MaxBodyBytes: rt.MaxBody, Doc: rt.Doc})
+		}
+	}
+	return ops
+}
+
+// operations serves the operational endpoints: health, readiness, metrics
+// and the docs.
+type operations struct{ cfg RouterConfig }
+
+func (o *operations) healthz(c *gin.Context) {
+	httpx.JSON(c, http.StatusOK, api.Health{Status: "ok", Version: o.cfg.Version, Commit: o.cfg.Commit})
+}
+
+func (o *operations) readyz(c *gin.Context) {
+	checks := o.cfg.Ready(c.Request.Context())
+	status, code := "ok", http.StatusOK
+	for _, v := range checks {
+		if v != "ok" {
+			status, code = "unavailable", http.StatusServiceUnavailable
+		}
+	}
+	httpx.JSON(c, code, api.Health{Status: status, Version: o.cfg.Version, Commit: o.cfg.Commit, Checks: checks})
+}
+
+func (o *operations) metrics(c *gin.Context) { o.cfg.Metrics.Handler().ServeHTTP(c.Writer, c.Request) }
+
+func (o *operations) docs(c *gin.Context) {
+	if o.cfg.Docs == nil {
+		httpx.Abort(c, httpx.ErrNoRoute)
+		return
+	}
+	o.cfg.Docs.ServeHTTP(c.Writer, c.Request)
 }

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/duckgate/duckgate/backend/internal/httpapi"
-	"github.com/duckgate/duckgate/backend/internal/problem"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -161,7 +159,8 @@ func serve(w http.ResponseWriter, r *http.Request, f file) {
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
-	body, _ := json.Marshal(problem.ErrNotFound.Problem(httpapi.RequestIDFrom(r.Context())))
+	body, _ := json.Marshal(api.Problem{Type: api.TypeNotFound, Title: http.StatusText(http.StatusNotFound),
+		Status: http.StatusNotFound, Detail: "no such resource", RequestID: w.Header().Get("X-Request-ID")})
 	w.Header().Set("Content-Type", api.ProblemContentType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNotFound)

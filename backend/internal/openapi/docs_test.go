@@ -1,6 +1,8 @@
-package openapi
+package openapi_test
 
 import (
+	"github.com/duckgate/duckgate/backend/internal/openapi"
+
 	"bytes"
 	"encoding/json"
 	"net/http"
@@ -20,16 +22,16 @@ import (
 // security headers, on a real loopback server.
 func docsServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	h, err := NewHandler(buildDoc(t), "duckgate API")
+	h, err := openapi.NewHandler(buildDoc(t), "duckgate API")
 	if err != nil {
 		t.Fatal(err)
 	}
 	gin.SetMode(gin.TestMode)
 	e := gin.New()
 	e.Use(httpapi.RequestID(), httpapi.SecurityHeaders())
-	e.GET(SpecPath, gin.WrapH(h))
-	e.GET(DocsPath, gin.WrapH(h))
-	e.GET(AssetsPath+"*file", gin.WrapH(h))
+	e.GET(openapi.SpecPath, gin.WrapH(h))
+	e.GET(openapi.DocsPath, gin.WrapH(h))
+	e.GET(openapi.AssetsPath+"*file", gin.WrapH(h))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv
@@ -109,8 +111,8 @@ func TestDocsAssetsAreServedWithLongCacheLifetimes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(u.Path, AssetsPath) {
-			t.Errorf("asset %s is not under %s", u.Path, AssetsPath)
+		if !strings.HasPrefix(u.Path, openapi.AssetsPath) {
+			t.Errorf("asset %s is not under %s", u.Path, openapi.AssetsPath)
 		}
 		resp, asset := get(t, u.String())
 		if resp.StatusCode != http.StatusOK || len(asset) < 100 {
@@ -164,7 +166,7 @@ func TestSpecEndpoint(t *testing.T) {
 		t.Errorf("conditional GET = %d, want 304", again.StatusCode)
 	}
 	// The document validates its own endpoint's answer.
-	v, err := NewValidator(body)
+	v, err := openapi.NewValidator(body)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,29 +31,14 @@ type Info struct {
 	ServerURL   string // where "Try it out" sends requests; "/" when empty
 }
 
-// Operation is one documented endpoint.
-type Operation struct {
-	Method string // GET, POST, …
-	Path   string // OpenAPI style: /users/{id}
-	Auth   string // AuthNone, AuthUser or AuthAdmin
-}
-
-// Operations lists every documented endpoint, for tests that compare the
-// router's routes with the document.
-func Operations() []Operation {
-	var ops []Operation
-	for _, e := range operationTable() {
-		ops = append(ops, Operation{Method: e.op.method, Path: e.op.path, Auth: e.op.auth})
-	}
-	return ops
-}
-
 // GinPath converts an OpenAPI path template (/users/{id}) to gin's syntax
-// (/users/:id).
+// (/users/:id); {name...} becomes the catch-all *name.
 func GinPath(openapiPath string) string {
 	segs := strings.Split(openapiPath, "/")
 	for i, s := range segs {
-		if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+		if name, ok := strings.CutSuffix(strings.TrimPrefix(s, "{"), "...}"); ok && strings.HasPrefix(s, "{") {
+			segs[i] = "*" + name
+		} else if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
 			segs[i] = ":" + s[1:len(s)-1]
 		}
 	}
@@ -72,9 +57,9 @@ func OpenAPIPath(ginPath string) string {
 	return strings.Join(segs, "/")
 }
 
-// Build returns the OpenAPI document as JSON.
-func Build(info Info) ([]byte, error) {
-	doc, err := document(info)
+// Build returns the OpenAPI document of ops as JSON.
+func Build(info Info, ops []Operation) ([]byte, error) {
+	doc, err := document(info, ops)
 	if err != nil {
 		return nil, err
 	}
@@ -85,23 +70,23 @@ func Build(info Info) ([]byte, error) {
 	return out, nil
 }
 
-func document(info Info) (schema, error) {
+func document(info Info, ops []Operation) (schema, error) {
 	r := newReflector(schemaHints())
 	problemRef := r.ref(api.Problem{})
 	r.ref(api.ChatChunk{}) // described by /ai/chat's stream, not referenced by a body
 
 	paths := schema{}
-	for _, e := range operationTable() {
-		item, _ := paths[e.op.path].(schema)
+	for _, op := range ops {
+		item, _ := paths[op.Path].(schema)
 		if item == nil {
 			item = schema{}
-			paths[e.op.path] = item
+			paths[op.Path] = item
 		}
-		method := strings.ToLower(e.op.method)
+		method := strings.ToLower(op.Method)
 		if _, dup := item[method]; dup {
-			return nil, fmt.Errorf("openapi: %s %s is declared twice", e.op.method, e.op.path)
+			return nil, fmt.Errorf("openapi: %s %s is declared twice", op.Method, op.Path)
 		}
-		item[method] = operationObject(r, e, problemRef)
+		item[method] = operationObject(r, op, problemRef)
 	}
 
 	server := info.ServerURL
@@ -156,18 +141,17 @@ func security(auth string) []schema {
 	return []schema{{"bearerAuth": []string{}}, {"oauth2Password": []string{}}}
 }
 
-func operationObject(r *reflector, e tableEntry, problemRef schema) schema {
-	op := e.op
-	description := op.description
-	if op.auth == AuthAdmin {
+func operationObject(r *reflector, op Operation, problemRef schema) schema {
+	description := op.Description
+	if op.Auth == AuthAdmin {
 		description = strings.TrimSpace("Requires the admin role. " + description)
 	}
 	obj := schema{
-		"operationId": operationID(op.method, op.path),
-		"tags":        []string{op.tag},
-		"summary":     op.summary,
-		"security":    security(op.auth),
-		"responses":   responsesObject(r, op, e.problems, problemRef),
+		"operationId": operationID(op.Method, op.Path),
+		"tags":        []string{op.Tag},
+		"summary":     op.Summary,
+		"security":    security(op.Auth),
+		"responses":   responsesObject(r, op, problemRef),
 	}
 	if description != "" {
 		obj["description"] = description
@@ -175,24 +159,34 @@ func operationObject(r *reflector, e tableEntry, problemRef schema) schema {
 	if params := parameters(op); len(params) > 0 {
 		obj["parameters"] = params
 	}
-	if op.body != nil {
-		content := schema{"application/json": schema{"schema": r.ref(op.body.json)}}
-		if op.body.form != nil {
-			content["application/x-www-form-urlencoded"] = schema{"schema": op.body.form}
+	if op.Body != nil {
+		content := schema{"application/json": schema{"schema": r.ref(op.Body.JSON)}}
+		if op.Body.Form != nil {
+			content["application/x-www-form-urlencoded"] = schema{"schema": op.Body.Form}
 		}
-		obj["requestBody"] = schema{"required": true, "content": content}
+		obj["requestBody"] = schema{
+			"required":    true,
+			"description": fmt.Sprintf("At most %d bytes; a larger body answers 413.", op.MaxBodyBytes),
+			"content":     content,
+		}
+		obj[MaxBodyExtension] = op.MaxBodyBytes
 	}
 	return obj
 }
 
-func parameters(op operation) []schema {
+// MaxBodyExtension is the operation's request body limit in bytes, as a
+// specification extension (OpenAPI 3.1, 4.9): clients and tests can read
+// what the server enforces.
+const MaxBodyExtension = "x-max-body-bytes"
+
+func parameters(op Operation) []schema {
 	var out []schema
-	for _, p := range op.params {
-		s := schema{"name": p.name, "in": p.in, "schema": p.schema}
-		if p.description != "" {
-			s["description"] = p.description
+	for _, p := range op.Params {
+		s := schema{"name": p.Name, "in": p.In, "schema": p.Schema}
+		if p.Description != "" {
+			s["description"] = p.Description
 		}
-		if p.in == "path" {
+		if p.In == "path" {
 			s["required"] = true
 		}
 		out = append(out, s)
@@ -200,16 +194,16 @@ func parameters(op operation) []schema {
 	return out
 }
 
-func responsesObject(r *reflector, op operation, problems []int, problemRef schema) schema {
+func responsesObject(r *reflector, op Operation, problemRef schema) schema {
 	out := schema{}
-	for _, resp := range op.responses {
-		key := strconv.Itoa(resp.status)
+	for _, resp := range op.Responses {
+		key := strconv.Itoa(resp.Status)
 		entry, _ := out[key].(schema)
 		if entry == nil {
-			entry = schema{"description": resp.description}
+			entry = schema{"description": resp.Description}
 			out[key] = entry
 		}
-		if resp.json == nil && resp.mediaType == "" {
+		if resp.JSON == nil && resp.MediaType == "" {
 			continue
 		}
 		content, _ := entry["content"].(schema)
@@ -217,13 +211,13 @@ func responsesObject(r *reflector, op operation, problems []int, problemRef sche
 			content = schema{}
 			entry["content"] = content
 		}
-		if resp.json != nil {
-			content["application/json"] = schema{"schema": r.ref(resp.json)}
+		if resp.JSON != nil {
+			content["application/json"] = schema{"schema": r.ref(resp.JSON)}
 		} else {
-			content[resp.mediaType] = schema{"schema": resp.raw}
+			content[resp.MediaType] = schema{"schema": resp.Raw}
 		}
 	}
-	for _, status := range slices.Concat(problems, []int{http.StatusInternalServerError}) {
+	for _, status := range slices.Concat(op.Problems, []int{http.StatusInternalServerError}) {
 		key := strconv.Itoa(status)
 		if _, documented := out[key]; documented {
 			continue

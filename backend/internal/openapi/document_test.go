@@ -1,6 +1,11 @@
-package openapi
+package openapi_test
 
 import (
+	"maps"
+
+	"github.com/duckgate/duckgate/backend/internal/httpapi"
+	"github.com/duckgate/duckgate/backend/internal/openapi"
+
 	"bytes"
 	"encoding/json"
 	"net/url"
@@ -12,9 +17,12 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
+// testLimits are the configuration's default body limits.
+var testLimits = httpapi.BodyLimits{Default: 1 << 20, Image: 10 << 20}
+
 func buildDoc(t *testing.T) []byte {
 	t.Helper()
-	doc, err := Build(Info{Title: "duckgate", Version: "test", ServerURL: "http://127.0.0.1:8000"})
+	doc, err := httpapi.Document(openapi.Info{Title: "duckgate", Version: "test", ServerURL: "http://127.0.0.1:8000"}, testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,29 +112,29 @@ func TestEveryRefResolves(t *testing.T) {
 func TestEveryOperationHasSuccessSecurityAndProblems(t *testing.T) {
 	doc := parseDoc(t)
 	ids := map[string]string{}
-	for _, op := range Operations() {
+	for _, op := range httpapi.Operations(testLimits) {
 		name := op.Method + " " + op.Path
 		obj := at(t, doc, "paths", op.Path, strings.ToLower(op.Method)).(map[string]any)
 		responses := obj["responses"].(map[string]any)
-		if !slices.ContainsFunc(sortedKeys(responses), func(s string) bool { return s[0] == '2' }) {
+		if !slices.ContainsFunc(slices.Sorted(maps.Keys(responses)), func(s string) bool { return s[0] == '2' }) {
 			t.Errorf("%s documents no success response", name)
 		}
 		sec, ok := obj["security"].([]any)
 		switch {
 		case !ok:
 			t.Errorf("%s declares no security", name)
-		case op.Auth == AuthNone && len(sec) != 0:
+		case op.Auth == openapi.AuthNone && len(sec) != 0:
 			t.Errorf("%s is public but requires %v", name, sec)
-		case op.Auth != AuthNone && len(sec) == 0:
+		case op.Auth != openapi.AuthNone && len(sec) == 0:
 			t.Errorf("%s needs a token but declares none", name)
 		}
-		if op.Auth != AuthNone {
+		if op.Auth != openapi.AuthNone {
 			ref := at(t, responses, "401", "content", "application/problem+json", "schema", "$ref")
 			if ref != "#/components/schemas/Problem" {
 				t.Errorf("%s: 401 is not a Problem: %v", name, ref)
 			}
 		}
-		if op.Auth == AuthAdmin {
+		if op.Auth == openapi.AuthAdmin {
 			at(t, responses, "403")
 		}
 		if _, hasBody := obj["requestBody"]; hasBody {
@@ -157,7 +165,7 @@ func TestDocumentCoversTheContract(t *testing.T) {
 	for _, item := range at(t, doc, "paths").(map[string]any) {
 		inDoc += len(item.(map[string]any))
 	}
-	if n := len(Operations()); n != inDoc || n < 33 {
+	if n := len(httpapi.Operations(testLimits)); n != inDoc || n < 33 {
 		t.Errorf("Operations() has %d entries, the document %d", n, inDoc)
 	}
 }
@@ -229,10 +237,10 @@ func TestPathConversions(t *testing.T) {
 		"/.well-known/jwks.json":       "/.well-known/jwks.json",
 	}
 	for openapiPath, ginPath := range cases {
-		if got := GinPath(openapiPath); got != ginPath {
+		if got := openapi.GinPath(openapiPath); got != ginPath {
 			t.Errorf("GinPath(%q) = %q, want %q", openapiPath, got, ginPath)
 		}
-		if got := OpenAPIPath(ginPath); got != openapiPath {
+		if got := openapi.OpenAPIPath(ginPath); got != openapiPath {
 			t.Errorf("OpenAPIPath(%q) = %q, want %q", ginPath, got, openapiPath)
 		}
 	}

@@ -1,13 +1,15 @@
-package openapi
+package openapi_test
 
 import (
+	"github.com/duckgate/duckgate/backend/internal/openapi"
+
 	"strings"
 	"testing"
 )
 
-func newTestValidator(t *testing.T) *Validator {
+func newTestValidator(t *testing.T) *openapi.Validator {
 	t.Helper()
-	v, err := NewValidator(buildDoc(t))
+	v, err := openapi.NewValidator(buildDoc(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/duckgate/duckgate/backend/internal/problem"
 )
 
 // Kind says how an upstream failure reaches our own clients.
@@ -52,8 +50,8 @@ func (k Kind) String() string {
 	return "upstream"
 }
 
-// StatusClientClosed is what Status answers for KindCanceled (nginx's 499):
-// useful in logs and usage records, never sent.
+// StatusClientClosed is the status usage records and logs keep for
+// KindCanceled (nginx's 499); it is never sent.
 const StatusClientClosed = 499
 
 // DefaultRetryAfter is used when upstream answers 429 without saying when
@@ -85,31 +83,6 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Cause }
-
-// Status is the HTTP status our API answers for e.
-func (e *Error) Status() int {
-	switch e.Kind {
-	case KindRateLimited:
-		return http.StatusTooManyRequests
-	case KindTimeout:
-		return http.StatusGatewayTimeout
-	case KindBadRequest:
-		return http.StatusUnprocessableEntity
-	case KindCanceled:
-		return StatusClientClosed
-	}
-	return http.StatusBadGateway
-}
-
-// Problem is e as the backend's public error (status, safe detail,
-// Retry-After, private cause).
-func (e *Error) Problem() *problem.Error {
-	p := problem.New(e.Status(), e.Message).Wrap(e)
-	if e.Kind == KindRateLimited {
-		p = p.WithRetryAfter(e.RetryAfter)
-	}
-	return p
-}
 
 // APIError is OpenRouter's error object {"code", "message", "metadata"},
 // as found in error answers, 200 answers and stream events.

@@ -6,13 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/google/uuid"
 
 	"github.com/duckgate/duckgate/backend/internal/auth"
 	"github.com/duckgate/duckgate/backend/internal/model"
-	"github.com/duckgate/duckgate/backend/internal/problem"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -27,16 +25,6 @@ type Store interface {
 	RevokeSession(ctx context.Context, user, family uuid.UUID) error
 	RevokeOtherSessions(ctx context.Context, user, keep uuid.UUID) error
 }
-
-// Public failures.
-var (
-	ErrWrongPassword = problem.New(http.StatusForbidden, "the current password is wrong")
-	ErrEmailTaken    = problem.New(http.StatusConflict, "an account with this email already exists")
-	ErrDeleteSelf    = problem.New(http.StatusConflict, "you cannot delete your own account here; ask another admin")
-	ErrLastAdmin     = problem.New(http.StatusConflict, "this would leave the system without an admin")
-	ErrNoUser        = problem.New(http.StatusNotFound, "no such user")
-	ErrNoSession     = problem.New(http.StatusNotFound, "no such session")
-)
 
 // Service holds the rules of user management.
 type Service struct {
@@ -60,9 +48,9 @@ func (s *Service) Me(ctx context.Context, p auth.Principal) (model.User, error) 
 // current password. A new password ends every other session.
 func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.UpdateMeRequest, requestID string) (model.User, error) {
 	var change model.UserChange
-	var fields []api.FieldError
+	var fields model.Fields
 	if req.CurrentPassword == "" {
-		fields = append(fields, problem.Field("current_password", "is required"))
+		fields.Add("current_password", "is required")
 	}
 	if req.Email != nil {
 		email, fe := auth.NormalizeEmail(*req.Email)
@@ -77,10 +65,10 @@ func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.Update
 		}
 	}
 	if req.Email == nil && req.Password == nil {
-		fields = append(fields, problem.Field("email", "give a new email or a new password"))
+		fields.Add("email", "give a new email or a new password")
 	}
-	if len(fields) > 0 {
-		return model.User{}, problem.Validation(fields...)
+	if err := fields.Err(); err != nil {
+		return model.User{}, err
 	}
 	u, err := s.store.UserByID(ctx, p.UserID)
 	if err != nil {
@@ -91,7 +79,7 @@ func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.Update
 		return model.User{}, fmt.Errorf("users: verify password: %w", err)
 	}
 	if !ok {
-		return model.User{}, ErrWrongPassword
+		return model.User{}, model.ErrWrongPassword
 	}
 	var audits []*model.Audit
 	actor := p.UserID.String()
@@ -110,9 +98,7 @@ func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.Update
 			Detail: "other sessions were signed out", RequestID: requestID})
 	}
 	updated, err := s.store.UpdateUser(ctx, p.UserID, change, audits...)
-	if errors.Is(err, model.ErrEmailTaken) {
-		return model.User{}, ErrEmailTaken
-	} else if err != nil {
+	if err != nil {
 		return model.User{}, fmt.Errorf("users: update: %w", err)
 	}
 	return updated, nil
@@ -136,10 +122,10 @@ func (s *Service) Sessions(ctx context.Context, p auth.Principal) ([]api.Session
 func (s *Service) RevokeSession(ctx context.Context, p auth.Principal, rawID string) error {
 	id, err := uuid.Parse(rawID)
 	if err != nil {
-		return ErrNoSession
+		return model.ErrSessionNotFound
 	}
 	if err := s.store.RevokeSession(ctx, p.UserID, id); errors.Is(err, model.ErrNotFound) {
-		return ErrNoSession
+		return model.ErrSessionNotFound
 	} else if err != nil {
 		return fmt.Errorf("users: revoke session: %w", err)
 	}
@@ -167,14 +153,14 @@ func (s *Service) List(ctx context.Context, q string, limit, offset int) (model.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, rawID, requestID string) error {
 	id, err := uuid.Parse(rawID)
 	if err != nil {
-		return ErrNoUser
+		return model.ErrUserNotFound
 	}
 	if id == p.UserID {
-		return ErrDeleteSelf
+		return model.ErrDeleteSelf
 	}
 	target, err := s.store.UserByID(ctx, id)
 	if errors.Is(err, model.ErrNotFound) {
-		return ErrNoUser
+		return model.ErrUserNotFound
 	} else if err != nil {
 		return fmt.Errorf("users: delete: %w", err)
 	}
@@ -182,9 +168,7 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, rawID, requestID
 		TargetID: id.String(), Detail: fmt.Sprintf("deleted %s (%s)", target.Email, target.Role), RequestID: requestID})
 	switch {
 	case errors.Is(err, model.ErrNotFound):
-		return ErrNoUser
-	case errors.Is(err, model.ErrLastAdmin):
-		return ErrLastAdmin
+		return model.ErrUserNotFound
 	case err != nil:
 		return fmt.Errorf("users: delete: %w", err)
 	}
@@ -194,19 +178,17 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, rawID, requestID
 // SetRole changes a user's role, never leaving zero admins.
 func (s *Service) SetRole(ctx context.Context, p auth.Principal, rawID, role, requestID string) (model.User, error) {
 	if role != api.RoleUser && role != api.RoleAdmin {
-		return model.User{}, problem.Validation(problem.Field("role", `must be "user" or "admin"`))
+		return model.User{}, model.Invalid(model.Field("role", `must be "user" or "admin"`))
 	}
 	id, err := uuid.Parse(rawID)
 	if err != nil {
-		return model.User{}, ErrNoUser
+		return model.User{}, model.ErrUserNotFound
 	}
 	u, err := s.store.SetRole(ctx, id, role, &model.Audit{ActorID: p.UserID.String(), Action: api.AuditRoleChange,
 		TargetID: id.String(), Detail: "role set to " + role, RequestID: requestID})
 	switch {
 	case errors.Is(err, model.ErrNotFound):
-		return model.User{}, ErrNoUser
-	case errors.Is(err, model.ErrLastAdmin):
-		return model.User{}, ErrLastAdmin
+		return model.User{}, model.ErrUserNotFound
 	case err != nil:
 		return model.User{}, fmt.Errorf("users: set role: %w", err)
 	}

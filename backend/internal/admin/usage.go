@@ -1,4 +1,4 @@
-package ai
+package admin
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/duckgate/duckgate/backend/internal/model"
-	"github.com/duckgate/duckgate/backend/internal/problem"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -17,12 +16,12 @@ const (
 	MaxUsageDays     = 365
 )
 
-// Stats is the ai part of GET /admin/stats: generation calls of the last 24
-// hours, by model (it fits admin.AIStats).
-func (s *Service) Stats(ctx context.Context) (api.AIStats, error) {
+// aiStats is the ai part of GET /admin/stats: generation calls of the last
+// 24 hours, by model.
+func (s *Service) aiStats(ctx context.Context) (api.AIStats, error) {
 	st, err := s.store.AIStats(ctx, s.now().Add(-24*time.Hour))
 	if err != nil {
-		return api.AIStats{}, fmt.Errorf("ai: stats: %w", err)
+		return api.AIStats{}, fmt.Errorf("admin: ai stats: %w", err)
 	}
 	out := api.AIStats{Requests24h: st.Requests, ByModel: make([]api.ModelUsage, 0, len(st.ByModel))}
 	for _, m := range st.ByModel {
@@ -35,11 +34,11 @@ func (s *Service) Stats(ctx context.Context) (api.AIStats, error) {
 // (empty strings take the defaults: 30 days, by model).
 func UsageQuery(days, groupBy string) (int, string, error) {
 	n := DefaultUsageDays
-	var fields []api.FieldError
+	var fields model.Fields
 	if days != "" {
 		var err error
 		if n, err = strconv.Atoi(days); err != nil || n < 1 || n > MaxUsageDays {
-			fields = append(fields, problem.Field("days", fmt.Sprintf("must be a whole number from 1 to %d", MaxUsageDays)))
+			fields.Add("days", fmt.Sprintf("must be a whole number from 1 to %d", MaxUsageDays))
 		}
 	}
 	switch groupBy {
@@ -47,20 +46,19 @@ func UsageQuery(days, groupBy string) (int, string, error) {
 		groupBy = model.UsageByModel
 	case model.UsageByModel, model.UsageByUser, model.UsageByDay:
 	default:
-		fields = append(fields, problem.Field("group_by", "must be model, user or day"))
+		fields.Add("group_by", "must be model, user or day")
 	}
-	if len(fields) > 0 {
-		return 0, "", problem.Validation(fields...)
+	if err := fields.Err(); err != nil {
+		return 0, "", err
 	}
 	return n, groupBy, nil
 }
 
 // Usage reports the calls of the last days grouped by model, user or day.
-// It reads the database only, so it works without an API key.
 func (s *Service) Usage(ctx context.Context, days int, groupBy string) (api.UsageReport, error) {
 	rows, err := s.store.UsageReport(ctx, s.now().Add(-time.Duration(days)*24*time.Hour), groupBy)
 	if err != nil {
-		return api.UsageReport{}, fmt.Errorf("ai: usage report: %w", err)
+		return api.UsageReport{}, fmt.Errorf("admin: usage report: %w", err)
 	}
 	out := api.UsageReport{Days: days, GroupBy: groupBy, Rows: make([]api.UsageRow, 0, len(rows))}
 	for _, r := range rows {

@@ -1,0 +1,293 @@
+package httpapi
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/duckgate/duckgate/backend/internal/admin"
+	"github.com/duckgate/duckgate/backend/internal/ai"
+	"github.com/duckgate/duckgate/backend/internal/auth"
+	"github.com/duckgate/duckgate/backend/internal/openapi"
+	"github.com/duckgate/duckgate/backend/internal/users"
+	"github.com/duckgate/duckgate/shared/api"
+)
+
+// Route is one endpoint of the backend: what serves it, who may call it,
+// how large its body may be, and what the OpenAPI document says about it.
+type Route struct {
+	Method  string
+	Path    string // OpenAPI style: /users/{id}
+	Auth    Access
+	Handler gin.HandlerFunc
+	// MaxBody is the request body limit in bytes; 0 takes MAX_BODY_BYTES.
+	MaxBody int64
+	// Hidden routes are served but not documented (the docs page's assets).
+	Hidden bool
+	Doc    openapi.Doc
+}
+
+// Access says who may call a route.
+type Access int
+
+const (
+	Public Access = iota // no token needed
+	User                 // any signed-in user
+	Admin                // admins only
+)
+
+func (a Access) String() string {
+	return [...]string{openapi.AuthNone, openapi.AuthUser, openapi.AuthAdmin}[a]
+}
+
+// Handlers are the domain packages' HTTP faces the table points at.
+type Handlers struct {
+	Auth  *auth.Handler
+	Users *users.Handler
+	Admin *admin.Handler
+	AI    *ai.Handler
+}
+
+// BodyLimits are the request body limits of the configuration.
+type BodyLimits struct {
+	Default int64 // MAX_BODY_BYTES
+	Image   int64 // MAX_IMAGE_BYTES: a data: image inside the JSON
+}
+
+// routes is THE route table: every endpoint the backend serves, in the
+// order of the documentation. A newcomer finds any behaviour one hop from
+// here: the handler named in its row.
+func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
+	table := []Route{
+		// Operations.
+		{Method: "GET", Path: "/healthz", Auth: Public, Handler: ops.healthz,
+			Doc: openapi.Doc{Tag: "Operations", Summary: "Liveness",
+				Description: "Answers 200 while the process is alive; checks no dependency.",
+				Responses:   []openapi.Response{openapi.OK(200, "The process is alive.", api.Health{})}}},
+		{Method: "GET", Path: "/readyz", Auth: Public, Handler: ops.readyz,
+			Doc: openapi.Doc{Tag: "Operations", Summary: "Readiness",
+				Description: "Answers 200 when DuckDB is reachable and its schema is current, 503 otherwise.",
+				Responses: []openapi.Response{openapi.OK(200, "Ready to serve.", api.Health{}),
+					openapi.OK(503, "A dependency is down; checks names it.", api.Health{})}}},
+		{Method: "GET", Path: "/metrics", Auth: Public, Handler: ops.metrics,
+			Doc: openapi.Doc{Tag: "Operations", Summary: "Prometheus metrics",
+				Description: "HTTP request counts and latencies by route, database pool statistics, Go runtime and process metrics.",
+				Responses: []openapi.Response{{Status: 200, Description: "Prometheus text exposition format.",
+					MediaType: "text/plain", Raw: openapi.Schema{"type": "string"}}}}},
+		{Method: "GET", Path: "/.well-known/jwks.json", Auth: Public, Handler: h.Auth.JWKS,
+			Doc: openapi.Doc{Tag: "Operations", Summary: "Public signing keys",
+				Description: "The JSON Web Key Set (RFC 7517) whose Ed25519 keys verify access tokens; tokens name their key with the kid header.",
+				Responses:   []openapi.Response{openapi.OK(200, "The key set.", api.JWKS{})}}},
+		{Method: "GET", Path: "/openapi.json", Auth: Public, Handler: ops.docs,
+			Doc: openapi.Doc{Tag: "Operations", Summary: "This OpenAPI document",
+				Description: "The OpenAPI 3.1 description of the whole API.",
+				Responses: []openapi.Response{{Status: 200, Description: "The document.",
+					MediaType: "application/json", Raw: openapi.Schema{"type": "object"}}}}},
+		{Method: "GET", Path: "/docs", Auth: Public, Handler: ops.docs,
+			Doc: openapi.Doc{Tag: "Operations", Summary: "Interactive API documentation",
+				Description: "A Swagger UI page over this document; Authorize signs in through POST /auth/login.",
+				Responses: []openapi.Response{{Status: 200, Description: "An HTML page.",
+					MediaType: "text/html", Raw: openapi.Schema{"type": "string"}}}}},
+
+		// Auth.
+		{Method: "POST", Path: "/auth/register", Auth: Public, Handler: h.Auth.Register,
+			Doc: openapi.Doc{Tag: "Auth", Summary: "Create an account",
+				Description: "The email is trimmed, lower-cased and validated; the password must have 8 to 128 characters. A taken email answers 409.",
+				Body:        &openapi.Body{JSON: api.RegisterRequest{}},
+				Responses:   []openapi.Response{openapi.OK(201, "The new user.", api.User{})},
+				Problems:    openapi.Statuses(openapi.BodyProblems, []int{409})}},
+		{Method: "POST", Path: "/auth/login", Auth: Public, Handler: h.Auth.Login,
+			Doc: openapi.Doc{Tag: "Auth", Summary: "Sign in",
+				Description: "Takes JSON {email, password} or, for the OAuth2 password flow, the form fields username and password. " +
+					"An unknown email and a wrong password both answer the same 401; repeated failures answer 429 with Retry-After.",
+				Body:      &openapi.Body{JSON: api.LoginRequest{}, Form: loginForm},
+				Responses: []openapi.Response{openapi.OK(200, "A new session's tokens.", api.TokenPair{})},
+				Problems:  openapi.Statuses(openapi.BodyProblems, []int{401, 429})}},
+		{Method: "POST", Path: "/auth/refresh", Auth: Public, Handler: h.Auth.Refresh,
+			Doc: openapi.Doc{Tag: "Auth", Summary: "Rotate a refresh token",
+				Description: "Returns a new token pair; the presented refresh token stops working at once. " +
+					"An unknown, expired, revoked or already rotated token answers 401 (and a rotated one revokes its whole session).",
+				Body:      &openapi.Body{JSON: api.RefreshRequest{}},
+				Responses: []openapi.Response{openapi.OK(200, "The session's new tokens.", api.TokenPair{})},
+				Problems:  openapi.Statuses(openapi.BodyProblems, []int{401})}},
+		{Method: "POST", Path: "/auth/logout", Auth: Public, Handler: h.Auth.Logout,
+			Doc: openapi.Doc{Tag: "Auth", Summary: "Sign out",
+				Description: "Revokes the session of the refresh token. An unknown token still answers 204.",
+				Body:        &openapi.Body{JSON: api.RefreshRequest{}},
+				Responses:   []openapi.Response{openapi.NoContent("Signed out.")},
+				Problems:    openapi.BodyProblems}},
+
+		// Users.
+		{Method: "GET", Path: "/users/me", Auth: User, Handler: h.Users.Me,
+			Doc: openapi.Doc{Tag: "Users", Summary: "The signed-in user",
+				Responses: []openapi.Response{openapi.OK(200, "The caller's account.", api.User{})},
+				Problems:  openapi.UserProblems}},
+		{Method: "PUT", Path: "/users/me", Auth: User, Handler: h.Users.UpdateMe,
+			Doc: openapi.Doc{Tag: "Users", Summary: "Change email or password",
+				Description: "current_password is required; a wrong one answers 403. " +
+					"A password change signs out every other session of the user. A taken email answers 409.",
+				Body:      &openapi.Body{JSON: api.UpdateMeRequest{}},
+				Responses: []openapi.Response{openapi.OK(200, "The updated account.", api.User{})},
+				Problems:  openapi.Statuses(openapi.BodyProblems, []int{401, 403, 409})}},
+		{Method: "GET", Path: "/users/me/sessions", Auth: User, Handler: h.Users.Sessions,
+			Doc: openapi.Doc{Tag: "Users", Summary: "The caller's sessions",
+				Description: "Active sessions (refresh-token families); current marks the one making this request.",
+				Responses:   []openapi.Response{openapi.OK(200, "The sessions.", api.SessionList{})},
+				Problems:    openapi.UserProblems}},
+		{Method: "DELETE", Path: "/users/me/sessions/{id}", Auth: User, Handler: h.Users.RevokeSession,
+			Doc: openapi.Doc{Tag: "Users", Summary: "End one session",
+				Description: "Revokes that session; its access tokens stop working at once. Another user's session id answers 404.",
+				Params:      []openapi.Param{openapi.PathID("Session id.")},
+				Responses:   []openapi.Response{openapi.NoContent("Session ended.")},
+				Problems:    []int{401, 404}}},
+		{Method: "DELETE", Path: "/users/me/sessions", Auth: User, Handler: h.Users.RevokeOtherSessions,
+			Doc: openapi.Doc{Tag: "Users", Summary: "Sign out everywhere else",
+				Responses: []openapi.Response{openapi.NoContent("Every session but the current one ended.")},
+				Problems:  openapi.UserProblems}},
+		{Method: "GET", Path: "/users", Auth: Admin, Handler: h.Users.List,
+			Doc: openapi.Doc{Tag: "Users", Summary: "List users",
+				Params: []openapi.Param{openapi.LimitParam, openapi.OffsetParam,
+					openapi.Query("q", "Keep users whose email contains this text.", openapi.Schema{"type": "string"})},
+				Responses: []openapi.Response{openapi.OK(200, "A page of users.", api.UserList{})},
+				Problems:  openapi.Statuses(openapi.AdminProblems, []int{400, 422})}},
+		{Method: "DELETE", Path: "/users/{id}", Auth: Admin, Handler: h.Users.Delete,
+			Doc: openapi.Doc{Tag: "Users", Summary: "Delete a user",
+				Description: "Ends the user's sessions. Deleting yourself answers 409.",
+				Params:      []openapi.Param{openapi.PathID("User id.")},
+				Responses:   []openapi.Response{openapi.NoContent("Deleted.")},
+				Problems:    openapi.Statuses(openapi.AdminProblems, []int{404, 409})}},
+		{Method: "PUT", Path: "/users/{id}/role", Auth: Admin, Handler: h.Users.SetRole,
+			Doc: openapi.Doc{Tag: "Users", Summary: "Change a user's role",
+				Description: "A role other than user or admin answers 422; demoting the last admin answers 409.",
+				Params:      []openapi.Param{openapi.PathID("User id.")},
+				Body:        &openapi.Body{JSON: api.RoleRequest{}},
+				Responses:   []openapi.Response{openapi.OK(200, "The updated user.", api.User{})},
+				Problems:    openapi.Statuses(openapi.BodyProblems, openapi.AdminProblems, []int{404, 409})}},
+
+		// Admin.
+		{Method: "GET", Path: "/admin/stats", Auth: Admin, Handler: h.Admin.Stats,
+			Doc: openapi.Doc{Tag: "Admin", Summary: "Usage statistics",
+				Description: "Users by role, refresh tokens by state, and AI generation calls of the last 24 hours by model.",
+				Responses:   []openapi.Response{openapi.OK(200, "The statistics.", api.Stats{})},
+				Problems:    openapi.AdminProblems}},
+		{Method: "GET", Path: "/admin/health/db", Auth: Admin, Handler: h.Admin.DBHealth,
+			Doc: openapi.Doc{Tag: "Admin", Summary: "Database health",
+				Responses: []openapi.Response{openapi.OK(200, "The database answers.", api.DBHealth{}),
+					openapi.OK(503, "The database does not answer.", api.DBHealth{})},
+				Problems: openapi.AdminProblems}},
+		{Method: "POST", Path: "/admin/tokens/purge", Auth: Admin, Handler: h.Admin.Purge,
+			Doc: openapi.Doc{Tag: "Admin", Summary: "Purge dead refresh tokens",
+				Responses: []openapi.Response{openapi.OK(200, "How many expired and revoked tokens were deleted.", api.PurgeResult{})},
+				Problems:  openapi.AdminProblems}},
+		{Method: "POST", Path: "/admin/backup", Auth: Admin, Handler: h.Admin.Backup,
+			Doc: openapi.Doc{Tag: "Admin", Summary: "Back up the database",
+				Description: "Writes a consistent snapshot of the database under BACKUP_DIR while serving.",
+				Responses:   []openapi.Response{openapi.OK(200, "Where the snapshot was written.", api.BackupResult{})},
+				Problems:    openapi.Statuses(openapi.AdminProblems, []int{409, 503})}},
+		{Method: "GET", Path: "/admin/audit", Auth: Admin, Handler: h.Admin.Audit,
+			Doc: openapi.Doc{Tag: "Admin", Summary: "Audit trail",
+				Description: "Admin actions, role changes, deletions, purges, sign-in failures, lock-outs and session revocations, newest first.",
+				Params: []openapi.Param{openapi.LimitParam, openapi.OffsetParam,
+					openapi.Query("actor", "Keep entries by this actor (user id).", openapi.Schema{"type": "string"}),
+					openapi.Query("action", "Keep entries of this action.", openapi.Schema{"type": "string", "examples": auditActions})},
+				Responses: []openapi.Response{openapi.OK(200, "A page of the audit trail.", api.AuditList{})},
+				Problems:  openapi.Statuses(openapi.AdminProblems, []int{400, 422})}},
+		{Method: "GET", Path: "/admin/usage", Auth: Admin, Handler: h.Admin.Usage,
+			Doc: openapi.Doc{Tag: "Admin", Summary: "AI usage report",
+				Description: "Upstream generation calls (chat, text, image, video submissions; successful or not) of the last days, " +
+					"grouped by model, user or day (UTC), with tokens and OpenRouter's own cost. Records are written in batches, within about a second.",
+				Params: []openapi.Param{
+					openapi.Query("days", "How many days back.", openapi.Schema{"type": "integer", "minimum": 1, "maximum": 365, "default": 30}),
+					openapi.Query("group_by", "Grouping of the rows.", openapi.Schema{"type": "string", "enum": []string{"model", "user", "day"}, "default": "model"})},
+				Responses: []openapi.Response{openapi.OK(200, "The report.", api.UsageReport{})},
+				Problems:  openapi.Statuses(openapi.AdminProblems, []int{400, 422})}},
+
+		// AI.
+		{Method: "GET", Path: "/ai/models", Auth: User, Handler: h.AI.Models,
+			Doc: openapi.Doc{Tag: "AI", Summary: "Available models",
+				Description: "OpenRouter's models merged with its video models, optionally only those with one output modality.",
+				Params: []openapi.Param{openapi.Query("modality", "Keep models with this output modality.",
+					openapi.Schema{"type": "string", "enum": []string{api.ModalityText, api.ModalityImage, api.ModalityVideo}})},
+				Responses: []openapi.Response{openapi.OK(200, "The models.", api.ModelList{})},
+				Problems:  openapi.Statuses(openapi.AIProblems, []int{400, 422})}},
+		{Method: "POST", Path: "/ai/chat", Auth: User, Handler: h.AI.Chat,
+			Doc: openapi.Doc{Tag: "AI", Summary: "Chat completion",
+				Description: "Without stream, one JSON answer. With \"stream\": true, a text/event-stream of OpenAI-style " +
+					"chat.completion.chunk events (see the ChatChunk schema) ending with `data: [DONE]`; an upstream failure after " +
+					"the stream began arrives as an event `data: {\"error\": {\"code\", \"message\"}}` before [DONE].",
+				Body: &openapi.Body{JSON: api.ChatRequest{}},
+				Responses: []openapi.Response{
+					openapi.OK(200, "The assistant's message, or the event stream when stream is true.", api.ChatResponse{}),
+					{Status: 200, MediaType: "text/event-stream", AlsoJSON: true,
+						Raw: openapi.Schema{"type": "string", "description": "Server-sent events; each data line is a ChatChunk or [DONE]."}},
+				},
+				Problems: openapi.AIBodyProblems}},
+		{Method: "POST", Path: "/generate/text", Auth: User, Handler: h.AI.Text,
+			Doc: openapi.Doc{Tag: "AI", Summary: "Generate text",
+				Body:      &openapi.Body{JSON: api.TextRequest{}},
+				Responses: []openapi.Response{openapi.OK(200, "The generated text.", api.TextResponse{})},
+				Problems:  openapi.AIBodyProblems}},
+		{Method: "POST", Path: "/generate/image", Auth: User, Handler: h.AI.Image,
+			Doc: openapi.Doc{Tag: "AI", Summary: "Generate images",
+				Description: "aspect_ratio is checked against the model's capabilities (422 names the allowed values). Image URLs may be data: URLs.",
+				Body:        &openapi.Body{JSON: api.ImageRequest{}},
+				Responses:   []openapi.Response{openapi.OK(200, "The generated images.", api.ImageResponse{})},
+				Problems:    openapi.AIBodyProblems}},
+		{Method: "POST", Path: "/generate/video", Auth: User, Handler: h.AI.Video,
+			Doc: openapi.Doc{Tag: "AI", Summary: "Start a video generation",
+				Description: "duration, resolution and aspect_ratio are checked against the model's capabilities (422 names the allowed values). Poll the job until it is terminal.",
+				Body:        &openapi.Body{JSON: api.VideoRequest{}},
+				Responses:   []openapi.Response{openapi.OK(202, "The job, accepted.", api.VideoJob{})},
+				Problems:    openapi.AIBodyProblems}},
+		{Method: "POST", Path: "/generate/video/from-image", Auth: User, Handler: h.AI.VideoFromImage, MaxBody: limits.Image,
+			Doc: openapi.Doc{Tag: "AI", Summary: "Start a video generation from an image",
+				Description: "image_url is an https URL or a data: URL of a PNG, JPEG or WebP image (judged by its bytes, not its declared type) " +
+					"of at most 5 MiB once decoded; this endpoint takes bodies up to MAX_IMAGE_BYTES (413 above). " +
+					"The other parameters are checked as for POST /generate/video.",
+				Body:      &openapi.Body{JSON: api.VideoFromImageRequest{}},
+				Responses: []openapi.Response{openapi.OK(202, "The job, accepted.", api.VideoJob{})},
+				Problems:  openapi.AIBodyProblems}},
+		{Method: "GET", Path: "/generate/video", Auth: User, Handler: h.AI.VideoJobs,
+			Doc: openapi.Doc{Tag: "AI", Summary: "The caller's video jobs",
+				Params:    []openapi.Param{openapi.LimitParam, openapi.OffsetParam},
+				Responses: []openapi.Response{openapi.OK(200, "A page of jobs, newest first.", api.VideoJobList{})},
+				Problems:  openapi.Statuses(openapi.UserProblems, []int{400, 422, 503})}},
+		{Method: "GET", Path: "/generate/video/{id}", Auth: User, Handler: h.AI.VideoJob,
+			Doc: openapi.Doc{Tag: "AI", Summary: "A video job",
+				Description: "The owner or an admin may read a job; anyone else gets 404.",
+				Params:      []openapi.Param{openapi.PathID("Job id.")},
+				Responses:   []openapi.Response{openapi.OK(200, "The job's current state.", api.VideoJob{})},
+				Problems:    openapi.Statuses(openapi.AIProblems, []int{404})}},
+		{Method: "GET", Path: "/generate/video/{id}/content", Auth: User, Handler: h.AI.VideoContent,
+			Doc: openapi.Doc{Tag: "AI", Summary: "A finished video",
+				Description: "Streams the MP4 of a completed job (owner or admin). A job that is not completed answers 409.",
+				Params:      []openapi.Param{openapi.PathID("Job id.")},
+				Responses: []openapi.Response{{Status: 200, Description: "The video.", MediaType: "video/mp4",
+					Raw: openapi.Schema{"type": "string", "contentMediaType": "video/mp4"}}},
+				Problems: openapi.Statuses(openapi.AIProblems, []int{404, 409})}},
+		// The docs page's scripts and styles.
+		{Method: "GET", Path: "/docs/{asset...}", Auth: Public, Handler: ops.docs, Hidden: true},
+	}
+	for i := range table {
+		if table[i].MaxBody == 0 {
+			table[i].MaxBody = limits.Default
+		}
+	}
+	return table
+}
+
+// loginForm is the OAuth2 password-flow body of POST /auth/login (RFC 6749, 4.3.2).
+var loginForm = openapi.Schema{
+	"type":     "object",
+	"required": []string{"username", "password"},
+	"properties": openapi.Schema{
+		"grant_type": openapi.Schema{"type": "string", "enum": []string{"password"}},
+		"username":   openapi.Schema{"type": "string", "description": "The account's email."},
+		"password":   openapi.Schema{"type": "string", "format": "password"},
+		"scope":      openapi.Schema{"type": "string", "description": "Ignored."},
+	},
+}
+
+var auditActions = []string{
+	api.AuditLoginFailed, api.AuditLockout, api.AuditFamilyRevoked, api.AuditPasswordChange,
+	api.AuditEmailChange, api.AuditRoleChange, api.AuditUserDeleted, api.AuditTokensPurged,
+	api.AuditUserCreated, api.AuditBackup,
+}
