@@ -78,7 +78,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, stal
 		return false, false, err
 	}
 	defer h.release()
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(key)))
+	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(key))) //nolint:gosec // len(key) ≤ maxKeyLen, checked by decodeHash
 	ok = subtle.ConstantTimeCompare(got, key) == 1
 	stale = p.MemoryKiB < h.params.MemoryKiB || p.Time < h.params.Time || p.Threads < h.params.Threads
 	return ok, stale, nil
@@ -103,6 +103,11 @@ func (h *Hasher) release() { <-h.slots }
 
 var errBadHash = errors.New("auth: malformed password hash")
 
+// maxKeyLen bounds the key of a stored hash (ours are 32 bytes).
+const maxKeyLen = 128
+
+func within(n, lo, hi int) bool { return lo <= n && n <= hi }
+
 func decodeHash(encoded string) (PasswordParams, []byte, []byte, error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
@@ -118,7 +123,10 @@ func decodeHash(encoded string) (PasswordParams, []byte, []byte, error) {
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(key) == 0 || p.Time == 0 || p.MemoryKiB == 0 || p.Threads == 0 {
+	if err1 != nil || err2 != nil || !within(len(salt), 8, 64) || !within(len(key), 16, maxKeyLen) ||
+		!within(int(p.Time), 1, 64) || !within(int(p.MemoryKiB), 8, 4<<20) || !within(int(p.Threads), 1, 255) {
+		// Out of bounds is corrupt or hostile: verifying it could take
+		// minutes or gigabytes.
 		return PasswordParams{}, nil, nil, errBadHash
 	}
 	return p, salt, key, nil

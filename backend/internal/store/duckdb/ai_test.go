@@ -49,7 +49,7 @@ func TestVideoJobsSurviveReopenAndFillInTheirCost(t *testing.T) {
 	}
 	s.Close()
 
-	s = openTestStore(t, path, nil)
+	s = openStoreAt(t, path, nil)
 	page, total, err := s.VideoJobs(ctx, owner, 2, 0)
 	if err != nil {
 		t.Fatal(err)

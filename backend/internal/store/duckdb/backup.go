@@ -70,11 +70,11 @@ func (s *Store) backup(ctx context.Context, parent string) (string, Manifest, er
 		return s.snapshot(ctx, conn, filepath.Join(dir, BackupFile), &m)
 	})
 	if err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return "", Manifest{}, err
 	}
 	if err := finishManifest(dir, &m); err != nil {
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return "", Manifest{}, err
 	}
 	return dir, m, nil
@@ -134,7 +134,7 @@ func finishManifest(dir string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("store: manifest: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ManifestFile), append(b, '\n'), 0o640); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, ManifestFile), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("store: manifest: %w", err)
 	}
 	return nil
@@ -187,7 +187,7 @@ func Restore(ctx context.Context, dir, dbPath string) (Manifest, string, error) 
 	if _, err := os.Stat(dbPath); err == nil {
 		kept = dbPath + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
 		if err := os.Rename(dbPath, kept); err != nil {
-			os.Remove(tmp)
+			_ = os.Remove(tmp)
 			return m, "", fmt.Errorf("store: restore: keep the current database: %w", err)
 		}
 		if _, err := os.Stat(dbPath + ".wal"); err == nil {
@@ -261,16 +261,16 @@ func copyFile(from, to string) error {
 		return fmt.Errorf("store: restore: %w", err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("store: restore: %w", err)
 	}
 	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
+		_ = out.Close()
 		return fmt.Errorf("store: restore: %w", err)
 	}
 	if err := out.Sync(); err != nil {
-		out.Close()
+		_ = out.Close()
 		return fmt.Errorf("store: restore: %w", err)
 	}
 	return out.Close()

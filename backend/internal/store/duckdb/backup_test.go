@@ -15,7 +15,7 @@ import (
 
 func TestBackupWhileWritingAndRestoreElsewhere(t *testing.T) {
 	dir := t.TempDir()
-	s := openTestStore(t, filepath.Join(dir, "live.duckdb"), nil)
+	s := openStoreAt(t, filepath.Join(dir, "live.duckdb"), nil)
 	ctx := context.Background()
 	for i := 0; i < 20; i++ {
 		mustCreateUser(t, s, fmt.Sprintf("before-%d@example.com", i), "user")
@@ -58,7 +58,7 @@ func TestBackupWhileWritingAndRestoreElsewhere(t *testing.T) {
 	if err != nil || kept != "" || got.Rows["users"] != m.Rows["users"] {
 		t.Fatalf("restore: %+v %q %v", got, kept, err)
 	}
-	r := openTestStore(t, target, nil)
+	r := openStoreAt(t, target, nil)
 	for i := 0; i < 20; i++ {
 		if _, err := r.UserByEmail(ctx, fmt.Sprintf("before-%d@example.com", i)); err != nil {
 			t.Fatalf("user acknowledged before the backup is missing: %v", err)
@@ -68,7 +68,7 @@ func TestBackupWhileWritingAndRestoreElsewhere(t *testing.T) {
 
 func TestRestoreRefusesADamagedBackupAndKeepsTheOldDatabase(t *testing.T) {
 	dir := t.TempDir()
-	s := openTestStore(t, filepath.Join(dir, "a.duckdb"), nil)
+	s := openStoreAt(t, filepath.Join(dir, "a.duckdb"), nil)
 	mustCreateUser(t, s, "one@example.com", "user")
 	path, _, err := s.backup(context.Background(), dir)
 	if err != nil {

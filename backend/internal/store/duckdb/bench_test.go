@@ -13,7 +13,7 @@ import (
 // BenchmarkRotateParallel measures refresh rotations through the group-commit
 // writer with many concurrent callers.
 func BenchmarkRotateParallel(b *testing.B) {
-	s := openTestStore(b, "", nil)
+	s := openStoreAt(b, "", nil)
 	ctx := context.Background()
 	u := mustCreateUser(b, s, "bench@example.com", "user")
 	var seq atomic.Int64
@@ -41,7 +41,7 @@ func BenchmarkRotateParallel(b *testing.B) {
 
 // BenchmarkEmptyWrite is the writer's floor: a commit with nothing in it.
 func BenchmarkEmptyWrite(b *testing.B) {
-	s := openTestStore(b, "", nil)
+	s := openStoreAt(b, "", nil)
 	ctx := context.Background()
 	for b.Loop() {
 		if err := s.write(ctx, func(*Tx) error { return nil }); err != nil {
@@ -52,7 +52,7 @@ func BenchmarkEmptyWrite(b *testing.B) {
 
 // BenchmarkCreateSession is a sign-in's write: one appended row and a commit.
 func BenchmarkCreateSession(b *testing.B) {
-	s := openTestStore(b, "", nil)
+	s := openStoreAt(b, "", nil)
 	ctx := context.Background()
 	u := mustCreateUser(b, s, "bench@example.com", "user")
 	var seq atomic.Int64
@@ -66,7 +66,7 @@ func BenchmarkCreateSession(b *testing.B) {
 // BenchmarkUserByEmail is the sign-in's read: a point query on the unique
 // email index.
 func BenchmarkUserByEmail(b *testing.B) {
-	s := openTestStore(b, "", nil)
+	s := openStoreAt(b, "", nil)
 	ctx := context.Background()
 	mustCreateUser(b, s, "bench@example.com", "user")
 	for b.Loop() {

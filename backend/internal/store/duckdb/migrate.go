@@ -110,7 +110,7 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 	if err != nil {
 		return fmt.Errorf("store: migration %d: begin: %w", m.version, err)
 	}
-	defer tx.Rollback()
+	defer func() { _ = tx.Rollback() }() // after Commit: sql.ErrTxDone, harmless
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return fmt.Errorf("store: migration %04d_%s: %w", m.version, m.name, err)
 	}

@@ -64,6 +64,6 @@ func prepare(ctx context.Context, db preparer) (*statements, error) {
 
 func (st *statements) close() {
 	for _, s := range st.all {
-		s.Close()
+		_ = s.Close()
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,26 +14,6 @@ import (
 
 	"github.com/duckgate/duckgate/backend/internal/model"
 )
-
-// clock is an injectable, advanceable time source.
-type clock struct{ t atomic.Int64 }
-
-func newClock() *clock {
-	c := &clock{}
-	c.t.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
-	return c
-}
-func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()).UTC() }
-func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
-
-func openTestStore(t testing.TB, path string, clk *clock) *Store {
-	t.Helper()
-	var now func() time.Time
-	if clk != nil {
-		now = clk.now
-	}
-	return openStoreAt(t, path, now)
-}
 
 // openStoreAt opens the database at path (a new file when empty) with the
 // clock now (the real one when nil), closed when the test ends.
@@ -74,7 +53,7 @@ func TestUsersRoundTripAndSurviveReopen(t *testing.T) {
 	}
 	s.Close()
 
-	s = openTestStore(t, path, nil)
+	s = openStoreAt(t, path, nil)
 	got, err := s.UserByEmail(ctx, "ann@example.com")
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +83,7 @@ func TestNewerSchemaStopsStartUp(t *testing.T) {
 }
 
 func TestWriteDroppedWhenCallerLeftBeforeItBegan(t *testing.T) {
-	s := openTestStore(t, "", nil)
+	s := openStoreAt(t, "", nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := s.CreateUser(ctx, model.NewUser("gone@example.com", "h", "user", s.now()), nil)
@@ -117,7 +96,7 @@ func TestWriteDroppedWhenCallerLeftBeforeItBegan(t *testing.T) {
 }
 
 func TestAFailedBatchCommitsNothingAndSparesItsNeighbours(t *testing.T) {
-	s := openTestStore(t, "", nil)
+	s := openStoreAt(t, "", nil)
 	ctx := context.Background()
 	u := mustCreateUser(t, s, "batch@example.com", "user")
 	family, err := s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: "keep", ExpiresAt: time.Now().Add(time.Hour)})
@@ -204,7 +183,7 @@ func inOneBatch(t *testing.T, s *Store, writes ...func() error) []error {
 }
 
 func TestARotationAfterALogoutInTheSameBatchFails(t *testing.T) {
-	s := openTestStore(t, "", nil)
+	s := openStoreAt(t, "", nil)
 	ctx := context.Background()
 	u := mustCreateUser(t, s, "race@example.com", "user")
 	family, _ := s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: "t1", ExpiresAt: time.Now().Add(time.Hour)})
@@ -226,7 +205,7 @@ func TestARotationAfterALogoutInTheSameBatchFails(t *testing.T) {
 }
 
 func TestAPasswordChangeEndsASignInOfTheSameBatch(t *testing.T) {
-	s := openTestStore(t, "", nil)
+	s := openStoreAt(t, "", nil)
 	ctx := context.Background()
 	u := mustCreateUser(t, s, "pw-race@example.com", "user")
 	keep, _ := s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: "k1", ExpiresAt: time.Now().Add(time.Hour)})

@@ -33,7 +33,7 @@ func TestUpgradeFromTheFirstReleasedSchema(t *testing.T) {
 	}
 	old.Close()
 
-	s := openTestStore(t, path, nil)
+	s := openStoreAt(t, path, nil)
 	if v, _ := s.SchemaVersion(ctx); v != LatestSchema() {
 		t.Fatalf("upgraded to %d, want %d", v, LatestSchema())
 	}

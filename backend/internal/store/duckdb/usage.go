@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,7 +53,7 @@ func usageValues(r model.UsageRecord) []driver.Value {
 		errorKind = r.ErrorKind
 	}
 	return []driver.Value{id[:], r.At.UTC().Truncate(time.Microsecond), r.UserID[:], r.Kind, r.Model, r.Status,
-		r.LatencyMS, int32(r.PromptTokens), int32(r.CompletionTokens), cost, generation, errorKind}
+		r.LatencyMS, clampInt32(r.PromptTokens), clampInt32(r.CompletionTokens), cost, generation, errorKind}
 }
 
 // model.AIStats aggregates the calls since a time, busiest model first.
@@ -118,4 +119,9 @@ func (t *Tx) setUsageCost(generationID string, cost float64) error {
 		return fmt.Errorf("store: set usage cost: %w", err)
 	}
 	return nil
+}
+
+// clampInt32 fits a token count into the INTEGER column.
+func clampInt32(n int) int32 {
+	return int32(min(max(n, math.MinInt32), math.MaxInt32)) //nolint:gosec // clamped on this line
 }
