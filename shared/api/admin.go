@@ -76,6 +76,8 @@ const (
 	AuditLoginFailed    = "auth.login_failed"
 	AuditLockout        = "auth.lockout"
 	AuditFamilyRevoked  = "auth.refresh_reuse_revoked"
+	AuditRefreshRetried = "auth.refresh_retried"
+	AuditLockoutLifted  = "admin.lockout_lifted"
 	AuditPasswordChange = "user.password_changed"
 	AuditEmailChange    = "user.email_changed"
 	AuditRoleChange     = "admin.role_changed"
@@ -98,4 +100,20 @@ type Health struct {
 	Version string            `json:"version,omitempty"`
 	Commit  string            `json:"commit,omitempty"`
 	Checks  map[string]string `json:"checks,omitempty"`
+}
+
+// Lockout is a sign-in lock-out in force: too many wrong passwords for an
+// email from one address (kind "pair"), for an email from everywhere
+// ("email"), or from one address whatever the email ("ip").
+type Lockout struct {
+	ID          string    `json:"id"` // for DELETE /admin/lockouts/{id}
+	Kind        string    `json:"kind"`
+	Email       string    `json:"email,omitempty"`
+	IP          string    `json:"ip,omitempty"`
+	LockedUntil time.Time `json:"locked_until"`
+}
+
+// LockoutList is the body of GET /admin/lockouts, the latest to end first.
+type LockoutList struct {
+	Items []Lockout `json:"items"`
 }

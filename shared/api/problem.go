@@ -53,6 +53,7 @@ const (
 	TypeForbidden        = "https://duckgate.dev/problems/forbidden"
 	TypeNotFound         = "https://duckgate.dev/problems/not-found"
 	TypeMethodNotAllowed = "https://duckgate.dev/problems/method-not-allowed"
+	TypeRequestTimeout   = "https://duckgate.dev/problems/request-timeout"
 	TypeConflict         = "https://duckgate.dev/problems/conflict"
 	TypeTooLarge         = "https://duckgate.dev/problems/body-too-large"
 	TypeUnsupportedMedia = "https://duckgate.dev/problems/unsupported-media-type"

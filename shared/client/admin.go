@@ -98,3 +98,19 @@ func (c *Client) Backup(ctx context.Context) (*api.BackupResult, error) {
 	}
 	return &out, nil
 }
+
+// Lockouts lists the sign-in lock-outs in force (GET /admin/lockouts,
+// admin only).
+func (c *Client) Lockouts(ctx context.Context) (*api.LockoutList, error) {
+	var out api.LockoutList
+	if err := c.doJSON(ctx, http.MethodGet, "/admin/lockouts", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// LiftLockout ends a lock-out before its time (DELETE /admin/lockouts/{id},
+// admin only).
+func (c *Client) LiftLockout(ctx context.Context, id string) error {
+	return c.doJSON(ctx, http.MethodDelete, "/admin/lockouts/"+url.PathEscape(id), nil, nil, nil)
+}

@@ -119,7 +119,7 @@ func TestRepeatedFailedLoginsAreThrottled(t *testing.T) {
 }
 
 func TestRefreshRotatesAndReuseRevokesTheSession(t *testing.T) {
-	ts := newTestServer(t, nil)
+	ts := newTestServer(t, map[string]string{"REFRESH_REUSE_GRACE": "0"})
 	ts.register("rot@example.com", "rot-password")
 	ctx := context.Background()
 	_, first := ts.loginPair("rot@example.com", "rot-password")
@@ -140,6 +140,42 @@ func TestRefreshRotatesAndReuseRevokesTheSession(t *testing.T) {
 	audit, err := ts.admin.Audit(ctx, client.AuditParams{Action: api.AuditFamilyRevoked})
 	if err != nil || audit.Total != 1 {
 		t.Fatalf("reuse audit: %+v %v", audit, err)
+	}
+}
+
+// TestARefreshRetriedAfterARestartKeepsTheSession: the backend commits a
+// rotation and dies before its answer leaves; the client presents its
+// last token again after the restart. Within REFRESH_REUSE_GRACE that is a
+// retry, not theft: the session goes on, the unused successor is revoked.
+func TestARefreshRetriedAfterARestartKeepsTheSession(t *testing.T) {
+	dir := t.TempDir()
+	ts, stop := serveTestApp(t, newTestAppAt(t, dir, nil))
+	ts.register("retry@example.com", "retry-password")
+	ctx := context.Background()
+	_, first := ts.loginPair("retry@example.com", "retry-password")
+	lost, err := ts.anon.Refresh(ctx, first.RefreshToken) // the answer that never arrived
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+
+	ts, _ = serveTestApp(t, newTestAppAt(t, dir, nil))
+	again, err := ts.anon.Refresh(ctx, first.RefreshToken)
+	if err != nil {
+		t.Fatalf("the retry after the restart: %v", err)
+	}
+	if _, err := ts.anon.WithToken(again.AccessToken).Me(ctx); err != nil {
+		t.Fatalf("the session did not survive the retry: %v", err)
+	}
+	_, err = ts.anon.Refresh(ctx, lost.RefreshToken)
+	wantStatus(t, err, 401) // the unused successor is revoked
+	if _, err := ts.anon.WithToken(again.AccessToken).Me(ctx); err != nil {
+		t.Fatalf("presenting the revoked successor ended the session: %v", err)
+	}
+	retried, _ := ts.admin.Audit(ctx, client.AuditParams{Action: api.AuditRefreshRetried})
+	reused, _ := ts.admin.Audit(ctx, client.AuditParams{Action: api.AuditFamilyRevoked})
+	if retried.Total != 1 || reused.Total != 0 {
+		t.Fatalf("audit: %d retries, %d reuses; want 1 and 0", retried.Total, reused.Total)
 	}
 }
 

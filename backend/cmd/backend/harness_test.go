@@ -19,6 +19,7 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/openapi"
 	"github.com/duckgate/duckgate/shared/api"
 	"github.com/duckgate/duckgate/shared/client"
+	"github.com/gin-gonic/gin"
 )
 
 const (
@@ -263,3 +264,5 @@ func truncate(b []byte) string {
 	}
 	return string(b)
 }
+
+func init() { gin.SetMode(gin.TestMode) } // main sets release mode; tests assemble routers without main

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +38,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	logger, logs := newLogger(stdout, cfg.LogLevel)
 	defer logs.Close() // runs last: writes the final lines
+	for _, w := range cfg.Warnings {
+		logger.Warn("configuration: " + w)
+	}
 	started := time.Now()
 
 	st, err := openDatabase(ctx, cfg, logger)
@@ -71,8 +75,15 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		"engine", st.engine, "database", cfg.DuckDBPath, "ai_configured", cfg.OpenRouterAPIKey != "", "startup_ms", time.Since(started).Milliseconds())
 	_ = logs.Flush() // the start-up lines (a generated admin password among them) show at once
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.MetricsAddr != "" {
+		msrv, err := serveMetrics(cfg.MetricsAddr, app.metrics, logger, errc)
+		if err != nil {
+			return err
+		}
+		defer msrv.Close()
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -89,11 +100,32 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	return nil
 }
 
+// serveMetrics serves /metrics alone on addr (METRICS_ADDR), so operators
+// can keep it off the public listener.
+func serveMetrics(addr string, metrics http.Handler, logger *slog.Logger, errc chan<- error) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on METRICS_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("metrics listener: %w", err)
+		}
+	}()
+	logger.Info("metrics listening", "addr", ln.Addr().String())
+	return srv, nil
+}
+
 // app is the wired backend: everything run needs to serve and stop.
 type app struct {
-	router http.Handler
-	auth   *auth.Service
-	close  func()
+	router  http.Handler
+	metrics http.Handler // GET /metrics, for a separate listener
+	auth    *auth.Service
+	close   func()
 }
 
 // assemble builds services and the router from configuration and a store.
@@ -103,10 +135,9 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		return nil, err
 	}
 	hasher := auth.NewHasher(auth.DefaultPasswordParams, runtime.NumCPU())
-	authSvc := auth.NewService(st, hasher, tokens, auth.Config{
-		RefreshTTL: cfg.RefreshTokenTTL, LoginMaxFailures: cfg.LoginMaxFailures, LoginLockout: cfg.LoginLockout,
-	})
-	usersSvc := users.NewService(st, hasher)
+	authSvc := auth.NewService(st, hasher, tokens, auth.Config{RefreshTTL: cfg.RefreshTokenTTL, RefreshGrace: cfg.RefreshReuseGrace,
+		LoginMaxFailures: cfg.LoginMaxFailures, LoginLockout: cfg.LoginLockout})
+	usersSvc := users.NewService(st, hasher, authSvc)
 	aiSvc := ai.NewFromConfig(cfg, st, logger, httpapi.StatusFor) // closed by app.close, after the server stopped
 	adminSvc := admin.NewService(st, cfg.BackupDir, nil)
 
@@ -124,17 +155,19 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		return nil, fmt.Errorf("docs page: %w", err)
 	}
 	router, err := httpapi.NewRouter(httpapi.RouterConfig{
-		Logger:         logger,
-		Metrics:        metrics,
-		RequireUser:    authSvc.RequireUser(),
-		RequireAdmin:   auth.RequireAdmin(),
-		Limits:         limits,
-		CORSOrigins:    cfg.CORSOrigins,
-		TrustedProxies: cfg.TrustedProxies,
-		Ready:          readiness(st),
-		Version:        version,
-		Commit:         commit,
-		Docs:           docs,
+		Logger:           logger,
+		Metrics:          metrics,
+		RequireUser:      authSvc.RequireUser(),
+		RequireAdmin:     auth.RequireAdmin(),
+		Limits:           limits,
+		BodyReadTimeout:  cfg.BodyReadTimeout,
+		MetricsElsewhere: cfg.MetricsAddr != "",
+		CORSOrigins:      cfg.CORSOrigins,
+		TrustedProxies:   cfg.TrustedProxies,
+		Ready:            readiness(st),
+		Version:          version,
+		Commit:           commit,
+		Docs:             docs,
 		Handlers: httpapi.Handlers{
 			Auth:  auth.NewHandler(authSvc, tokens),
 			Users: users.NewHandler(usersSvc),
@@ -150,7 +183,7 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 	if cfg.BackupInterval > 0 {
 		stopBackups = adminSvc.ScheduleBackups(cfg.BackupInterval, cfg.BackupKeep, logger)
 	}
-	return &app{router: router, auth: authSvc, close: func() {
+	return &app{router: router, metrics: metrics.Handler(), auth: authSvc, close: func() {
 		stopBackups()
 		aiSvc.Close()
 	}}, nil

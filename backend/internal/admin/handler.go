@@ -82,3 +82,19 @@ func (h *Handler) Usage(c *gin.Context) {
 	report, err := h.svc.Usage(c.Request.Context(), days, groupBy)
 	httpx.Respond(c, http.StatusOK, report, err)
 }
+
+// Lockouts lists sign-in lock-outs in force (GET /admin/lockouts).
+func (h *Handler) Lockouts(c *gin.Context) {
+	list, err := h.svc.Lockouts(c.Request.Context())
+	httpx.Respond(c, http.StatusOK, list, err)
+}
+
+// LiftLockout ends one (DELETE /admin/lockouts/{id}).
+func (h *Handler) LiftLockout(c *gin.Context) {
+	err := h.svc.LiftLockout(c.Request.Context(), auth.PrincipalOf(c).UserID.String(), c.Param("id"), httpx.RequestIDOf(c))
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

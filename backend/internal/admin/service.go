@@ -20,6 +20,8 @@ type Store interface {
 	Ping(ctx context.Context) (time.Duration, error)
 	PurgeTokens(ctx context.Context, audit *model.Audit) (int, error)
 	ListAudit(ctx context.Context, f model.AuditFilter) ([]model.Audit, int, error)
+	Lockouts(ctx context.Context) ([]model.Lockout, error)
+	LiftLockout(ctx context.Context, key string, audit *model.Audit) error
 	AIStats(ctx context.Context, since time.Time) (model.AIStats, error)
 	UsageReport(ctx context.Context, since time.Time, groupBy string) ([]model.UsageRow, error)
 	Backup(ctx context.Context, parent string) (model.Backup, error)

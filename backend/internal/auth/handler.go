@@ -44,6 +44,7 @@ func (h *Handler) Login(c *gin.Context) {
 			httpx.Abort(c, httpx.BadRequest("the form body could not be read"))
 			return
 		}
+		httpx.BodyRead(c)
 		req.Email, req.Password = c.Request.PostForm.Get("username"), c.Request.PostForm.Get("password")
 	} else if err := httpx.BindJSON(c, &req); err != nil {
 		httpx.Abort(c, err)

@@ -31,11 +31,18 @@ type Store interface {
 	SessionActive(ctx context.Context, family uuid.UUID) (owner uuid.UUID, live bool, err error)
 	AppendAudit(ctx context.Context, a *model.Audit) error
 	EnsureAdmin(ctx context.Context, u model.User) (bool, error)
+
+	LockedUntil(ctx context.Context, keys []string) (map[string]time.Time, error)
+	RecordFailures(ctx context.Context, rules []model.ThrottleRule) (map[string]time.Time, error)
+	ClearFailures(ctx context.Context, keys []string) error
 }
 
 // Config tunes the service.
 type Config struct {
-	RefreshTTL       time.Duration
+	RefreshTTL time.Duration
+	// RefreshGrace is how long after a rotation the rotated token may come
+	// back as a retry (0: never).
+	RefreshGrace     time.Duration
 	LoginMaxFailures int
 	LoginLockout     time.Duration
 	Now              func() time.Time
@@ -43,12 +50,10 @@ type Config struct {
 
 // Service holds the rules of registration, sign-in, refresh and sign-out.
 type Service struct {
-	store    Store
-	hasher   *Hasher
-	tokens   *Tokens
-	cfg      Config
-	byEmail  *Throttle
-	byClient *Throttle
+	store  Store
+	hasher *Hasher
+	tokens *Tokens
+	cfg    Config
 }
 
 // NewService wires the auth rules.
@@ -56,11 +61,7 @@ func NewService(st Store, hasher *Hasher, tokens *Tokens, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{
-		store: st, hasher: hasher, tokens: tokens, cfg: cfg,
-		byEmail:  NewThrottle(cfg.LoginMaxFailures, cfg.LoginLockout, cfg.Now),
-		byClient: NewThrottle(cfg.LoginMaxFailures*4, cfg.LoginLockout, cfg.Now),
-	}
+	return &Service{store: st, hasher: hasher, tokens: tokens, cfg: cfg}
 }
 
 // Client describes who is calling, for sessions and the audit trail.
@@ -151,14 +152,14 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool
 // passwords look the same from outside: same answer, same hashing work.
 func (s *Service) Login(ctx context.Context, rawEmail, password string, client Client) (api.TokenPair, error) {
 	email := strings.ToLower(strings.TrimSpace(rawEmail))
-	if wait := max(s.byEmail.Locked(email), s.byClient.Locked(client.IP)); wait > 0 {
-		return api.TokenPair{}, &model.LockedOutError{RetryAfter: wait}
+	if err := s.checkLocked(ctx, email, client.IP); err != nil {
+		return api.TokenPair{}, err
 	}
 	u, err := s.store.UserByEmail(ctx, email)
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		s.hasher.VerifyDummy(ctx, password)
-		return api.TokenPair{}, s.failLogin(ctx, email, "", client)
+		return api.TokenPair{}, s.failPassword(ctx, email, "", client, model.ErrInvalidCredentials)
 	case err != nil:
 		return api.TokenPair{}, fmt.Errorf("auth: login: %w", err)
 	}
@@ -167,26 +168,39 @@ func (s *Service) Login(ctx context.Context, rawEmail, password string, client C
 		return api.TokenPair{}, fmt.Errorf("auth: login: verify: %w", err)
 	}
 	if !ok {
-		return api.TokenPair{}, s.failLogin(ctx, email, u.ID.String(), client)
+		return api.TokenPair{}, s.failPassword(ctx, email, u.ID.String(), client, model.ErrInvalidCredentials)
 	}
-	s.byEmail.Reset(email)
+	pair, err := s.startSession(ctx, u, client)
+	if errors.Is(err, model.ErrAccountChanged) {
+		// The password (or email, role, the account itself) changed while
+		// it was being verified: what was verified is no longer the account.
+		return api.TokenPair{}, fmt.Errorf("auth: login: %w: %w", model.ErrInvalidCredentials, err)
+	} else if err != nil {
+		return api.TokenPair{}, err
+	}
+	s.passed(ctx, email, client.IP)
 	if stale {
 		s.rehash(ctx, u.ID, password)
 	}
-	return s.startSession(ctx, u, client)
+	return pair, nil
 }
 
-// failLogin records a failed sign-in (and a lock-out when it causes one).
-func (s *Service) failLogin(ctx context.Context, email, userID string, client Client) error {
-	detail := fmt.Sprintf("email=%q ip=%s", email, client.IP)
-	_ = s.store.AppendAudit(ctx, &model.Audit{Action: api.AuditLoginFailed, TargetID: userID, Detail: detail, RequestID: client.RequestID})
-	lockedEmail := s.byEmail.Fail(email)
-	lockedClient := s.byClient.Fail(client.IP)
-	if lockedEmail || lockedClient {
-		_ = s.store.AppendAudit(ctx, &model.Audit{Action: api.AuditLockout, TargetID: userID,
-			Detail: detail + fmt.Sprintf(" locked_for=%s", s.cfg.LoginLockout), RequestID: client.RequestID})
+// VerifyPassword checks a signed-in user's current password (before a
+// change of email or password), throttled like a sign-in: a stolen access
+// token must not make a password-guessing oracle.
+func (s *Service) VerifyPassword(ctx context.Context, u model.User, password string, client Client) error {
+	if err := s.checkLocked(ctx, u.Email, client.IP); err != nil {
+		return err
 	}
-	return model.ErrInvalidCredentials
+	ok, _, err := s.hasher.Verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("auth: verify password: %w", err)
+	}
+	if !ok {
+		return s.failPassword(ctx, u.Email, u.ID.String(), client, model.ErrWrongPassword)
+	}
+	s.passed(ctx, u.Email, client.IP)
+	return nil
 }
 
 // rehash upgrades a hash made with weaker parameters; failure is harmless.
@@ -201,7 +215,7 @@ func (s *Service) startSession(ctx context.Context, u model.User, client Client)
 	if err != nil {
 		return api.TokenPair{}, err
 	}
-	sid, err := s.store.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: hash,
+	sid, err := s.store.CreateSession(ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: hash,
 		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP})
 	if err != nil {
 		return api.TokenPair{}, fmt.Errorf("auth: start session: %w", err)
@@ -219,7 +233,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, client Clien
 		return api.TokenPair{}, err
 	}
 	se, err := s.store.Rotate(ctx, model.Rotation{OldHash: hashToken(refreshToken), NewHash: nextHash,
-		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP, RequestID: client.RequestID})
+		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP, RequestID: client.RequestID,
+		RetryGrace: s.cfg.RefreshGrace})
 	if err != nil { // model.ErrTokenInvalid, model.ErrTokenReused or a fault
 		return api.TokenPair{}, fmt.Errorf("auth: refresh: %w", err)
 	}

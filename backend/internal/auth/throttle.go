@@ -1,87 +1,76 @@
 package auth
 
 import (
-	"sync"
+	"context"
+	"fmt"
 	"time"
+
+	"github.com/duckgate/duckgate/backend/internal/model"
+	"github.com/duckgate/duckgate/shared/api"
 )
 
-// Throttle counts failed sign-ins per key (an email, a client address) and
-// locks a key out for a while once it reaches its limit. It lives in memory:
-// the backend is one process, and a restart forgiving a lock-out is fine.
-type Throttle struct {
-	mu      sync.Mutex
-	limit   int
-	lockout time.Duration
-	now     func() time.Time
-	entries map[string]*attempts
-}
+// Password checks are throttled by counts the store keeps (so every replica
+// sees them) under three keys:
+//   - the email from this address: LoginMaxFailures failures lock the pair,
+//     so a guesser is stopped without locking the owner out elsewhere;
+//   - the email from everywhere, at 10x: a distributed guess still stops;
+//   - the address, whatever the email, at 4x: one client spraying emails.
+// A sign-in and a PUT /users/me current_password check count alike.
 
-type attempts struct {
-	failures    int
-	windowStart time.Time
-	lockedUntil time.Time
-}
-
-// maxThrottleEntries bounds memory under a spray of distinct keys.
-const maxThrottleEntries = 200_000
-
-// NewThrottle allows limit failures per key within lockout before locking
-// the key for lockout.
-func NewThrottle(limit int, lockout time.Duration, now func() time.Time) *Throttle {
-	return &Throttle{limit: limit, lockout: lockout, now: now, entries: make(map[string]*attempts)}
-}
-
-// Locked reports how long key stays locked (0 when it is not).
-func (t *Throttle) Locked(key string) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	a := t.entries[key]
-	if a == nil {
-		return 0
+// throttleKeys are the keys a password check from ip for email counts under.
+func (s *Service) throttleRules(email, ip string) []model.ThrottleRule {
+	n, lockout := s.cfg.LoginMaxFailures, s.cfg.LoginLockout
+	return []model.ThrottleRule{
+		{Key: model.ThrottleKey(model.ThrottlePair, email, ip), Limit: n, Window: lockout, Lockout: lockout},
+		{Key: model.ThrottleKey(model.ThrottleEmail, email), Limit: 10 * n, Window: lockout, Lockout: lockout},
+		{Key: model.ThrottleKey(model.ThrottleIP, ip), Limit: 4 * n, Window: lockout, Lockout: lockout},
 	}
-	if left := a.lockedUntil.Sub(t.now()); left > 0 {
-		return left
-	}
-	return 0
 }
 
-// Fail records a failure for key and reports whether this failure locked it.
-func (t *Throttle) Fail(key string) (lockedNow bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now := t.now()
-	a := t.entries[key]
-	if a == nil || now.Sub(a.windowStart) > t.lockout {
-		if len(t.entries) >= maxThrottleEntries {
-			t.sweep(now)
-		}
-		a = &attempts{windowStart: now}
-		t.entries[key] = a
+func ruleKeys(rules []model.ThrottleRule) []string {
+	keys := make([]string, len(rules))
+	for i, r := range rules {
+		keys[i] = r.Key
 	}
-	a.failures++
-	if a.failures >= t.limit && !now.Before(a.lockedUntil) {
-		a.lockedUntil = now.Add(t.lockout)
-		a.failures = 0
-		a.windowStart = now
-		return true
-	}
-	return false
+	return keys
 }
 
-// Reset forgets key's failures (after a successful sign-in).
-func (t *Throttle) Reset(key string) {
-	t.mu.Lock()
-	delete(t.entries, key)
-	t.mu.Unlock()
-}
-
-func (t *Throttle) sweep(now time.Time) {
-	for k, a := range t.entries {
-		if now.Sub(a.windowStart) > t.lockout && !now.Before(a.lockedUntil) {
-			delete(t.entries, k)
+// checkLocked fails with a LockedOutError while any key of a check is locked.
+func (s *Service) checkLocked(ctx context.Context, email, ip string) error {
+	locked, err := s.store.LockedUntil(ctx, ruleKeys(s.throttleRules(email, ip)))
+	if err != nil {
+		return fmt.Errorf("auth: read sign-in throttle: %w", err)
+	}
+	var until time.Time
+	for _, t := range locked {
+		if t.After(until) {
+			until = t
 		}
 	}
-	if len(t.entries) >= maxThrottleEntries {
-		clear(t.entries) // under a flood, forgetting beats growing without bound
+	if wait := until.Sub(s.cfg.Now()); wait > 0 {
+		return &model.LockedOutError{RetryAfter: wait}
 	}
+	return nil
+}
+
+// failPassword counts a wrong password (audited, with a lock-out entry when
+// it locks a key) and returns fail.
+func (s *Service) failPassword(ctx context.Context, email, userID string, client Client, fail error) error {
+	detail := fmt.Sprintf("email=%q ip=%s", email, client.IP)
+	_ = s.store.AppendAudit(ctx, &model.Audit{Action: api.AuditLoginFailed, TargetID: userID, Detail: detail, RequestID: client.RequestID})
+	locked, err := s.store.RecordFailures(ctx, s.throttleRules(email, client.IP))
+	if err != nil {
+		return fmt.Errorf("auth: count a failed sign-in: %w", err)
+	}
+	for key, until := range locked {
+		_ = s.store.AppendAudit(ctx, &model.Audit{Action: api.AuditLockout, TargetID: userID, RequestID: client.RequestID,
+			Detail: fmt.Sprintf("%s locked=%s until=%s", detail, key, until.UTC().Format(time.RFC3339))})
+	}
+	return fail
+}
+
+// passed forgets the failures of a check that succeeded.
+func (s *Service) passed(ctx context.Context, email, ip string) {
+	rules := s.throttleRules(email, ip)
+	_ = s.store.ClearFailures(ctx, ruleKeys(rules[:2])) // the address's count stays: it spans emails
 }

@@ -27,6 +27,7 @@ type Config struct {
 	JWTAudience         string
 	AccessTokenTTL      time.Duration
 	RefreshTokenTTL     time.Duration
+	RefreshReuseGrace   time.Duration
 
 	AdminEmail    string
 	AdminPassword string
@@ -40,10 +41,11 @@ type Config struct {
 	AIDefaultImageModel string
 	AIDefaultVideoModel string
 
-	MaxBodyBytes   int64
-	MaxImageBytes  int64
-	CORSOrigins    []string
-	TrustedProxies []string
+	MaxBodyBytes    int64
+	BodyReadTimeout time.Duration
+	MaxImageBytes   int64
+	CORSOrigins     []string
+	TrustedProxies  []string
 
 	LoginMaxFailures int
 	LoginLockout     time.Duration
@@ -52,7 +54,13 @@ type Config struct {
 	BackupInterval time.Duration
 	BackupKeep     int
 
+	MetricsAddr string
+
 	LogLevel string
+
+	// Warnings are values that are allowed but unwise (a token lifetime of
+	// seconds): the backend logs them at start-up.
+	Warnings []string
 }
 
 // Var documents one environment variable.
@@ -76,8 +84,12 @@ func (c *Config) fields() []field {
 		{Var{"JWT_PREVIOUS_KEY_FILES", "", "comma-separated older private or public keys whose tokens still verify during a key rotation", false}, list(&c.JWTPreviousKeyFiles)},
 		{Var{"JWT_ISSUER", "http://127.0.0.1:8000", "iss claim of access tokens", false}, nonEmpty(&c.JWTIssuer)},
 		{Var{"JWT_AUDIENCE", "api", "aud claim of access tokens", false}, nonEmpty(&c.JWTAudience)},
-		{Var{"ACCESS_TOKEN_TTL", "15m", "access token lifetime (Go duration)", false}, duration(&c.AccessTokenTTL, time.Minute, 24*time.Hour)},
-		{Var{"REFRESH_TOKEN_TTL", "720h", "refresh token (session) lifetime (Go duration)", false}, duration(&c.RefreshTokenTTL, time.Hour, 24*365*time.Hour)},
+		{Var{"ACCESS_TOKEN_TTL", "15m", "access token lifetime (Go duration, at least 1s)", false},
+			c.warnBelow(duration(&c.AccessTokenTTL, time.Second, 24*time.Hour), &c.AccessTokenTTL, time.Minute)},
+		{Var{"REFRESH_TOKEN_TTL", "720h", "refresh token (session) lifetime (Go duration, at least 1s)", false},
+			c.warnBelow(duration(&c.RefreshTokenTTL, time.Second, 24*365*time.Hour), &c.RefreshTokenTTL, time.Hour)},
+		{Var{"REFRESH_REUSE_GRACE", "10s", "how long a rotated refresh token may come back as a retry (a lost answer, two frontends at once) instead of counting as reuse (Go duration; 0 turns it off)", false},
+			duration(&c.RefreshReuseGrace, 0, time.Minute)},
 		{Var{"ADMIN_EMAIL", "", "on start, if no admin exists, create this admin (with ADMIN_PASSWORD)", false}, str(&c.AdminEmail)},
 		{Var{"ADMIN_PASSWORD", "", "password of the bootstrap admin", true}, str(&c.AdminPassword)},
 		{Var{"OPENROUTER_API_KEY", "", "OpenRouter key; without it every AI endpoint answers 503", true}, str(&c.OpenRouterAPIKey)},
@@ -89,14 +101,17 @@ func (c *Config) fields() []field {
 		{Var{"AI_DEFAULT_IMAGE_MODEL", "google/gemini-2.5-flash-image", "model for images when a request names none", false}, nonEmpty(&c.AIDefaultImageModel)},
 		{Var{"AI_DEFAULT_VIDEO_MODEL", "google/veo-3.1", "model for videos when a request names none", false}, nonEmpty(&c.AIDefaultVideoModel)},
 		{Var{"MAX_BODY_BYTES", "1048576", "request body limit in bytes (413 above it)", false}, size(&c.MaxBodyBytes)},
+		{Var{"BODY_READ_TIMEOUT", "10s", "time to receive a request body, plus a second per 64 KiB (408 after); bounds clients that trickle bodies to hold connections", false},
+			duration(&c.BodyReadTimeout, 100*time.Millisecond, 10*time.Minute)},
 		{Var{"MAX_IMAGE_BYTES", "10485760", "body limit of /generate/video/from-image", false}, size(&c.MaxImageBytes)},
 		{Var{"CORS_ORIGINS", "", "comma-separated origins allowed to call the API from browsers", false}, origins(&c.CORSOrigins)},
-		{Var{"TRUSTED_PROXIES", "127.0.0.1,::1", "comma-separated addresses or CIDRs whose X-Forwarded-For is believed (the frontend)", false}, cidrs(&c.TrustedProxies)},
-		{Var{"LOGIN_MAX_FAILURES", "5", "failed sign-ins per email (and 4x that per client address) before a lock-out", false}, positiveInt(&c.LoginMaxFailures)},
+		{Var{"TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs whose X-Forwarded-For is believed (the frontends); none by default", false}, cidrs(&c.TrustedProxies)},
+		{Var{"LOGIN_MAX_FAILURES", "5", "failed sign-ins for one email from one address before that pair is locked out (10x locks the email everywhere, 4x locks the address)", false}, positiveInt(&c.LoginMaxFailures)},
 		{Var{"LOGIN_LOCKOUT", "15m", "how long a lock-out lasts (Go duration)", false}, duration(&c.LoginLockout, time.Second, 24*time.Hour)},
 		{Var{"BACKUP_DIR", "data/backups", "where POST /admin/backup and the schedule write snapshots", false}, nonEmpty(&c.BackupDir)},
 		{Var{"BACKUP_INTERVAL", "0", "take a backup this often (Go duration, e.g. 24h); 0 turns the schedule off", false}, optionalDuration(&c.BackupInterval, time.Minute)},
 		{Var{"BACKUP_KEEP", "7", "how many backups the schedule keeps (older ones are deleted)", false}, positiveInt(&c.BackupKeep)},
+		{Var{"METRICS_ADDR", "", "serve /metrics on this separate listener (host:port) instead of the main one; empty keeps it on the main one", false}, optionalHostPort(&c.MetricsAddr)},
 		{Var{"LOG_LEVEL", "info", "debug, info, warn or error", false}, oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
 	}
 }
@@ -120,8 +135,12 @@ func Load(getenv func(string) string) (Config, error) {
 	var errs []error
 	for _, f := range c.fields() {
 		value, err := lookup(getenv, f.Var)
+		warned := len(c.Warnings)
 		if err == nil {
 			err = f.parse(value)
+		}
+		for i := warned; i < len(c.Warnings); i++ {
+			c.Warnings[i] = f.Name + ": " + c.Warnings[i]
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
@@ -203,6 +222,29 @@ func httpURL(dst *string) func(string) error {
 		}
 		*dst = strings.TrimRight(v, "/")
 		return nil
+	}
+}
+
+// warnBelow adds a warning when the parsed duration is under floor.
+func (c *Config) warnBelow(parse func(string) error, dst *time.Duration, floor time.Duration) func(string) error {
+	return func(v string) error {
+		if err := parse(v); err != nil {
+			return err
+		}
+		if *dst < floor {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is below %s: sessions will need refreshing very often (fine for tests)", *dst, floor))
+		}
+		return nil
+	}
+}
+
+func optionalHostPort(dst *string) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			*dst = ""
+			return nil
+		}
+		return hostPort(dst)(v)
 	}
 }
 

@@ -92,3 +92,36 @@ func TestVarsListsEveryContractVariable(t *testing.T) {
 		}
 	}
 }
+
+func TestShortTokenLifetimesAreAllowedWithAWarning(t *testing.T) {
+	c, err := Load(getenv(map[string]string{"ACCESS_TOKEN_TTL": "2s", "REFRESH_TOKEN_TTL": "5s"}))
+	if err != nil {
+		t.Fatalf("lifetimes of seconds refused: %v", err)
+	}
+	if c.AccessTokenTTL != 2*time.Second || c.RefreshTokenTTL != 5*time.Second {
+		t.Fatalf("lifetimes %v %v", c.AccessTokenTTL, c.RefreshTokenTTL)
+	}
+	if len(c.Warnings) != 2 || !strings.HasPrefix(c.Warnings[0], "ACCESS_TOKEN_TTL: ") || !strings.HasPrefix(c.Warnings[1], "REFRESH_TOKEN_TTL: ") {
+		t.Fatalf("warnings %q", c.Warnings)
+	}
+	if _, err := Load(getenv(map[string]string{"ACCESS_TOKEN_TTL": "500ms"})); err == nil {
+		t.Fatal("a lifetime under 1s was accepted")
+	}
+	if c, _ := Load(getenv(nil)); len(c.Warnings) != 0 {
+		t.Fatalf("the defaults warn: %q", c.Warnings)
+	}
+}
+
+func TestRefreshReuseGraceAndTrustedProxies(t *testing.T) {
+	c, err := Load(getenv(nil))
+	if err != nil || c.RefreshReuseGrace != 10*time.Second || len(c.TrustedProxies) != 0 || c.MetricsAddr != "" {
+		t.Fatalf("defaults: grace %v, proxies %v, metrics %q, %v", c.RefreshReuseGrace, c.TrustedProxies, c.MetricsAddr, err)
+	}
+	c, err = Load(getenv(map[string]string{"REFRESH_REUSE_GRACE": "0", "METRICS_ADDR": "127.0.0.1:9100"}))
+	if err != nil || c.RefreshReuseGrace != 0 || c.MetricsAddr != "127.0.0.1:9100" {
+		t.Fatalf("grace off: %v, metrics %q, %v", c.RefreshReuseGrace, c.MetricsAddr, err)
+	}
+	if _, err := Load(getenv(map[string]string{"METRICS_ADDR": "9100"})); err == nil {
+		t.Fatal("METRICS_ADDR without a host:port accepted")
+	}
+}

@@ -41,6 +41,7 @@ var errorTable = []errorRow{
 	as(func(e *httpx.TooLargeError) Problem { return Problem{Status: 413, Detail: e.Error()} }),
 	is(httpx.ErrNoRoute, 404, "there is no endpoint at this path"),
 	is(httpx.ErrMethodNotAllowed, 405, "this method is not allowed on this path"),
+	is(httpx.ErrBodyTimeout, 408, "the request body did not arrive in time; send it at once"),
 	as(func(e *model.ValidationError) Problem {
 		fields := make([]api.FieldError, len(e.Fields))
 		for i, f := range e.Fields {
@@ -57,7 +58,7 @@ var errorTable = []errorRow{
 	is(model.ErrTokenInvalid, 401, "the refresh token is invalid, expired or revoked; sign in again"),
 	is(model.ErrTokenReused, 401, "the refresh token is invalid, expired or revoked; sign in again"),
 	as(func(e *model.LockedOutError) Problem {
-		return Problem{Status: 429, Detail: "too many failed sign-ins; try again later", RetryAfter: e.RetryAfter}
+		return Problem{Status: 429, Detail: "too many wrong passwords; try again later", RetryAfter: e.RetryAfter}
 	}),
 	is(model.ErrAdminOnly, 403, "this needs the admin role"),
 
@@ -68,6 +69,7 @@ var errorTable = []errorRow{
 	is(model.ErrLastAdmin, 409, "this would leave the system without an admin"),
 	is(model.ErrUserNotFound, 404, "no such user"),
 	is(model.ErrSessionNotFound, 404, "no such session"),
+	is(model.ErrLockoutNotFound, 404, "no such lock-out: it ended or was lifted"),
 
 	// The AI gateway.
 	is(model.ErrAINotConfigured, 503, "AI is not configured on this server: the operator must set OPENROUTER_API_KEY "+
@@ -159,6 +161,8 @@ func typeFor(status int) string {
 		return api.TypeNotFound
 	case http.StatusMethodNotAllowed:
 		return api.TypeMethodNotAllowed
+	case http.StatusRequestTimeout:
+		return api.TypeRequestTimeout
 	case http.StatusConflict:
 		return api.TypeConflict
 	case http.StatusRequestEntityTooLarge:

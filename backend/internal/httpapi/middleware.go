@@ -98,16 +98,28 @@ func levelFor(status int) slog.Level {
 	return slog.LevelInfo
 }
 
-// BodyLimit caps a route's request bodies at limit bytes. A declared
-// Content-Length above it is refused with 413 at once; a body that grows
-// past it while being read makes httpx.BindJSON answer 413.
-func BodyLimit(limit int64) gin.HandlerFunc {
+// BodyLimit caps a route's request bodies at limit bytes and bounds the
+// time to read them. A declared Content-Length above the limit is refused
+// with 413 at once; a body that grows past it while being read makes
+// httpx.BindJSON answer 413. A body must arrive within readTimeout plus a
+// second per 64 KiB (a slow link still uploads a large image; a client
+// trickling bytes to hold a connection does not get to); BindJSON lifts
+// the deadline once the body is read, so a streamed answer is not cut.
+func BodyLimit(limit int64, readTimeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > limit {
 			httpx.Abort(c, &httpx.TooLargeError{Limit: limit})
 			return
 		}
 		if c.Request.Body != nil && c.Request.Body != http.NoBody {
+			size := c.Request.ContentLength
+			if size < 0 {
+				size = limit
+			}
+			if readTimeout > 0 {
+				deadline := time.Now().Add(readTimeout + time.Duration(size>>16)*time.Second)
+				_ = http.NewResponseController(c.Writer).SetReadDeadline(deadline)
+			}
 			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		}
 		c.Next()

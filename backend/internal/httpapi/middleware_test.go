@@ -148,8 +148,8 @@ func bindServer(t *testing.T) *testServer {
 		}
 		httpx.JSON(c, http.StatusOK, req)
 	}
-	s.engine.POST("/bind", BodyLimit(64), echo)
-	s.engine.POST("/big", BodyLimit(1024), echo)
+	s.engine.POST("/bind", BodyLimit(64, 0), echo)
+	s.engine.POST("/big", BodyLimit(1024, 0), echo)
 	return s
 }
 
@@ -203,7 +203,7 @@ func TestBindJSONRefuses(t *testing.T) {
 func TestBodyLimitByContentLength(t *testing.T) {
 	s := bindServer(t)
 	reached := false
-	s.engine.POST("/count", BodyLimit(64), func(c *gin.Context) { reached = true })
+	s.engine.POST("/count", BodyLimit(64, 0), func(c *gin.Context) { reached = true })
 
 	body := `{"email":"` + strings.Repeat("a", 100) + `"}`
 	p := decodeProblemBody(t, s.do(jsonRequest("/count", "application/json", body)), http.StatusRequestEntityTooLarge)

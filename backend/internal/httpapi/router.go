@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -20,13 +21,19 @@ type RouterConfig struct {
 	RequireUser  gin.HandlerFunc // authenticates the bearer token (401 without)
 	RequireAdmin gin.HandlerFunc // runs after RequireUser (403 for non-admins)
 	Limits       BodyLimits
-	CORSOrigins  []string
+	// BodyReadTimeout bounds reading a request body (plus a second per
+	// 64 KiB); 0 leaves it unbounded.
+	BodyReadTimeout time.Duration
+	CORSOrigins     []string
 	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client.
 	TrustedProxies []string
 	// Ready reports whether the dependencies (the database) can serve.
 	Ready   func(ctx context.Context) map[string]string
 	Version string
 	Commit  string
+	// MetricsElsewhere: /metrics is served on a separate listener
+	// (METRICS_ADDR), so the main one answers 404 for it.
+	MetricsElsewhere bool
 	// Docs serves the OpenAPI document (/openapi.json) and the interactive
 	// docs page (/docs and its assets).
 	Docs http.Handler
@@ -58,7 +65,7 @@ func NewRouter(cfg RouterConfig) (*gin.Engine, error) {
 
 	ops := &operations{cfg: cfg}
 	for _, rt := range routes(cfg.Handlers, ops, cfg.Limits) {
-		chain := []gin.HandlerFunc{BodyLimit(rt.MaxBody)}
+		chain := []gin.HandlerFunc{BodyLimit(rt.MaxBody, cfg.BodyReadTimeout)}
 		switch rt.Auth {
 		case User:
 			chain = append(chain, cfg.RequireUser)
@@ -106,7 +113,13 @@ func (o *operations) readyz(c *gin.Context) {
 	httpx.JSON(c, code, api.Health{Status: status, Version: o.cfg.Version, Commit: o.cfg.Commit, Checks: checks})
 }
 
-func (o *operations) metrics(c *gin.Context) { o.cfg.Metrics.Handler().ServeHTTP(c.Writer, c.Request) }
+func (o *operations) metrics(c *gin.Context) {
+	if o.cfg.MetricsElsewhere {
+		httpx.Abort(c, httpx.ErrNoRoute)
+		return
+	}
+	o.cfg.Metrics.Handler().ServeHTTP(c.Writer, c.Request)
+}
 
 func (o *operations) docs(c *gin.Context) {
 	if o.cfg.Docs == nil {

@@ -97,7 +97,8 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 		{Method: "POST", Path: "/auth/login", Auth: Public, Handler: h.Auth.Login,
 			Doc: openapi.Doc{Tag: "Auth", Summary: "Sign in",
 				Description: "Takes JSON {email, password} or, for the OAuth2 password flow, the form fields username and password. " +
-					"An unknown email and a wrong password both answer the same 401; repeated failures answer 429 with Retry-After.",
+					"An unknown email and a wrong password both answer the same 401; repeated failures answer 429 with Retry-After: " +
+					"LOGIN_MAX_FAILURES for one email from one address lock that pair, ten times as many lock the email everywhere.",
 				Body:      &openapi.Body{JSON: api.LoginRequest{}, Form: loginForm},
 				Responses: []openapi.Response{openapi.OK(200, "A new session's tokens.", api.TokenPair{})},
 				Problems:  openapi.Statuses(openapi.BodyProblems, []int{401, 429})}},
@@ -122,11 +123,12 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Problems:  openapi.UserProblems}},
 		{Method: "PUT", Path: "/users/me", Auth: User, Handler: h.Users.UpdateMe,
 			Doc: openapi.Doc{Tag: "Users", Summary: "Change email or password",
-				Description: "current_password is required; a wrong one answers 403. " +
-					"A password change signs out every other session of the user. A taken email answers 409.",
+				Description: "current_password is required; a wrong one answers 403, and wrong ones count toward the " +
+					"sign-in lock-out (429 with Retry-After). A password change signs out every other session of the user. " +
+					"A taken email answers 409.",
 				Body:      &openapi.Body{JSON: api.UpdateMeRequest{}},
 				Responses: []openapi.Response{openapi.OK(200, "The updated account.", api.User{})},
-				Problems:  openapi.Statuses(openapi.BodyProblems, []int{401, 403, 409})}},
+				Problems:  openapi.Statuses(openapi.BodyProblems, []int{401, 403, 409, 429})}},
 		{Method: "GET", Path: "/users/me/sessions", Auth: User, Handler: h.Users.Sessions,
 			Doc: openapi.Doc{Tag: "Users", Summary: "The caller's sessions",
 				Description: "Active sessions (refresh-token families); current marks the one making this request.",
@@ -190,6 +192,18 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 					openapi.Query("action", "Keep entries of this action.", openapi.Schema{"type": "string", "examples": auditActions})},
 				Responses: []openapi.Response{openapi.OK(200, "A page of the audit trail.", api.AuditList{})},
 				Problems:  openapi.Statuses(openapi.AdminProblems, []int{400, 422})}},
+		{Method: "GET", Path: "/admin/lockouts", Auth: Admin, Handler: h.Admin.Lockouts,
+			Doc: openapi.Doc{Tag: "Admin", Summary: "Sign-in lock-outs",
+				Description: "Lock-outs in force, the latest to end first: an email from one address (kind pair), " +
+					"an email from everywhere (email), or one address whatever the email (ip).",
+				Responses: []openapi.Response{openapi.OK(200, "The lock-outs.", api.LockoutList{})},
+				Problems:  openapi.AdminProblems}},
+		{Method: "DELETE", Path: "/admin/lockouts/{id}", Auth: Admin, Handler: h.Admin.LiftLockout,
+			Doc: openapi.Doc{Tag: "Admin", Summary: "Lift a lock-out",
+				Description: "Ends the lock-out and forgets its failures; audited.",
+				Params:      []openapi.Param{openapi.PathID("Lock-out id, from GET /admin/lockouts.")},
+				Responses:   []openapi.Response{openapi.NoContent("Lifted.")},
+				Problems:    openapi.Statuses(openapi.AdminProblems, []int{404})}},
 		{Method: "GET", Path: "/admin/usage", Auth: Admin, Handler: h.Admin.Usage,
 			Doc: openapi.Doc{Tag: "Admin", Summary: "AI usage report",
 				Description: "Upstream generation calls (chat, text, image, video submissions; successful or not) of the last days, " +
@@ -289,5 +303,5 @@ var loginForm = openapi.Schema{
 var auditActions = []string{
 	api.AuditLoginFailed, api.AuditLockout, api.AuditFamilyRevoked, api.AuditPasswordChange,
 	api.AuditEmailChange, api.AuditRoleChange, api.AuditUserDeleted, api.AuditTokensPurged,
-	api.AuditUserCreated, api.AuditBackup,
+	api.AuditUserCreated, api.AuditBackup, api.AuditRefreshRetried, api.AuditLockoutLifted,
 }

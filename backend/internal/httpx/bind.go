@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -18,6 +20,7 @@ var (
 	ErrUnsupportedMediaType = errors.New("the request body is not application/json")
 	ErrNoRoute              = errors.New("no endpoint at this path")
 	ErrMethodNotAllowed     = errors.New("method not allowed on this path")
+	ErrBodyTimeout          = errors.New("the request body did not arrive in time")
 )
 
 // BadRequestError is a body or parameter that cannot be parsed.
@@ -60,7 +63,19 @@ func BindJSON(c *gin.Context, dst any) error {
 	if c.Request.Body == nil {
 		return BadRequest("the request body is empty")
 	}
-	return DecodeJSON(c.Request.Body, dst)
+	if err := DecodeJSON(c.Request.Body, dst); err != nil {
+		return err // the deadline stays: it also bounds discarding the rest
+	}
+	BodyRead(c)
+	return nil
+}
+
+// BodyRead lifts the deadline the body limit set for reading the request
+// body, once all of it is read: what follows (a streamed answer) is not
+// bounded by it. After a failed read the deadline must stay, because
+// net/http reads what is left of the body after the handler.
+func BodyRead(c *gin.Context) {
+	_ = http.NewResponseController(c.Writer).SetReadDeadline(time.Time{})
 }
 
 // DecodeJSON reads exactly one JSON value from r into dst, with BindJSON's
@@ -96,10 +111,13 @@ func decodeError(err error) error {
 		tooLarge  *http.MaxBytesError
 		syntax    *json.SyntaxError
 		wrongType *json.UnmarshalTypeError
+		netErr    net.Error
 	)
 	switch {
 	case errors.As(err, &tooLarge):
 		return &TooLargeError{Limit: tooLarge.Limit}
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return fmt.Errorf("%w: %w", ErrBodyTimeout, err)
 	case errors.Is(err, io.EOF):
 		return BadRequest("the request body is empty")
 	case errors.Is(err, io.ErrUnexpectedEOF):

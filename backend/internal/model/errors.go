@@ -14,13 +14,14 @@ import (
 
 // Outcomes the store reports.
 var (
-	ErrNotFound     = errors.New("not found")
-	ErrEmailTaken   = errors.New("an account with this email already exists")
-	ErrLastAdmin    = errors.New("this would leave the system without an admin")
-	ErrTokenInvalid = errors.New("refresh token unknown, expired or revoked")
-	ErrTokenReused  = errors.New("a rotated refresh token was presented again")
-	ErrSchemaTooNew = errors.New("the database schema is newer than this binary")
-	ErrClosed       = errors.New("the store is closed")
+	ErrNotFound       = errors.New("not found")
+	ErrEmailTaken     = errors.New("an account with this email already exists")
+	ErrLastAdmin      = errors.New("this would leave the system without an admin")
+	ErrTokenInvalid   = errors.New("refresh token unknown, expired or revoked")
+	ErrTokenReused    = errors.New("a rotated refresh token was presented again")
+	ErrAccountChanged = errors.New("the account changed after its credentials were verified")
+	ErrSchemaTooNew   = errors.New("the database schema is newer than this binary")
+	ErrClosed         = errors.New("the store is closed")
 )
 
 // Authentication and authorisation.
@@ -38,6 +39,7 @@ var (
 	ErrDeleteSelf      = errors.New("an admin cannot delete their own account")
 	ErrUserNotFound    = errors.New("no such user")
 	ErrSessionNotFound = errors.New("no such session")
+	ErrLockoutNotFound = errors.New("no such lock-out")
 )
 
 // The AI gateway.
@@ -53,7 +55,7 @@ type LockedOutError struct {
 }
 
 func (e *LockedOutError) Error() string {
-	return fmt.Sprintf("too many failed sign-ins; locked for %s", e.RetryAfter)
+	return fmt.Sprintf("too many wrong passwords; locked for %s", e.RetryAfter)
 }
 
 // VideoNotReadyError refuses the content of a job that has not completed.

@@ -11,11 +11,16 @@ import (
 
 // NewSession is a sign-in: the first refresh token of a new family.
 type NewSession struct {
-	UserID    uuid.UUID
-	TokenHash string
-	ExpiresAt time.Time
-	UserAgent string
-	IP        string
+	UserID uuid.UUID
+	// UserUpdatedAt is the account as the sign-in verified it (its
+	// UpdatedAt). If the account changed since (password, email, role) or
+	// is gone, the store refuses the session with ErrAccountChanged: a
+	// sign-in in flight must not outlive a password change.
+	UserUpdatedAt time.Time
+	TokenHash     string
+	ExpiresAt     time.Time
+	UserAgent     string
+	IP            string
 }
 
 // Rotation exchanges the refresh token whose hash is OldHash for a new one.
@@ -25,7 +30,12 @@ type Rotation struct {
 	ExpiresAt time.Time
 	UserAgent string
 	IP        string
-	RequestID string // for the audit entry of a detected reuse
+	RequestID string // for the audit entries of a reuse or a retry
+	// RetryGrace is how long after a rotation the rotated token may be
+	// presented again as a retry (a client that never got the answer, two
+	// frontends refreshing at once): the unused successor is revoked and a
+	// new one issued. Zero: any second presentation is reuse.
+	RetryGrace time.Duration
 }
 
 // Session describes a live session (a family with an active token).

@@ -33,7 +33,7 @@ func (h *Handler) UpdateMe(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	u, err := h.svc.UpdateMe(c.Request.Context(), auth.PrincipalOf(c), req, httpx.RequestIDOf(c))
+	u, err := h.svc.UpdateMe(c.Request.Context(), auth.PrincipalOf(c), req, auth.ClientOf(c))
 	if err != nil {
 		httpx.Abort(c, err)
 		return

@@ -30,10 +30,15 @@ type Store interface {
 type Service struct {
 	store  Store
 	hasher *auth.Hasher
+	auth   *auth.Service
 }
 
 // NewService wires user management.
-func NewService(st Store, hasher *auth.Hasher) *Service { return &Service{store: st, hasher: hasher} }
+// NewService wires user management; password checks go through authSvc,
+// which throttles them like sign-ins.
+func NewService(st Store, hasher *auth.Hasher, authSvc *auth.Service) *Service {
+	return &Service{store: st, hasher: hasher, auth: authSvc}
+}
 
 // Me returns the caller's account.
 func (s *Service) Me(ctx context.Context, p auth.Principal) (model.User, error) {
@@ -46,7 +51,8 @@ func (s *Service) Me(ctx context.Context, p auth.Principal) (model.User, error) 
 
 // UpdateMe changes the caller's email and/or password after checking the
 // current password. A new password ends every other session.
-func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.UpdateMeRequest, requestID string) (model.User, error) {
+func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.UpdateMeRequest, client auth.Client) (model.User, error) {
+	requestID := client.RequestID
 	var change model.UserChange
 	var fields model.Fields
 	if req.CurrentPassword == "" {
@@ -74,12 +80,8 @@ func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.Update
 	if err != nil {
 		return model.User{}, fmt.Errorf("users: load: %w", err)
 	}
-	ok, _, err := s.hasher.Verify(ctx, req.CurrentPassword, u.PasswordHash)
-	if err != nil {
-		return model.User{}, fmt.Errorf("users: verify password: %w", err)
-	}
-	if !ok {
-		return model.User{}, model.ErrWrongPassword
+	if err := s.auth.VerifyPassword(ctx, u, req.CurrentPassword, client); err != nil {
+		return model.User{}, err
 	}
 	var audits []*model.Audit
 	actor := p.UserID.String()

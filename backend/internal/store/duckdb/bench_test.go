@@ -21,7 +21,7 @@ func BenchmarkRotateParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		cur := fmt.Sprintf("start-%d", seq.Add(1))
-		if _, err := s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: cur, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		if _, err := s.CreateSession(ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: cur, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			b.Error(err)
 			return
 		}
@@ -57,7 +57,7 @@ func BenchmarkCreateSession(b *testing.B) {
 	u := mustCreateUser(b, s, "bench@example.com", "user")
 	var seq atomic.Int64
 	for b.Loop() {
-		if _, err := s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: fmt.Sprintf("s-%d", seq.Add(1)), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		if _, err := s.CreateSession(ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: fmt.Sprintf("s-%d", seq.Add(1)), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 			b.Fatal(err)
 		}
 	}

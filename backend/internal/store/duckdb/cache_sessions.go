@@ -19,6 +19,7 @@ type sessionCache struct {
 	mu       sync.RWMutex
 	families map[uuid.UUID]liveSession
 	byHash   map[string]uuid.UUID                 // current token hash → family
+	byParent map[string]uuid.UUID                 // current token's parent hash → family
 	byUser   map[uuid.UUID]map[uuid.UUID]struct{} // user → families
 }
 
@@ -29,6 +30,11 @@ type liveSession struct {
 	born      time.Time // the sign-in
 	tokenID   uuid.UUID
 	tokenHash string
+	// The token the current one replaced (none after a sign-in), and when
+	// that token was first rotated: a retry within the grace presents it.
+	parentID   uuid.UUID
+	parentHash string
+	rotatedAt  time.Time
 	// The current token's issue (the session's last use) and device.
 	lastUsed  time.Time
 	userAgent string
@@ -39,6 +45,7 @@ func newSessionCache() *sessionCache {
 	return &sessionCache{
 		families: make(map[uuid.UUID]liveSession),
 		byHash:   make(map[string]uuid.UUID),
+		byParent: make(map[string]uuid.UUID),
 		byUser:   make(map[uuid.UUID]map[uuid.UUID]struct{}),
 	}
 }
@@ -48,9 +55,13 @@ func (c *sessionCache) set(family uuid.UUID, s liveSession) {
 	defer c.mu.Unlock()
 	if old, ok := c.families[family]; ok {
 		delete(c.byHash, old.tokenHash)
+		delete(c.byParent, old.parentHash)
 	}
 	c.families[family] = s
 	c.byHash[s.tokenHash] = family
+	if s.parentHash != "" {
+		c.byParent[s.parentHash] = family
+	}
 	if c.byUser[s.user] == nil {
 		c.byUser[s.user] = make(map[uuid.UUID]struct{})
 	}
@@ -69,6 +80,7 @@ func (c *sessionCache) dropLocked(family uuid.UUID) {
 		return
 	}
 	delete(c.byHash, old.tokenHash)
+	delete(c.byParent, old.parentHash)
 	delete(c.families, family)
 	delete(c.byUser[old.user], family)
 	if len(c.byUser[old.user]) == 0 {
@@ -116,6 +128,18 @@ func (c *sessionCache) current(hash string) (uuid.UUID, liveSession, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	family, ok := c.byHash[hash]
+	if !ok {
+		return uuid.Nil, liveSession{}, false
+	}
+	return family, c.families[family], true
+}
+
+// childOf finds the live session whose current token replaced the token
+// with this hash.
+func (c *sessionCache) childOf(hash string) (uuid.UUID, liveSession, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	family, ok := c.byParent[hash]
 	if !ok {
 		return uuid.Nil, liveSession{}, false
 	}

@@ -14,7 +14,7 @@ type statements struct {
 
 	userByID, userByEmail, insertUser, updateEmail, updatePassword, updateRole, deleteUser, countAdmins *sql.Stmt
 
-	tokenByHash, successorCount, revokeFamily, revokeUserTokens *sql.Stmt
+	tokenByHash, successorCount, revokeFamily, revokeUserTokens, revokeToken *sql.Stmt
 
 	insertAudit *sql.Stmt
 }
@@ -47,6 +47,7 @@ func prepare(ctx context.Context, db preparer) (*statements, error) {
 		{&st.tokenByHash, "SELECT id, family_id, user_id, status, expires_at FROM refresh_tokens WHERE token_hash = ?"},
 		{&st.successorCount, "SELECT count(*) FROM refresh_tokens WHERE parent_id = ?"},
 		{&st.revokeFamily, "UPDATE refresh_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE family_id = ?"},
+		{&st.revokeToken, "UPDATE refresh_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE id = ?"},
 		{&st.revokeUserTokens, "UPDATE refresh_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE user_id = ?"},
 
 		{&st.insertAudit, "INSERT INTO audit_log (id, occurred_at, actor_id, action, target_id, detail, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)"},

@@ -41,6 +41,7 @@ type Store struct {
 	stmts    *statements
 	users    *userCache
 	sessions *sessionCache
+	throttle *throttleCache
 }
 
 // Open opens (creating if needed) the database at path, applies pending
@@ -85,6 +86,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.loadSessions(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.throttle = &throttleCache{rows: map[string]throttleRow{}}
+	if err := s.loadThrottle(ctx, opts.schemaUpTo); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -99,7 +99,7 @@ func TestAFailedBatchCommitsNothingAndSparesItsNeighbours(t *testing.T) {
 	s := openStoreAt(t, "", nil)
 	ctx := context.Background()
 	u := mustCreateUser(t, s, "batch@example.com", "user")
-	family, err := s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: "keep", ExpiresAt: time.Now().Add(time.Hour)})
+	family, err := s.CreateSession(ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: "keep", ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestARotationAfterALogoutInTheSameBatchFails(t *testing.T) {
 	s := openStoreAt(t, "", nil)
 	ctx := context.Background()
 	u := mustCreateUser(t, s, "race@example.com", "user")
-	family, _ := s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: "t1", ExpiresAt: time.Now().Add(time.Hour)})
+	family, _ := s.CreateSession(ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: "t1", ExpiresAt: time.Now().Add(time.Hour)})
 	errs := inOneBatch(t, s,
 		func() error { return s.RevokeByToken(ctx, "t1") },
 		func() error {
@@ -208,12 +208,12 @@ func TestAPasswordChangeEndsASignInOfTheSameBatch(t *testing.T) {
 	s := openStoreAt(t, "", nil)
 	ctx := context.Background()
 	u := mustCreateUser(t, s, "pw-race@example.com", "user")
-	keep, _ := s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: "k1", ExpiresAt: time.Now().Add(time.Hour)})
+	keep, _ := s.CreateSession(ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: "k1", ExpiresAt: time.Now().Add(time.Hour)})
 	var other uuid.UUID
 	hash := "new-hash"
 	errs := inOneBatch(t, s,
 		func() (err error) {
-			other, err = s.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: "o1", ExpiresAt: time.Now().Add(time.Hour)})
+			other, err = s.CreateSession(ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: "o1", ExpiresAt: time.Now().Add(time.Hour)})
 			return err
 		},
 		func() error {

@@ -43,6 +43,14 @@ func (s *Store) CreateSession(ctx context.Context, ns model.NewSession) (uuid.UU
 	family, id := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
 	now := s.now().Truncate(time.Microsecond)
 	err := s.write(ctx, func(t *Tx) error {
+		// The account must still be the one the sign-in verified: read
+		// inside the batch, so a change earlier in it counts too.
+		u, err := scanUser(t.queryRow(t.st.userByID, ns.UserID))
+		if errors.Is(err, model.ErrNotFound) || (err == nil && !u.UpdatedAt.Equal(ns.UserUpdatedAt)) {
+			return rule(model.ErrAccountChanged)
+		} else if err != nil {
+			return fmt.Errorf("store: check the account: %w", err)
+		}
 		row := tokenValues(id, ns.TokenHash, family, ns.UserID, uuid.Nil, now, ns.ExpiresAt, now, ns.UserAgent, ns.IP)
 		if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{row}); err != nil {
 			return fmt.Errorf("store: insert refresh token: %w", err)
@@ -76,13 +84,15 @@ type rotationJob struct {
 // rotateRun applies consecutive rotations of one batch. The common case, a
 // session's current token, is decided from the session cache and costs one
 // appended row; all successors of the run go into the table through one
-// appender. Anything else (a rotated, revoked, expired or unknown token) is
-// looked up in the database, which is where reuse is recognised. Decisions
-// are taken in batch order, with this run's own rotations remembered, so the
-// outcome is that of running the rotations one after another.
+// appender. A retry (the current token's parent presented again within the
+// grace) revokes the unused current token and issues another. Anything
+// else (a rotated, revoked, expired or unknown token) is looked up in the
+// database, which is where reuse is recognised. Decisions are taken in
+// batch order, over the cache as this run has changed it, so the outcome
+// is that of running the rotations one after another.
 func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 	now := s.now().Truncate(time.Microsecond)
-	rotatedNow := map[string]bool{} // current tokens this run has rotated
+	run := newRunSessions(s.sessions)
 	var successors [][]driver.Value
 	flush := func() error {
 		if len(successors) == 0 {
@@ -95,25 +105,40 @@ func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 		}
 		return nil
 	}
+	// issue makes a successor of the token (parentID, parentHash) current.
+	issue := func(job *rotationJob, family uuid.UUID, live liveSession, parentID uuid.UUID, parentHash string, rotatedAt time.Time) {
+		id := uuid.Must(uuid.NewV7())
+		successors = append(successors, tokenValues(id, job.r.NewHash, family, live.user, parentID,
+			now, job.r.ExpiresAt, live.born, job.r.UserAgent, job.r.IP))
+		job.out = model.Session{ID: family, UserID: live.user, CreatedAt: live.born, LastUsedAt: now,
+			ExpiresAt: job.r.ExpiresAt, UserAgent: job.r.UserAgent, IP: job.r.IP}
+		next := liveSession{user: live.user, expiresAt: job.r.ExpiresAt, born: live.born, tokenID: id, tokenHash: job.r.NewHash,
+			parentID: parentID, parentHash: parentHash, rotatedAt: rotatedAt,
+			lastUsed: now, userAgent: job.r.UserAgent, ip: job.r.IP}
+		run.set(family, next)
+		t.AfterCommit(func() { s.sessions.set(family, next) })
+	}
+	usable := func(family uuid.UUID, live liveSession) bool {
+		return !t.ended(family, live.user) && now.Before(live.expiresAt)
+	}
 	for i, op := range ops {
 		job := op.rotation
-		family, live, ok := s.sessions.current(job.r.OldHash)
-		if ok && !rotatedNow[job.r.OldHash] && !t.ended(family, live.user) && now.Before(live.expiresAt) {
-			rotatedNow[job.r.OldHash] = true
-			id := uuid.Must(uuid.NewV7())
-			successors = append(successors, tokenValues(id, job.r.NewHash, family, live.user, live.tokenID,
-				now, job.r.ExpiresAt, live.born, job.r.UserAgent, job.r.IP))
-			job.out = model.Session{ID: family, UserID: live.user, CreatedAt: live.born, LastUsedAt: now,
-				ExpiresAt: job.r.ExpiresAt, UserAgent: job.r.UserAgent, IP: job.r.IP}
-			next := liveSession{user: live.user, expiresAt: job.r.ExpiresAt, born: live.born, tokenID: id, tokenHash: job.r.NewHash,
-				lastUsed: now, userAgent: job.r.UserAgent, ip: job.r.IP}
-			t.AfterCommit(func() { s.sessions.set(family, next) })
+		if family, live, ok := run.current(job.r.OldHash); ok && usable(family, live) {
+			issue(job, family, live, live.tokenID, live.tokenHash, now)
 			continue
 		}
 		// Write the successors decided so far first: a revocation below
 		// must also cover a successor issued earlier in this run.
 		if err := flush(); err != nil {
 			return err
+		}
+		if family, live, ok := run.retried(job.r.OldHash); ok && usable(family, live) &&
+			job.r.RetryGrace > 0 && now.Sub(live.rotatedAt) <= job.r.RetryGrace {
+			if err := s.retryRotation(t, job.r, family, live, now); err != nil {
+				return err
+			}
+			issue(job, family, live, live.parentID, live.parentHash, live.rotatedAt)
+			continue
 		}
 		outcome, err := s.staleToken(t, job.r, now)
 		if err != nil {
@@ -122,6 +147,63 @@ func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 		results[i] = outcome
 	}
 	return flush()
+}
+
+// retryRotation revokes the current token of a session whose parent was
+// presented again within the grace, and audits the retry.
+func (s *Store) retryRotation(t *Tx, r model.Rotation, family uuid.UUID, live liveSession, now time.Time) error {
+	if _, err := t.exec(t.st.revokeToken, now, live.tokenID); err != nil {
+		return fmt.Errorf("store: revoke the unused successor: %w", err)
+	}
+	return t.audit(&model.Audit{Action: api.AuditRefreshRetried, ActorID: live.user.String(), TargetID: family.String(),
+		Detail: fmt.Sprintf("refresh retried: the previous token came back %s after its rotation; its unused successor was revoked",
+			now.Sub(live.rotatedAt).Round(time.Millisecond)), RequestID: r.RequestID})
+}
+
+// runSessions is the session cache as a run of rotations has changed it so
+// far (the cache itself changes only after the commit).
+type runSessions struct {
+	cache    *sessionCache
+	changed  map[uuid.UUID]liveSession
+	byHash   map[string]uuid.UUID
+	byParent map[string]uuid.UUID
+}
+
+func newRunSessions(c *sessionCache) *runSessions {
+	return &runSessions{cache: c, changed: map[uuid.UUID]liveSession{}, byHash: map[string]uuid.UUID{}, byParent: map[string]uuid.UUID{}}
+}
+
+func (r *runSessions) set(family uuid.UUID, live liveSession) {
+	r.changed[family] = live
+	r.byHash[live.tokenHash] = family
+	r.byParent[live.parentHash] = family
+}
+
+// current finds the session whose current token has this hash.
+func (r *runSessions) current(hash string) (uuid.UUID, liveSession, bool) {
+	if f, ok := r.byHash[hash]; ok && r.changed[f].tokenHash == hash {
+		return f, r.changed[f], true
+	}
+	f, live, ok := r.cache.current(hash)
+	if _, changed := r.changed[f]; !ok || changed {
+		return uuid.Nil, liveSession{}, false
+	}
+	return f, live, true
+}
+
+// retried finds the session whose current token's parent has this hash.
+func (r *runSessions) retried(hash string) (uuid.UUID, liveSession, bool) {
+	if hash == "" {
+		return uuid.Nil, liveSession{}, false
+	}
+	if f, ok := r.byParent[hash]; ok && r.changed[f].parentHash == hash {
+		return f, r.changed[f], true
+	}
+	f, live, ok := r.cache.childOf(hash)
+	if _, changed := r.changed[f]; !ok || changed {
+		return uuid.Nil, liveSession{}, false
+	}
+	return f, live, true
 }
 
 // staleToken decides about a presented token that is no live session's
@@ -280,8 +362,8 @@ func (s *Store) PurgeTokens(ctx context.Context, audit *model.Audit) (int, error
 // newest token of every family, unless revoked or expired.
 func (s *Store) loadSessions(ctx context.Context) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT t.family_id, t.user_id, t.expires_at, t.family_created_at, t.id, t.token_hash,
-			t.created_at, t.user_agent, t.ip
-		FROM refresh_tokens t
+			t.created_at, t.user_agent, t.ip, coalesce(p.id, '00000000-0000-0000-0000-000000000000'::UUID), coalesce(p.token_hash, '')
+		FROM refresh_tokens t LEFT JOIN refresh_tokens p ON p.id = t.parent_id
 		WHERE t.status = 'active' AND t.expires_at > ?
 		  AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = t.id)`, s.now())
 	if err != nil {
@@ -292,9 +374,12 @@ func (s *Store) loadSessions(ctx context.Context) error {
 		var family uuid.UUID
 		var live liveSession
 		if err := rows.Scan(&family, &live.user, &live.expiresAt, &live.born, &live.tokenID, &live.tokenHash,
-			&live.lastUsed, &live.userAgent, &live.ip); err != nil {
+			&live.lastUsed, &live.userAgent, &live.ip, &live.parentID, &live.parentHash); err != nil {
 			return fmt.Errorf("store: load sessions: %w", err)
 		}
+		// The first rotation of the parent is not stored; the current
+		// token's issue is when it happened, unless that was a retry.
+		live.rotatedAt = live.lastUsed
 		s.sessions.set(family, live)
 	}
 	return rows.Err()

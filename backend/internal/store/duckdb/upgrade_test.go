@@ -24,7 +24,7 @@ func TestUpgradeFromTheFirstReleasedSchema(t *testing.T) {
 		t.Fatalf("fixture at schema %d", v)
 	}
 	u := mustCreateUser(t, old, "veteran@example.com", "admin")
-	family, err := old.CreateSession(ctx, model.NewSession{UserID: u.ID, TokenHash: "v1-token", ExpiresAt: time.Now().Add(time.Hour)})
+	family, err := old.CreateSession(ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: "v1-token", ExpiresAt: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}

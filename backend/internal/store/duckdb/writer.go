@@ -43,6 +43,9 @@ type Tx struct {
 	// rotation after a logout) must ask here too.
 	revokedFamilies map[uuid.UUID]bool
 	revokedUsers    map[uuid.UUID]uuid.UUID // user → the one session kept (or uuid.Nil)
+
+	// Sign-in failure counts written by earlier writes of this batch.
+	throttle map[string]throttleRow
 }
 
 // revokeFamily ends a session: its tokens are revoked in the table, later

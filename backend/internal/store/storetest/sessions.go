@@ -29,7 +29,7 @@ func init() {
 
 func rotationAndReuse(t *testing.T, e *env) {
 	u := e.user("bob@example.com", model.RoleUser)
-	family := e.signIn(u.ID, "h1")
+	family := e.signIn(u, "h1")
 	if owner, live, err := e.s.SessionActive(e.ctx, family); err != nil || !live || owner != u.ID {
 		t.Fatalf("new session: owner %v live %v, %v", owner, live, err)
 	}
@@ -59,7 +59,7 @@ func concurrentRotations(t *testing.T, e *env) {
 	u := e.user("carol@example.com", model.RoleUser)
 	for round := range 5 {
 		old := fmt.Sprintf("round-%d", round)
-		family := e.signIn(u.ID, old)
+		family := e.signIn(u, old)
 		var ok, refused atomic.Int32
 		concurrently(20, func(i int) {
 			_, err := e.rotate(old, fmt.Sprintf("%s-next-%d", old, i))
@@ -87,7 +87,7 @@ func unknownAndExpiredTokens(t *testing.T, e *env) {
 		t.Fatalf("unknown token: %v, want ErrTokenInvalid", err)
 	}
 	u := e.user("dan@example.com", model.RoleUser)
-	family, err := e.s.CreateSession(e.ctx, model.NewSession{UserID: u.ID, TokenHash: "short",
+	family, err := e.s.CreateSession(e.ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: "short",
 		ExpiresAt: e.clk.Now().Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func unknownAndExpiredTokens(t *testing.T, e *env) {
 
 func logoutEndsSession(t *testing.T, e *env) {
 	u := e.user("fred@example.com", model.RoleUser)
-	current := e.signIn(u.ID, "c1")
+	current := e.signIn(u, "c1")
 	if err := e.s.RevokeByToken(e.ctx, "c1"); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func logoutEndsSession(t *testing.T, e *env) {
 		t.Fatalf("refresh after logout: %v, want ErrTokenInvalid", err)
 	}
 
-	older := e.signIn(u.ID, "o1")
+	older := e.signIn(u, "o1")
 	if _, err := e.rotate("o1", "o2"); err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func logoutEndsSession(t *testing.T, e *env) {
 func revokeSession(t *testing.T, e *env) {
 	alice := e.user("alice@example.com", model.RoleUser)
 	mallory := e.user("mallory@example.com", model.RoleUser)
-	target := e.signIn(alice.ID, "a1")
+	target := e.signIn(alice, "a1")
 	if err := e.s.RevokeSession(e.ctx, mallory.ID, target); !errors.Is(err, model.ErrNotFound) {
 		t.Fatalf("revoking another user's session: %v, want ErrNotFound", err)
 	}
@@ -159,9 +159,9 @@ func revokeSession(t *testing.T, e *env) {
 func revokeOtherSessions(t *testing.T, e *env) {
 	u := e.user("gus@example.com", model.RoleUser)
 	other := e.user("hal@example.com", model.RoleUser)
-	keep := e.signIn(u.ID, "k")
-	ended := []uuid.UUID{e.signIn(u.ID, "x1"), e.signIn(u.ID, "x2")}
-	bystander := e.signIn(other.ID, "y")
+	keep := e.signIn(u, "k")
+	ended := []uuid.UUID{e.signIn(u, "x1"), e.signIn(u, "x2")}
+	bystander := e.signIn(other, "y")
 	if err := e.s.RevokeOtherSessions(e.ctx, u.ID, keep); err != nil {
 		t.Fatal(err)
 	}
@@ -177,8 +177,8 @@ func revokeOtherSessions(t *testing.T, e *env) {
 
 func passwordChangeEndsOthers(t *testing.T, e *env) {
 	u := e.user("fay@example.com", model.RoleUser)
-	keep := e.signIn(u.ID, "k")
-	other := e.signIn(u.ID, "o")
+	keep := e.signIn(u, "k")
+	other := e.signIn(u, "o")
 	hash := "new-hash"
 	if _, err := e.s.UpdateUser(e.ctx, u.ID, model.UserChange{PasswordHash: &hash, EndOtherSessions: true, KeepSession: keep}); err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func passwordChangeEndsOthers(t *testing.T, e *env) {
 
 func rehashKeepsSessions(t *testing.T, e *env) {
 	u := e.user("rehash@example.com", model.RoleUser)
-	family := e.signIn(u.ID, "r1")
+	family := e.signIn(u, "r1")
 	stronger := "stronger-hash"
 	if _, err := e.s.UpdateUser(e.ctx, u.ID, model.UserChange{PasswordHash: &stronger}); err != nil {
 		t.Fatal(err)
@@ -212,9 +212,9 @@ func rehashKeepsSessions(t *testing.T, e *env) {
 
 func sessionsList(t *testing.T, e *env) {
 	u := e.user("ivy@example.com", model.RoleUser)
-	first := e.signIn(u.ID, "s1")
+	first := e.signIn(u, "s1")
 	e.clk.Advance(time.Second)
-	second := e.signIn(u.ID, "s2")
+	second := e.signIn(u, "s2")
 	e.clk.Advance(time.Second)
 	if _, err := e.s.Rotate(e.ctx, model.Rotation{OldHash: "s1", NewHash: "s1b", ExpiresAt: e.clk.Now().Add(2 * time.Hour),
 		UserAgent: "phone", IP: "198.51.100.7"}); err != nil {
@@ -236,16 +236,16 @@ func sessionsList(t *testing.T, e *env) {
 
 func tokenCountsAndPurge(t *testing.T, e *env) {
 	u := e.user("jo@example.com", model.RoleUser)
-	e.signIn(u.ID, "active") // active
-	e.signIn(u.ID, "rot-1")  // rotated, then its successor is active
+	e.signIn(u, "active") // active
+	e.signIn(u, "rot-1")  // rotated, then its successor is active
 	if _, err := e.rotate("rot-1", "rot-2"); err != nil {
 		t.Fatal(err)
 	}
-	e.signIn(u.ID, "gone")
+	e.signIn(u, "gone")
 	if err := e.s.RevokeByToken(e.ctx, "gone"); err != nil { // revoked
 		t.Fatal(err)
 	}
-	if _, err := e.s.CreateSession(e.ctx, model.NewSession{UserID: u.ID, TokenHash: "old",
+	if _, err := e.s.CreateSession(e.ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: "old",
 		ExpiresAt: e.clk.Now().Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
@@ -282,8 +282,8 @@ func tokenCountsAndPurge(t *testing.T, e *env) {
 // such a failure.
 func failedRotation(t *testing.T, e *env) {
 	u := e.user("fail@example.com", model.RoleUser)
-	family := e.signIn(u.ID, "mine")
-	e.signIn(u.ID, "taken")
+	family := e.signIn(u, "mine")
+	e.signIn(u, "taken")
 	_, err := e.rotate("mine", "taken")
 	if err == nil || errors.Is(err, model.ErrTokenInvalid) || errors.Is(err, model.ErrTokenReused) {
 		t.Fatalf("colliding rotation: %v, want a fault", err)

@@ -57,6 +57,12 @@ type Store interface {
 	UnfinishedVideoJobs(ctx context.Context, statuses ...string) ([]model.VideoJob, error)
 	UpdateVideoJob(ctx context.Context, j model.VideoJob) error
 
+	LockedUntil(ctx context.Context, keys []string) (map[string]time.Time, error)
+	RecordFailures(ctx context.Context, rules []model.ThrottleRule) (map[string]time.Time, error)
+	ClearFailures(ctx context.Context, keys []string) error
+	Lockouts(ctx context.Context) ([]model.Lockout, error)
+	LiftLockout(ctx context.Context, key string, audit *model.Audit) error
+
 	Ping(ctx context.Context) (time.Duration, error)
 }
 
@@ -121,10 +127,10 @@ func (e *env) user(email, role string) model.User {
 	return u
 }
 
-// signIn starts a session for user whose first refresh token hashes to hash.
-func (e *env) signIn(user uuid.UUID, hash string) uuid.UUID {
+// signIn starts a session for u whose first refresh token hashes to hash.
+func (e *env) signIn(u model.User, hash string) uuid.UUID {
 	e.t.Helper()
-	family, err := e.s.CreateSession(e.ctx, model.NewSession{UserID: user, TokenHash: hash,
+	family, err := e.s.CreateSession(e.ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: hash,
 		ExpiresAt: e.clk.Now().Add(time.Hour), UserAgent: "test-agent", IP: "192.0.2.1"})
 	if err != nil {
 		e.t.Fatalf("sign in: %v", err)

@@ -195,8 +195,8 @@ func deleteUserCascade(t *testing.T, e *env) {
 	e.user("root@example.com", model.RoleAdmin)
 	u := e.user("eve@example.com", model.RoleUser)
 	_, _ = e.s.UserByID(e.ctx, u.ID) // in any cache there is
-	first := e.signIn(u.ID, "eve-1")
-	second := e.signIn(u.ID, "eve-2")
+	first := e.signIn(u, "eve-1")
+	second := e.signIn(u, "eve-2")
 	if _, err := e.rotate("eve-2", "eve-3"); err != nil {
 		t.Fatal(err)
 	}
