@@ -73,10 +73,10 @@ func (s *Service) complete(ctx context.Context, kind string, req openrouter.Chat
 	c := s.startCall(userID, kind, req.Model)
 	out, err := s.client.ChatCompletion(ctx, req)
 	if err != nil {
-		c.finish(err, nil, "")
+		c.finish(ctx, err, nil, "")
 		return nil, err
 	}
-	c.finish(nil, out.Usage, out.ID)
+	c.finish(ctx, nil, out.Usage, out.ID)
 	return out, nil
 }
 
@@ -95,7 +95,7 @@ func (s *Service) StreamChat(ctx context.Context, userID uuid.UUID, in api.ChatR
 	c := s.startCall(userID, model.KindChat, req.Model)
 	stream, err := s.client.ChatCompletionStream(ctx, req)
 	if err != nil {
-		c.finish(err, nil, "")
+		c.finish(ctx, err, nil, "")
 		return err
 	}
 	defer stream.Close()
@@ -103,12 +103,12 @@ func (s *Service) StreamChat(ctx context.Context, userID uuid.UUID, in api.ChatR
 	for {
 		event, err := stream.Next()
 		if errors.Is(err, io.EOF) {
-			c.finish(nil, stream.Usage(), generationID)
+			c.finish(ctx, nil, stream.Usage(), generationID)
 			_ = emit([]byte("[DONE]"))
 			return nil
 		}
 		if err != nil {
-			c.finish(err, stream.Usage(), generationID)
+			c.finish(ctx, err, stream.Usage(), generationID)
 			s.emitFailure(err, emit)
 			return nil
 		}
@@ -117,7 +117,7 @@ func (s *Service) StreamChat(ctx context.Context, userID uuid.UUID, in api.ChatR
 		}
 		if err := emit(event.Data); err != nil {
 			// The client is gone: closing the stream (deferred) cancels upstream.
-			c.finish(context.Canceled, stream.Usage(), generationID)
+			c.finish(ctx, context.Canceled, stream.Usage(), generationID)
 			return nil
 		}
 	}

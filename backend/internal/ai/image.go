@@ -107,16 +107,16 @@ func (s *Service) imageViaChat(ctx context.Context, c *call, plan imagePlan, use
 	}
 	out, err := s.client.ChatCompletion(ctx, req)
 	if err != nil {
-		c.finish(err, nil, "")
+		c.finish(ctx, err, nil, "")
 		return api.ImageResponse{}, err
 	}
 	urls := out.ImageURLs()
 	if len(urls) == 0 {
 		err := fmt.Errorf("ai: image via chat: %w", model.ErrNoImage)
-		c.finish(err, out.Usage, out.ID)
+		c.finish(ctx, err, out.Usage, out.ID)
 		return api.ImageResponse{}, err
 	}
-	c.finish(nil, out.Usage, out.ID)
+	c.finish(ctx, nil, out.Usage, out.ID)
 	resp := api.ImageResponse{Model: modelOr(out.Model, plan.model), Text: out.Text()}
 	for _, u := range urls {
 		resp.Images = append(resp.Images, api.Image{URL: u})
@@ -127,10 +127,10 @@ func (s *Service) imageViaChat(ctx context.Context, c *call, plan imagePlan, use
 func (s *Service) imageViaImagesEndpoint(ctx context.Context, c *call, plan imagePlan, in api.ImageRequest) (api.ImageResponse, error) {
 	out, err := s.client.CreateImage(ctx, openrouter.ImageRequest{Model: plan.model, Prompt: in.Prompt, AspectRatio: in.AspectRatio})
 	if err != nil {
-		c.finish(err, nil, "")
+		c.finish(ctx, err, nil, "")
 		return api.ImageResponse{}, err
 	}
-	c.finish(nil, out.Usage, "")
+	c.finish(ctx, nil, out.Usage, "")
 	resp := api.ImageResponse{Model: plan.model}
 	for _, img := range out.Data {
 		resp.Images = append(resp.Images, api.Image{URL: img.DataURL()})

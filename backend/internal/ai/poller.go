@@ -144,8 +144,8 @@ func (p *videoPoller) poll(ctx context.Context, job model.VideoJob) model.VideoJ
 		updated.UpdatedAt = now
 	}
 	if updated.Cost != nil && job.Cost == nil {
-		// The cost goes into the submission's usage record too: make sure
-		// that record is written first.
+		// The cost goes into the submission's usage record too: a record
+		// whose first write failed may still wait for its retry.
 		p.s.recorder.Flush(ctx)
 	}
 	if err := p.s.store.UpdateVideoJob(ctx, updated); err != nil {

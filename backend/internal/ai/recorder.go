@@ -9,39 +9,39 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
-// UsageWriter stores a batch of usage records in one write.
+// UsageWriter stores usage records in one write.
 type UsageWriter interface {
 	InsertUsage(ctx context.Context, records []model.UsageRecord) error
 }
 
 // RecorderOptions tune a Recorder.
 type RecorderOptions struct {
-	// Interval is the longest a record waits before it is written.
-	Interval time.Duration
-	// MaxBatch records written together; reaching it triggers a flush at once.
-	MaxBatch int
+	// RetryInterval is how often records whose write failed are tried again.
+	RetryInterval time.Duration
+	// WriteTimeout bounds one write of a call's record.
+	WriteTimeout time.Duration
 	// MaxPending bounds the records kept while the database fails; beyond
 	// it the oldest are dropped (and logged) rather than exhausting memory.
 	MaxPending int
 	Logger     *slog.Logger
 }
 
-// Recorder collects usage records from request handlers and writes them in
-// batches: Record only appends to a slice under a mutex, so a request never
-// waits for the database. One goroutine flushes every Interval, or as soon as
-// MaxBatch records are pending, through ONE store write (a multi-row INSERT
-// committed once). A failed flush keeps the records for the next one. Close
-// flushes what is left, so a clean stop loses nothing.
+// Recorder writes each call's usage record before the call's answer
+// completes: usage is what budgets and bills are built on, and a record
+// waiting in memory is lost with the process. The store commits records of
+// concurrent calls together (DuckDB's group commit; one INSERT each on
+// PostgreSQL), so the cost is a share of one commit per call. A record
+// whose write fails is not dropped: it waits in memory and is retried in
+// the background (and logged), the one case where a crash can still lose
+// it.
 type Recorder struct {
 	w    UsageWriter
 	opts RecorderOptions
 
 	mu      sync.Mutex
 	pending []model.UsageRecord
-	closed  bool
 
-	full    chan struct{}      // a batch is ready: flush now
-	flushes chan chan struct{} // Flush asks, and waits for the close
+	retries chan chan struct{} // Flush asks, and waits for the close
 	quit    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
@@ -49,11 +49,11 @@ type Recorder struct {
 
 // NewRecorder starts a recorder writing to w.
 func NewRecorder(w UsageWriter, opts RecorderOptions) *Recorder {
-	if opts.Interval <= 0 {
-		opts.Interval = DefaultFlushInterval
+	if opts.RetryInterval <= 0 {
+		opts.RetryInterval = 5 * time.Second
 	}
-	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = DefaultFlushRecords
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 10 * time.Second
 	}
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = DefaultMaxPendingRecord
@@ -61,42 +61,40 @@ func NewRecorder(w UsageWriter, opts RecorderOptions) *Recorder {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Recorder{w: w, opts: opts, full: make(chan struct{}, 1), flushes: make(chan chan struct{}), quit: make(chan struct{}), stopped: make(chan struct{})}
+	r := &Recorder{w: w, opts: opts, retries: make(chan chan struct{}), quit: make(chan struct{}), stopped: make(chan struct{})}
 	go r.loop()
 	return r
 }
 
-// Record queues one record. After Close it writes the record directly, so a
-// call finishing during shutdown is still kept.
-func (r *Recorder) Record(rec model.UsageRecord) {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		r.write([]model.UsageRecord{rec})
+// Record commits rec and returns once it is stored, or, when the write
+// fails, once it is queued for the retries. It does not depend on ctx
+// staying alive: a client that went away still leaves its record.
+func (r *Recorder) Record(ctx context.Context, rec model.UsageRecord) {
+	if r.write(ctx, []model.UsageRecord{rec}) {
 		return
 	}
+	r.mu.Lock()
 	r.pending = append(r.pending, rec)
 	if over := len(r.pending) - r.opts.MaxPending; over > 0 {
 		r.pending = r.pending[over:]
 		r.opts.Logger.Error("usage records dropped: the database has not accepted them", "dropped", over)
 	}
-	ready := len(r.pending) >= r.opts.MaxBatch
 	r.mu.Unlock()
-	if ready {
-		select {
-		case r.full <- struct{}{}:
-		default: // a flush is already asked for
-		}
-	}
 }
 
-// Flush writes the pending records now and returns once they are stored (or
-// the write failed, or ctx ended). Used before changing a record that may
-// still be pending: a video's cost arrives when its job completes.
+// Pending is how many records wait for a retry.
+func (r *Recorder) Pending() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending)
+}
+
+// Flush retries the pending records now and returns once that is done (or
+// ctx ended).
 func (r *Recorder) Flush(ctx context.Context) {
 	done := make(chan struct{})
 	select {
-	case r.flushes <- done:
+	case r.retries <- done:
 	case <-r.stopped:
 		return
 	case <-ctx.Done():
@@ -108,8 +106,8 @@ func (r *Recorder) Flush(ctx context.Context) {
 	}
 }
 
-// Close flushes the pending records and stops the recorder. It is safe to
-// call more than once.
+// Close retries the pending records once more and stops the recorder. It
+// is safe to call more than once.
 func (r *Recorder) Close() {
 	r.once.Do(func() {
 		close(r.quit)
@@ -119,48 +117,39 @@ func (r *Recorder) Close() {
 
 func (r *Recorder) loop() {
 	defer close(r.stopped)
-	ticker := time.NewTicker(r.opts.Interval)
+	ticker := time.NewTicker(r.opts.RetryInterval)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-ticker.C:
-			r.flush()
-		case <-r.full:
-			r.flush()
-		case done := <-r.flushes:
-			r.flush()
+			r.retry()
+		case done := <-r.retries:
+			r.retry()
 			close(done)
 		case <-r.quit:
-			r.mu.Lock()
-			r.closed = true
-			r.mu.Unlock()
-			r.flush()
+			r.retry()
 			return
 		}
 	}
 }
 
-// flush writes every pending record, MaxBatch at a time; what fails to be
-// written goes back to the front of the queue for the next flush.
-func (r *Recorder) flush() {
+// retry writes the pending records in one write; on failure they wait for
+// the next round.
+func (r *Recorder) retry() {
 	r.mu.Lock()
 	batch := r.pending
 	r.pending = nil
 	r.mu.Unlock()
-	for len(batch) > 0 {
-		n := min(len(batch), r.opts.MaxBatch)
-		if !r.write(batch[:n]) {
-			r.mu.Lock()
-			r.pending = append(batch, r.pending...)
-			r.mu.Unlock()
-			return
-		}
-		batch = batch[n:]
+	if len(batch) == 0 || r.write(context.Background(), batch) {
+		return
 	}
+	r.mu.Lock()
+	r.pending = append(batch, r.pending...)
+	r.mu.Unlock()
 }
 
-func (r *Recorder) write(batch []model.UsageRecord) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func (r *Recorder) write(ctx context.Context, batch []model.UsageRecord) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.opts.WriteTimeout)
 	defer cancel()
 	if err := r.w.InsertUsage(ctx, batch); err != nil {
 		r.opts.Logger.Error("writing usage records failed; will retry", "records", len(batch), "err", err)

@@ -69,89 +69,80 @@ func record(modelID string) model.UsageRecord {
 	return model.UsageRecord{At: time.Now(), UserID: uuid.New(), Kind: model.KindChat, Model: modelID, Status: model.UsageStatusOK}
 }
 
-func TestRecorderWritesFullBatchesAtOnceAndTheRestOnClose(t *testing.T) {
+func TestRecorderCommitsEachRecordBeforeReturning(t *testing.T) {
 	log := &batchLog{}
-	r := NewRecorder(log, RecorderOptions{Interval: time.Hour, MaxBatch: 10})
-	for range 25 {
-		r.Record(record("m"))
-	}
-	waitFor(t, "two full batches", func() bool { return log.total() >= 20 })
-	r.Close()
-	if got := log.sizes(); len(got) != 3 || got[0] != 10 || got[1] != 10 || got[2] != 5 {
-		t.Fatalf("batches %v, want [10 10 5]", got)
+	r := NewRecorder(log, RecorderOptions{RetryInterval: time.Hour})
+	defer r.Close()
+	for i := range 3 {
+		r.Record(context.Background(), record("m"))
+		if log.total() != i+1 {
+			t.Fatalf("after Record %d: %d records stored", i+1, log.total())
+		}
 	}
 }
 
-func TestRecorderWritesWithinTheInterval(t *testing.T) {
+func TestRecorderWritesEvenWhenTheCallersContextEnded(t *testing.T) {
 	log := &batchLog{}
-	r := NewRecorder(log, RecorderOptions{Interval: 20 * time.Millisecond, MaxBatch: 100})
+	r := NewRecorder(log, RecorderOptions{RetryInterval: time.Hour})
 	defer r.Close()
-	for range 3 {
-		r.Record(record("m"))
-	}
-	waitFor(t, "the interval's flush", func() bool { return log.total() == 3 })
-	if got := log.sizes(); len(got) != 1 {
-		t.Fatalf("three records took %d writes, want one", len(got))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the client went away
+	r.Record(ctx, record("m"))
+	if log.total() != 1 {
+		t.Fatal("the record of a call whose client left was not written")
 	}
 }
 
 func TestRecorderKeepsRecordsWhileWritesFail(t *testing.T) {
-	log := &batchLog{failing: 3}
-	r := NewRecorder(log, RecorderOptions{Interval: 10 * time.Millisecond, MaxBatch: 100})
+	log := &batchLog{failing: 6}
+	r := NewRecorder(log, RecorderOptions{RetryInterval: 10 * time.Millisecond})
 	defer r.Close()
 	for i := range 5 {
-		r.Record(record(string(rune('a' + i))))
+		r.Record(context.Background(), record(string(rune('a'+i))))
 	}
-	waitFor(t, "a write after the failures", func() bool { return log.total() == 5 })
+	if r.Pending() != 5 {
+		t.Fatalf("%d records wait for a retry, want 5", r.Pending())
+	}
+	waitFor(t, "a retry after the failures", func() bool { return log.total() == 5 })
 	if first := log.batches[0]; first[0].Model != "a" || first[4].Model != "e" {
 		t.Fatalf("records out of order after retries: %+v", first)
 	}
 }
 
-func TestRecorderLosesNothingOnACleanStop(t *testing.T) {
-	log := &batchLog{}
-	r := NewRecorder(log, RecorderOptions{Interval: time.Hour, MaxBatch: 64})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 500 {
-				r.Record(record("m"))
-			}
-		}()
-	}
-	wg.Wait()
+func TestRecorderRetriesTheRestOnClose(t *testing.T) {
+	log := &batchLog{failing: 1}
+	r := NewRecorder(log, RecorderOptions{RetryInterval: time.Hour})
+	r.Record(context.Background(), record("m"))
 	r.Close()
-	r.Record(record("late")) // a call finishing during shutdown is written directly
-	r.Close()                // twice is fine
-	if got := log.total(); got != 4001 {
-		t.Fatalf("%d records written, want 4001", got)
+	r.Close() // twice is fine
+	if log.total() != 1 {
+		t.Fatalf("%d records written, want the failed one retried on close", log.total())
 	}
 }
 
-// BenchmarkRecorderIntoDuckDB measures usage records going through the
-// recorder into a real DuckDB file, the way the gateway writes them, with the
-// default batch and smaller ones: cpu-ns/op is the process CPU time a record
-// costs (the writes run off the request path, but on the same cores).
+// BenchmarkRecorderIntoDuckDB measures usage records committed through the
+// recorder into a real DuckDB file by concurrent calls, the way the gateway
+// writes them: ns/op is a call's wait, cpu-ns/op the process CPU time a
+// record costs (concurrent calls share commits).
 func BenchmarkRecorderIntoDuckDB(b *testing.B) {
-	for _, batch := range []int{256, 1024, DefaultFlushRecords} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+	for _, callers := range []int{1, 50} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
 			st, err := duckdb.Open(context.Background(), filepath.Join(b.TempDir(), "bench.duckdb"), duckdb.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			r := NewRecorder(st, RecorderOptions{MaxBatch: batch})
+			r := NewRecorder(st, RecorderOptions{})
 			rec := record("openai/gpt-4o-mini")
 			cpuBefore := processCPU(b)
+			b.SetParallelism(callers)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					r.Record(rec)
+					r.Record(context.Background(), rec)
 				}
 			})
-			r.Close() // the flush is part of the cost
+			r.Close()
 			b.ReportMetric(float64((processCPU(b)-cpuBefore).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
@@ -166,14 +157,13 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func TestRecorderFlushWritesNow(t *testing.T) {
-	log := &batchLog{}
-	r := NewRecorder(log, RecorderOptions{Interval: time.Hour, MaxBatch: 100})
-	r.Record(record("m"))
+func TestRecorderFlushRetriesNow(t *testing.T) {
+	log := &batchLog{failing: 1}
+	r := NewRecorder(log, RecorderOptions{RetryInterval: time.Hour})
+	defer r.Close()
+	r.Record(context.Background(), record("m"))
 	r.Flush(context.Background())
 	if log.total() != 1 {
 		t.Fatalf("%d records written after Flush", log.total())
 	}
-	r.Close()
-	r.Flush(context.Background()) // after Close: returns at once
 }

@@ -40,8 +40,6 @@ const (
 	DefaultMinPollInterval  = 3 * time.Second
 	DefaultPollerInterval   = 5 * time.Second
 	DefaultMaxImageBytes    = 5 << 20
-	DefaultFlushInterval    = time.Second
-	DefaultFlushRecords     = 4096
 	DefaultMaxPendingRecord = 100_000
 )
 
@@ -67,12 +65,6 @@ type Options struct {
 	// MaxImageBytes bounds the decoded size of a data: image given to
 	// /generate/video/from-image.
 	MaxImageBytes int
-	// FlushInterval and FlushRecords tune the usage recorder. A DuckDB
-	// commit costs far more than a row, so under load records are best
-	// written once per interval: FlushRecords (default 4096) only cuts in
-	// early when thousands of calls a second arrive.
-	FlushInterval time.Duration
-	FlushRecords  int
 	// StatusOf is the HTTP status a client gets for an error (the HTTP
 	// layer's error table): what usage records and stream error events
 	// carry. Without it every failure counts as 500.
@@ -103,20 +95,15 @@ func NewService(opts Options) *Service {
 	opts.ModelsTTL = orDefault(opts.ModelsTTL, DefaultModelsTTL)
 	opts.MinPollInterval = orDefault(opts.MinPollInterval, DefaultMinPollInterval)
 	opts.PollerInterval = orDefault(opts.PollerInterval, DefaultPollerInterval)
-	opts.FlushInterval = orDefault(opts.FlushInterval, DefaultFlushInterval)
 	if opts.MaxImageBytes <= 0 {
 		opts.MaxImageBytes = DefaultMaxImageBytes
-	}
-	if opts.FlushRecords <= 0 {
-		opts.FlushRecords = DefaultFlushRecords
 	}
 	if opts.StatusOf == nil {
 		opts.StatusOf = func(error) int { return http.StatusInternalServerError }
 	}
 	s := &Service{client: opts.Client, store: opts.Store, log: opts.Logger, now: opts.Now, opts: opts}
 	s.models = newCatalogCache(opts.Client, opts.ModelsTTL, opts.Now, opts.Logger)
-	s.recorder = NewRecorder(opts.Store, RecorderOptions{Interval: opts.FlushInterval, MaxBatch: opts.FlushRecords,
-		MaxPending: DefaultMaxPendingRecord, Logger: opts.Logger})
+	s.recorder = NewRecorder(opts.Store, RecorderOptions{Logger: opts.Logger})
 	s.videos = newVideoPoller(s)
 	if s.client != nil {
 		s.videos.start()
@@ -159,8 +146,9 @@ func (s *Service) startCall(userID uuid.UUID, kind, modelID string) *call {
 		record: model.UsageRecord{At: now, UserID: userID, Kind: kind, Model: modelID}}
 }
 
-// finish records the call: its outcome (err nil for success), tokens and cost.
-func (c *call) finish(err error, usage *openrouter.Usage, generationID string) {
+// finish records the call, committed before it returns: its outcome (err
+// nil for success), tokens and cost.
+func (c *call) finish(ctx context.Context, err error, usage *openrouter.Usage, generationID string) {
 	r := c.record
 	r.LatencyMS = float64(time.Since(c.start).Microseconds()) / 1000
 	r.GenerationID = generationID
@@ -171,7 +159,7 @@ func (c *call) finish(err error, usage *openrouter.Usage, generationID string) {
 	if err != nil {
 		r.Status, r.ErrorKind = c.s.failureStatus(err)
 	}
-	c.s.recorder.Record(r)
+	c.s.recorder.Record(ctx, r)
 }
 
 // failureStatus is the status a failed call answered and its kind.

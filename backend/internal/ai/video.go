@@ -67,10 +67,10 @@ func (s *Service) submitVideo(ctx context.Context, userID uuid.UUID, in api.Vide
 	up, err := s.client.SubmitVideo(ctx, openrouter.VideoRequest{Model: modelID, Prompt: in.Prompt, Duration: in.Duration,
 		Resolution: in.Resolution, AspectRatio: in.AspectRatio, FirstFrameURL: imageURL})
 	if err != nil {
-		c.finish(err, nil, "")
+		c.finish(ctx, err, nil, "")
 		return api.VideoJob{}, err
 	}
-	c.finish(nil, videoUsage(up), generationOf(up))
+	c.finish(ctx, nil, videoUsage(up), generationOf(up))
 
 	params, _ := json.Marshal(videoParams{Duration: in.Duration, Resolution: in.Resolution, AspectRatio: in.AspectRatio,
 		FirstFrame: describeImage(imageURL)})
