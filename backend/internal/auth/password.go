@@ -62,9 +62,14 @@ func (h *Hasher) hash(password string) (string, error) {
 	}
 	p := h.params
 	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, p.KeyLen)
+	return encodeHash(p, salt, key), nil
+}
+
+// encodeHash writes a hash in the PHC string format, with its parameters.
+func encodeHash(p PasswordParams, salt, key []byte) string {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
-		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 // Verify reports whether password matches encoded, and whether encoded uses

@@ -163,13 +163,21 @@ func (t *Tokens) Verify(raw string) (Claims, error) {
 }
 
 // checkHeader refuses any alg but EdDSA and any kid we do not hold before a
-// signature is even looked at (alg confusion, "none").
+// signature is even looked at (alg confusion, "none"). Every part must be
+// canonical base64url: a lenient decoder accepts other spellings of the
+// same signature (the last character's unused bits), which would make one
+// token many strings.
 func (t *Tokens) checkHeader(raw string) error {
-	head, _, ok := strings.Cut(raw, ".")
-	if !ok {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
 		return errInvalidToken
 	}
-	b, err := base64.RawURLEncoding.DecodeString(head)
+	for _, p := range parts[1:] {
+		if _, err := strictBase64.DecodeString(p); err != nil {
+			return errInvalidToken
+		}
+	}
+	b, err := strictBase64.DecodeString(parts[0])
 	if err != nil {
 		return errInvalidToken
 	}
@@ -183,6 +191,9 @@ func (t *Tokens) checkHeader(raw string) error {
 	}
 	return nil
 }
+
+// strictBase64 refuses non-zero unused bits (RFC 4648, 3.5).
+var strictBase64 = base64.RawURLEncoding.Strict()
 
 func claimsOf(tok jwt.Token) (Claims, error) {
 	user, err := uuid.Parse(tok.Subject())
