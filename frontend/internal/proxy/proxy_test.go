@@ -19,7 +19,6 @@ import (
 
 	"github.com/duckgate/duckgate/frontend/internal/session"
 	"github.com/duckgate/duckgate/shared/api"
-	"github.com/duckgate/duckgate/shared/h1"
 )
 
 func token(id string) string {
@@ -346,7 +345,8 @@ func TestRequestHeadersAndBodyLeaveInOneWrite(t *testing.T) {
 		mu.Unlock()
 		return rc, nil
 	}
-	transport := h1.New(h1.Options{DialContext: dial})
+	transport := NewTransport()
+	transport.DialContext = dial
 	fe := startFrontendWith(t, backend, Options{ReplayBytes: 1 << 20, Transport: transport})
 
 	body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"hello"}]}`
