@@ -83,7 +83,7 @@ func TestForwardsWithBearerAndWithoutBrowserCookies(t *testing.T) {
 	fe := startFrontend(t, backend, 1<<20)
 	access := token("a1")
 
-	resp, err := http.DefaultClient.Do(browserRequest(t, "GET", fe.URL+"/api/ai/models?modality=text", "", access))
+	resp, err := fe.Client().Do(browserRequest(t, "GET", fe.URL+"/api/ai/models?modality=text", "", access))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestStreamsEachEventAsItArrives(t *testing.T) {
 	defer close(release)
 	fe := startFrontend(t, backend, 1<<20)
 
-	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
+	resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestRetriesOnceAfterRefreshOn401(t *testing.T) {
 	fe := startFrontend(t, backend, 1<<20)
 
 	// The access token looks valid to the frontend, but the backend rejects it.
-	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/generate/image", `{"prompt":"duck"}`, token("stale")))
+	resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/generate/image", `{"prompt":"duck"}`, token("stale")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestLargeBodyIsStreamedAndNotRetried(t *testing.T) {
 	fe := startFrontend(t, backend, 16)
 
 	big := strings.Repeat("x", 1000)
-	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/generate/video/from-image", big, token("stale")))
+	resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/generate/video/from-image", big, token("stale")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestTokenEndpointsAreNotExposed(t *testing.T) {
 	fe := startFrontend(t, backend, 1<<20)
 
 	for _, path := range []string{"/api/auth/login", "/api/auth/refresh"} {
-		resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+path, `{}`, token("a")))
+		resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+path, `{}`, token("a")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -240,7 +240,7 @@ func TestUnreachableBackendIsAProblem(t *testing.T) {
 	fe := startFrontend(t, backend, 1<<20)
 	backend.Close()
 
-	resp, err := http.DefaultClient.Do(browserRequest(t, "GET", fe.URL+"/api/users/me", "", token("a")))
+	resp, err := fe.Client().Do(browserRequest(t, "GET", fe.URL+"/api/users/me", "", token("a")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestBackendHeadersReplaceTheFrontendDefaults(t *testing.T) {
 	}))
 	defer fe.Close()
 
-	resp, err := http.Get(fe.URL + "/api/generate/video/1/content")
+	resp, err := fe.Client().Get(fe.URL + "/api/generate/video/1/content")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestHeadersOfASlowStartingStreamAreNotHeldBack(t *testing.T) {
 
 	answered := make(chan *http.Response, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
+		resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
 		if err == nil {
 			answered <- resp
 		}
@@ -350,7 +350,7 @@ func TestRequestHeadersAndBodyLeaveInOneWrite(t *testing.T) {
 	fe := startFrontendWith(t, backend, Options{ReplayBytes: 1 << 20, Transport: transport})
 
 	body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"hello"}]}`
-	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", body, token("a")))
+	resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", body, token("a")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestResponseHeadersLeaveWithTheFirstEvent(t *testing.T) {
 	fe.Start()
 	defer fe.Close()
 
-	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
+	resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
 	if err != nil {
 		t.Fatal(err)
 	}
