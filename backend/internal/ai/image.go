@@ -15,11 +15,6 @@ import (
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// ChatImageAspectRatios are the aspect ratios OpenRouter's image_config
-// takes for image generation through chat completions; models of the
-// dedicated image endpoint publish their own.
-var ChatImageAspectRatios = []string{"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"}
-
 var errNoImage = problem.New(http.StatusBadGateway, "the AI provider answered without an image")
 
 // imagePlan is how one image request goes upstream.
@@ -75,7 +70,7 @@ func (s *Service) planImage(ctx context.Context, model string) (imagePlan, error
 		return imagePlan{}, problem.Validation(problem.Field("model",
 			fmt.Sprintf("%s does not generate images; image models: %s", model, strings.Join(imageModelIDs(cat), ", "))))
 	}
-	plan := imagePlan{model: model, aspectRatios: ChatImageAspectRatios}
+	plan := imagePlan{model: model, aspectRatios: api.ChatImageAspectRatios()}
 	if capability, ok := imageModel.SupportedParameters["aspect_ratio"]; inImages && ok && len(capability.Values) > 0 {
 		plan.aspectRatios = capability.Values
 	}
