@@ -342,10 +342,13 @@ func (c *countedConn) Close() error {
 
 // closeWaitTo counts this machine's IPv4 TCP sockets in CLOSE_WAIT whose
 // peer is port on loopback: connections the server closed and we did not.
+// Where /proc cannot tell, it counts none (the closed connections are
+// still counted by trackConns).
 func closeWaitTo(t *testing.T, port int) int {
 	data, err := os.ReadFile("/proc/self/net/tcp")
 	if err != nil {
-		t.Skipf("cannot count sockets: %v", err)
+		t.Logf("cannot count sockets in CLOSE_WAIT: %v", err)
+		return 0
 	}
 	const closeWait = "08"
 	peer := fmt.Sprintf("0100007F:%04X", port)
