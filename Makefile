@@ -23,11 +23,13 @@ build-fake:
 # Starts the system on its embedded defaults: backend on 127.0.0.1:8000,
 # frontend on 127.0.0.1:8080; data/ holds the DuckDB file and the signing
 # key; the first start prints the initial admin's password. Ctrl-C stops
-# both, and either one exiting stops the other.
+# both, and either one exiting stops the other. The backend believes the
+# X-Forwarded-For of the frontend beside it (TRUSTED_PROXIES), so sessions
+# and lock-outs see the browser's address.
 run: build-backend build-frontend
 	mkdir -p data
 	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
-	./bin/backend & ./bin/frontend & wait -n
+	TRUSTED_PROXIES=$${TRUSTED_PROXIES-127.0.0.1,::1} ./bin/backend & ./bin/frontend & wait -n
 
 # The same system with its AI gateway pointed at the local OpenRouter
 # SIMULATOR (no key, no cost, canned answers): for trying the AI pages.

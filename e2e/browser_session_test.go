@@ -87,7 +87,7 @@ func TestBrowserSessionRefreshAndSignOut(t *testing.T) {
 		t.Fatal("sign-out left session cookies behind")
 	}
 	body, _ := json.Marshal(map[string]string{"refresh_token": last})
-	resp, err := http.Post(backend.URL+"/auth/refresh", "application/json", bytes.NewReader(body))
+	resp, err := httpClient.Post(backend.URL+"/auth/refresh", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ type cookieBrowser struct {
 func newCookieBrowser(t *testing.T, base string) *cookieBrowser {
 	jar, _ := cookiejar.New(nil)
 	return &cookieBrowser{t: t, base: base, jar: jar, http: &http.Client{
-		Jar: jar, Timeout: 10 * time.Second,
+		Jar: jar, Timeout: 10 * time.Second, Transport: &http.Transport{},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 }

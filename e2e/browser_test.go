@@ -28,7 +28,6 @@ func TestBrowserJourney(t *testing.T) {
 	backend := StartBackend(t, t.TempDir(), "OPENROUTER_BASE_URL="+fake.FakeBaseURL(), "OPENROUTER_API_KEY="+FakeKey)
 	frontend := StartFrontend(t, backend.URL)
 	b := newBrowser(t, frontend.URL)
-	aiLanded := gatewayLanded(t, backend.URL)
 
 	email := fmt.Sprintf("duck-%d@example.com", time.Now().UnixNano())
 	const password, newPassword = "quack-quack-1", "quack-quack-2"
@@ -49,9 +48,7 @@ func TestBrowserJourney(t *testing.T) {
 
 	t.Run("chat streams the answer", func(t *testing.T) {
 		b.t = t
-		if !aiLanded {
-			t.Skip("AI gateway not landed: GET /ai/models answers 404")
-		}
+		requireGateway(t, backend.URL)
 		b.open("/chat")
 		b.eval(`localStorage.clear()`)
 		prompt := "Tell me about ducks " + strings.Repeat("and ponds ", 12)
@@ -111,9 +108,7 @@ func TestBrowserJourney(t *testing.T) {
 
 	t.Run("image generation shows the image", func(t *testing.T) {
 		b.t = t
-		if !aiLanded {
-			t.Skip("AI gateway not landed: GET /ai/models answers 404")
-		}
+		requireGateway(t, backend.URL)
 		b.open("/images")
 		b.do("generate image", 10*time.Second,
 			chromedp.SetValue(css("#image-prompt"), "a yellow duck on a pond"), chromedp.Click(css("#image-submit")))
@@ -124,9 +119,7 @@ func TestBrowserJourney(t *testing.T) {
 
 	t.Run("video from an uploaded image plays", func(t *testing.T) {
 		b.t = t
-		if !aiLanded {
-			t.Skip("AI gateway not landed: GET /ai/models answers 404")
-		}
+		requireGateway(t, backend.URL)
 		picture := writePNG(t)
 		b.open("/videos")
 		b.do("choose image", 10*time.Second,
@@ -188,13 +181,11 @@ func TestBrowserJourney(t *testing.T) {
 		if users < 2 {
 			b.fail("stats", fmt.Errorf("stats show %d users, want at least the admin and %s", users, email))
 		}
-		if aiLanded {
-			// The user's chat, image and video calls are counted and charted.
-			if n, _ := strconv.Atoi(b.text("#stat-ai .big")); n < 3 {
-				b.fail("AI stats", fmt.Errorf("stats show %d AI requests, want at least 3", n))
-			}
-			b.waitFor("usage chart", `document.querySelectorAll("table.usage svg.bar rect").length >= 1`, time.Second)
+		// The user's chat, image and video calls are counted and charted.
+		if n, _ := strconv.Atoi(b.text("#stat-ai .big")); n < 3 {
+			b.fail("AI stats", fmt.Errorf("stats show %d AI requests, want at least 3", n))
 		}
+		b.waitFor("usage chart", `document.querySelectorAll("table.usage svg.bar rect").length >= 1`, time.Second)
 		if status := b.text("#db-health .big"); status != "ok" {
 			b.fail("db health", fmt.Errorf("DB status %q", status))
 		}
@@ -236,15 +227,19 @@ func TestBrowserJourney(t *testing.T) {
 	})
 }
 
-// gatewayLanded reports whether the backend serves the AI endpoints yet: an
-// unknown route answers 404, a known one 401 without a token.
-func gatewayLanded(t *testing.T, backendURL string) bool {
-	resp, err := http.Get(backendURL + "/ai/models")
+// requireGateway fails the test unless the backend serves the AI
+// endpoints: without a token a known route answers 401, a missing one 404.
+// A missing gateway is a regression here, not a reason to skip.
+func requireGateway(t *testing.T, backendURL string) {
+	t.Helper()
+	resp, err := httpClient.Get(backendURL + "/ai/models")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	return resp.StatusCode != http.StatusNotFound
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("GET /ai/models without a token answered %d, want 401: the AI routes are missing", resp.StatusCode)
+	}
 }
 
 // writePNG writes a small real PNG for the upload.

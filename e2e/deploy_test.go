@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"maps"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path"
@@ -493,7 +492,7 @@ func getJSON(t *testing.T, url string, into any) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get(url)
+		resp, err := httpClient.Get(url)
 		if err == nil {
 			defer resp.Body.Close()
 			if err := json.NewDecoder(resp.Body).Decode(into); err != nil {

@@ -201,6 +201,10 @@ func minimalEnv() []string {
 	return env
 }
 
+// httpClient makes the harness's probes and the tests' direct calls to the
+// servers (not http.DefaultClient).
+var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+
 func (p *Proc) waitHTTP(t testing.TB, path, auth string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -215,7 +219,7 @@ func (p *Proc) waitHTTP(t testing.TB, path, auth string) {
 			req.Header.Set("Authorization", auth)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+		resp, err := httpClient.Do(req.WithContext(ctx))
 		if err == nil {
 			resp.Body.Close()
 			cancel()

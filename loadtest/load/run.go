@@ -132,11 +132,20 @@ func Run(ctx context.Context, opts Options, newWorker func(i int) Worker) Result
 // opts.Duration in total, split evenly over the rounds. Workers are made
 // anew each round; the client, and so its connections, is shared.
 func Compare(ctx context.Context, opts Options, rounds int, a, b func(i int) Worker) (Result, Result) {
+	results := CompareAll(ctx, opts, rounds, a, b)
+	return results[0], results[1]
+}
+
+// CompareAll is Compare for any number of variants, run in turn in every
+// round (a, b, c, a, b, c, ...); its results are in the variants' order.
+func CompareAll(ctx context.Context, opts Options, rounds int, variants ...func(i int) Worker) []Result {
 	opts, done := opts.withDefaults()
 	defer done()
 	rounds = max(rounds, 1)
-	variants := []func(int) Worker{a, b}
-	tallies := []*tally{newTally(), newTally()}
+	tallies := make([]*tally, len(variants))
+	for v := range variants {
+		tallies[v] = newTally()
+	}
 	if opts.WarmUp > 0 {
 		for v, newWorker := range variants {
 			end := time.Now().Add(opts.WarmUp)
@@ -151,7 +160,11 @@ func Compare(ctx context.Context, opts Options, rounds int, a, b func(i int) Wor
 		}
 	}
 	measured := slice * time.Duration(rounds)
-	return tallies[0].summarize(opts.Connections, measured), tallies[1].summarize(opts.Connections, measured)
+	results := make([]Result, len(variants))
+	for v, t := range tallies {
+		results[v] = t.summarize(opts.Connections, measured)
+	}
+	return results
 }
 
 // closedLoop runs the workers until measureTo and records the requests

@@ -276,3 +276,37 @@ func TestCompareAlternatesBetweenVariants(t *testing.T) {
 		t.Errorf("rps a = %.0f, b = %.0f, failures %d+%d", a.RPS, b.RPS, a.Failures, b.Failures)
 	}
 }
+
+func TestCompareAllRunsEveryVariantInEachRound(t *testing.T) {
+	var mu sync.Mutex
+	var order []byte
+	serve := func(name byte, delay time.Duration) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			if len(order) == 0 || order[len(order)-1] != name {
+				order = append(order, name)
+			}
+			mu.Unlock()
+			time.Sleep(delay)
+		}))
+	}
+	servers := []*httptest.Server{serve('a', 2*time.Millisecond), serve('b', 4*time.Millisecond), serve('c', 8*time.Millisecond)}
+	var variants []func(int) Worker
+	for _, s := range servers {
+		defer s.Close()
+		variants = append(variants, func(int) Worker { return get(s.URL) })
+	}
+
+	results := CompareAll(context.Background(), Options{Connections: 1, Duration: 300 * time.Millisecond,
+		WarmUp: 20 * time.Millisecond}, 3, variants...)
+
+	if string(order) != "abcabcabcabc" {
+		t.Errorf("variants ran in the order %q, want warm-ups then a, b, c in each round", order)
+	}
+	for i, res := range results {
+		want := time.Duration(2<<i) * time.Millisecond
+		if res.Elapsed != 300*time.Millisecond || res.Latency.P50 < want || res.Latency.P50 > 3*want || res.Failures != 0 {
+			t.Errorf("variant %d: elapsed %v, p50 %v (want ≥ %v), %d failures", i, res.Elapsed, res.Latency.P50, want, res.Failures)
+		}
+	}
+}

@@ -1,11 +1,12 @@
 package load
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
 	"time"
+
+	"github.com/duckgate/duckgate/shared/sse"
 )
 
 // streamTimes is what reading one event stream measured.
@@ -18,43 +19,54 @@ type streamTimes struct {
 	gaps []time.Duration
 }
 
-// readEvents reads a text/event-stream body line by line, noting when each
-// "data:" line arrives. Comments (": ...") and other fields are not events
-// a user sees, so they do not count; a proxy that stripped them is not
-// penalised. Lines that arrive in one read get (almost) the same time, which
-// is how buffering shows up: gaps near zero next to gaps twice as long.
+// Sizes of the event reader: the load tool's streams are chat chunks, and
+// the limit only stops a broken server from filling memory.
+const (
+	eventBufferSize   = 64 << 10
+	maxEventSizeBytes = 64 << 20
+)
+
+// readEvents reads a text/event-stream body event by event (shared/sse),
+// noting when each event with data is complete. Comments (": ...") and
+// events without data are not events a user sees, so they do not count; a
+// proxy that stripped them is not penalised. Events that arrive in one read
+// get (almost) the same time, which is how buffering shows up: gaps near
+// zero next to gaps twice as long. It also returns the body as read (its
+// first MaxBodyBytes) for Check.
 func readEvents(r io.Reader, sent time.Time) ([]byte, streamTimes, error) {
 	var (
 		times streamTimes
-		body  bytes.Buffer
+		body  = &boundedBuffer{limit: MaxBodyBytes}
 		last  time.Time
 	)
-	reader := bufio.NewReaderSize(r, 64<<10)
+	events := sse.NewReader(io.TeeReader(r, body), sse.Options{BufferSize: eventBufferSize, MaxEventSize: maxEventSizeBytes})
 	for {
-		line, err := reader.ReadSlice('\n')
-		if len(line) > 0 {
-			now := time.Now()
-			if bytes.HasPrefix(line, []byte("data:")) {
-				if times.seen {
-					times.gaps = append(times.gaps, now.Sub(last))
-				} else {
-					times.firstByte, times.seen = now.Sub(sent), true
-				}
-				last = now
-			}
-			if body.Len()+len(line) <= MaxBodyBytes {
-				body.Write(line)
-			}
-		}
-		switch {
-		case err == nil:
-		case errors.Is(err, bufio.ErrBufferFull):
-			// A line longer than the buffer: its start was timed, read on.
-			// Continuation pieces never start with "data:" in practice.
-		case errors.Is(err, io.EOF):
+		_, err := events.Next()
+		if errors.Is(err, io.EOF) {
 			return body.Bytes(), times, nil
-		default:
+		}
+		if err != nil {
 			return body.Bytes(), times, err
 		}
+		now := time.Now()
+		if times.seen {
+			times.gaps = append(times.gaps, now.Sub(last))
+		} else {
+			times.firstByte, times.seen = now.Sub(sent), true
+		}
+		last = now
 	}
+}
+
+// boundedBuffer keeps the first limit bytes written to it and drops the rest.
+type boundedBuffer struct {
+	bytes.Buffer
+	limit int
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if room := b.limit - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
 }

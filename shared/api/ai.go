@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Output modalities a model can have, as used by GET /ai/models?modality=.
 const (
@@ -22,6 +25,17 @@ type Model struct {
 	SupportedResolutions  []string `json:"supported_resolutions,omitempty"`
 	SupportedAspectRatios []string `json:"supported_aspect_ratios,omitempty"`
 }
+
+// chatImageAspectRatios are the aspect ratios OpenRouter's image_config
+// takes for images generated through chat completions.
+var chatImageAspectRatios = []string{"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"}
+
+// ChatImageAspectRatios returns the aspect ratios POST /generate/image
+// accepts for models that make images through chat completions (models of
+// OpenRouter's dedicated image endpoint publish their own): the backend
+// checks requests against them and the frontend offers them. The slice is
+// a copy, the caller's to change.
+func ChatImageAspectRatios() []string { return slices.Clone(chatImageAspectRatios) }
 
 // ModelList is the body of GET /ai/models.
 type ModelList struct {

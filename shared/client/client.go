@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/duckgate/duckgate/shared/api"
 )
@@ -31,13 +34,13 @@ type Option func(*Client)
 
 // New returns a client of the backend at baseURL (for example
 // "http://127.0.0.1:8000"; a path prefix is kept). Without WithHTTPClient it
-// uses its own http.Client without an overall timeout, because chat streams
-// and video downloads may legitimately last minutes: bound calls with the
-// context instead.
+// uses this package's own http.Client (see defaultHTTPClient), without an
+// overall timeout, because chat streams and video downloads may legitimately
+// last minutes: bound calls with the context instead.
 func New(baseURL string, opts ...Option) *Client {
 	c := &Client{
 		baseURL:   strings.TrimRight(baseURL, "/"),
-		http:      &http.Client{},
+		http:      defaultHTTPClient(),
 		userAgent: DefaultUserAgent,
 	}
 	for _, opt := range opts {
@@ -45,6 +48,26 @@ func New(baseURL string, opts ...Option) *Client {
 	}
 	return c
 }
+
+// defaultHTTPClient is the http.Client of every Client made without
+// WithHTTPClient: built once, so that Clients made apart still share their
+// connections, and on its own Transport rather than http.DefaultTransport
+// (which any package in a program may change): proxies from the
+// environment, HTTP/2 over TLS when offered, bounded dials and TLS
+// handshakes, idle connections kept per host for concurrent calls and
+// closed after 90 s.
+var defaultHTTPClient = sync.OnceValue(func() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   32,
+	}}
+})
 
 // WithHTTPClient makes the client send its requests through hc (for its
 // transport, timeouts or test hooks). A nil hc is ignored.

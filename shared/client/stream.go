@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,12 +11,16 @@ import (
 	"strconv"
 
 	"github.com/duckgate/duckgate/shared/api"
+	"github.com/duckgate/duckgate/shared/sse"
 )
 
-// maxEventLineBytes bounds one line of the event stream. Lines are long when
-// a chunk carries a base64 image, so the bound is generous; it only stops a
-// broken server from exhausting memory.
-const maxEventLineBytes = 64 << 20
+// Sizes of the event stream reader. Events are long when a chunk carries a
+// base64 image, so the bound is generous; it only stops a broken server
+// from exhausting memory.
+const (
+	streamBufferSize   = 64 << 10
+	maxStreamEventSize = 64 << 20
+)
 
 // ChatStream reads the answer of a streaming chat one chunk at a time, as the
 // server sends it, without buffering the whole stream. Call Next until it
@@ -26,7 +29,7 @@ const maxEventLineBytes = 64 << 20
 // Client.ChatStream.
 type ChatStream struct {
 	body   io.ReadCloser
-	lines  *bufio.Reader
+	events *sse.Reader
 	done   bool  // [DONE] was read: Next answers io.EOF
 	err    error // a read failure, returned again by every later Next
 	closed bool
@@ -51,7 +54,8 @@ func (c *Client) ChatStream(ctx context.Context, in api.ChatRequest) (*ChatStrea
 		drainAndClose(resp.Body)
 		return nil, fmt.Errorf("client: %s %s: expected an event stream, got content type %q", r.method, r.path, ct)
 	}
-	return &ChatStream{body: resp.Body, lines: bufio.NewReaderSize(resp.Body, 64<<10)}, nil
+	return &ChatStream{body: resp.Body,
+		events: sse.NewReader(resp.Body, sse.Options{BufferSize: streamBufferSize, MaxEventSize: maxStreamEventSize})}, nil
 }
 
 // Next returns the next chunk of the answer. It returns io.EOF after the
@@ -97,63 +101,18 @@ func (s *ChatStream) Close() error {
 	return s.body.Close()
 }
 
-// nextEventData reads lines up to the end of the next event that carries
-// data (a blank line ends an event) and returns its data lines joined by
-// "\n", as the server-sent events standard says. Comments (lines starting
-// with ":") and the fields event, id and retry are skipped.
+// nextEventData returns the data of the next event that carries data
+// (shared/sse: comments and other fields skipped, data lines joined with
+// "\n").
 func (s *ChatStream) nextEventData() ([]byte, error) {
-	var data []byte
-	hasData := false
-	for {
-		line, err := s.readLine()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = fmt.Errorf("stream ended before [DONE]: %w", io.ErrUnexpectedEOF)
-			}
-			return nil, fmt.Errorf("client: POST /ai/chat: %w", err)
-		}
-		if len(line) == 0 {
-			if hasData {
-				return data, nil
-			}
-			continue
-		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
-		if len(field) == 0 || string(field) != "data" { // a comment or a field we do not use
-			continue
-		}
-		value = bytes.TrimPrefix(value, []byte(" "))
-		if hasData {
-			data = append(data, '\n')
-		}
-		data = append(data, value...)
-		hasData = true
+	data, err := s.events.Next()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, fmt.Errorf("client: POST /ai/chat: stream ended before [DONE]: %w", io.ErrUnexpectedEOF)
+	case err != nil:
+		return nil, fmt.Errorf("client: POST /ai/chat: read stream: %w", err)
 	}
-}
-
-// readLine returns the next line without its line ending, however long
-// (up to maxEventLineBytes). A last line without a line ending is returned
-// with io.EOF.
-func (s *ChatStream) readLine() ([]byte, error) {
-	var line []byte
-	for {
-		fragment, err := s.lines.ReadSlice('\n')
-		if len(line)+len(fragment) > maxEventLineBytes {
-			return nil, fmt.Errorf("event stream line longer than %d bytes", maxEventLineBytes)
-		}
-		line = append(line, fragment...) // copy: ReadSlice's bytes are reused
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case err != nil:
-			if errors.Is(err, io.EOF) {
-				return line, io.EOF
-			}
-			return nil, fmt.Errorf("read stream: %w", err)
-		}
-		line = bytes.TrimSuffix(line, []byte("\n"))
-		return bytes.TrimSuffix(line, []byte("\r")), nil
-	}
+	return data, nil
 }
 
 // decodeChunk decodes the data of one event: a chunk, or the error event

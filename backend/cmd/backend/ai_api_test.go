@@ -247,7 +247,7 @@ func TestChatStreamHeadersAndClientDisconnectCancelsUpstream(t *testing.T) {
 		strings.NewReader(`{"stream": true, "messages": [{"role": "user", "content": "a long answer please"}]}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ts.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ func serveTestApp(t *testing.T, a *testApp) (ts *testServer, stop func()) {
 	srv := httptest.NewServer(a.router)
 	stop = func() { srv.Close(); a.shutdown() }
 	t.Cleanup(stop)
-	hc := &http.Client{Transport: &validatingTransport{t: t, v: docValidator(t), next: http.DefaultTransport}}
+	hc := &http.Client{Transport: &validatingTransport{t: t, v: docValidator(t), next: srv.Client().Transport}}
 	ts = &testServer{t: t, URL: srv.URL, store: a.store, cfg: a.cfg, http: hc,
 		anon: client.New(srv.URL, client.WithHTTPClient(hc))}
 	ts.admin, ts.adminID = ts.login(testAdminEmail, testAdminPassword)

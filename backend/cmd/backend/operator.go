@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -157,13 +158,13 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 	if strings.HasPrefix(host, ":") || strings.HasPrefix(host, "0.0.0.0:") {
 		host = "127.0.0.1:" + host[strings.LastIndex(host, ":")+1:]
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+host+"/readyz", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := newProbeClient()
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("not ready: %w", err)
 	}
@@ -172,6 +173,26 @@ func healthcheck(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("not ready: /readyz answered %s", resp.Status)
 	}
 	return nil
+}
+
+// probeTimeout bounds the readiness probe, dial to answer. It stays below
+// the images' HEALTHCHECK --timeout (5s), so a slow probe fails with its
+// own reason instead of being killed.
+const probeTimeout = 3 * time.Second
+
+// newProbeClient is the healthcheck command's HTTP client: one request to
+// this host's own listener, bounded by probeTimeout, never through a proxy
+// (HTTP_PROXY may be set for the service's outgoing calls) and without
+// keep-alive.
+func newProbeClient() *http.Client {
+	return &http.Client{
+		Timeout: probeTimeout,
+		Transport: &http.Transport{
+			Proxy:             nil,
+			DialContext:       (&net.Dialer{Timeout: probeTimeout}).DialContext,
+			DisableKeepAlives: true,
+		},
+	}
 }
 
 func dbCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {

@@ -37,7 +37,7 @@ func TestMetricsOnASeparateListener(t *testing.T) {
 			t.Errorf("serve: %v", err)
 		}
 	}()
-	hc := &http.Client{Timeout: 5 * time.Second}
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
 	get := func(url string) (int, string) {
 		resp, err := hc.Get(url)
 		if err != nil {

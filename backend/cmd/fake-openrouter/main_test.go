@@ -37,7 +37,9 @@ func TestRunServesAndShutsDown(t *testing.T) {
 
 	req, _ := http.NewRequest("GET", started.BaseURL+"/models", nil)
 	req.Header.Set("Authorization", "Bearer secret-test-key")
-	resp, err := http.DefaultClient.Do(req)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,11 +14,6 @@ import (
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// ChatImageAspectRatios are the aspect ratios OpenRouter's image_config
-// takes for image generation through chat completions; models of the
-// dedicated image endpoint publish their own.
-var ChatImageAspectRatios = []string{"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"}
-
 // imagePlan is how one image request goes upstream.
 type imagePlan struct {
 	model string
@@ -72,7 +67,7 @@ func (s *Service) planImage(ctx context.Context, modelID string) (imagePlan, err
 		return imagePlan{}, model.Invalid(model.Field("model",
 			fmt.Sprintf("%s does not generate images; image models: %s", modelID, strings.Join(imageModelIDs(cat), ", "))))
 	}
-	plan := imagePlan{model: modelID, aspectRatios: ChatImageAspectRatios}
+	plan := imagePlan{model: modelID, aspectRatios: api.ChatImageAspectRatios()}
 	if capability, ok := imageModel.SupportedParameters["aspect_ratio"]; inImages && ok && len(capability.Values) > 0 {
 		plan.aspectRatios = capability.Values
 	}

@@ -13,6 +13,9 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/fakeopenrouter"
 )
 
+// testClient makes the tests' requests (not http.DefaultClient's).
+var testClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{}}
+
 func startFake(t *testing.T, opts fakeopenrouter.Options) (*fakeopenrouter.Server, string) {
 	t.Helper()
 	opts.APIKey = "k"
@@ -30,7 +33,7 @@ func TestAuthenticationIsRequired(t *testing.T) {
 		if auth != "" {
 			req.Header.Set("Authorization", auth)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +56,7 @@ func TestServedAtRootAndUnderAPIPrefix(t *testing.T) {
 	for _, path := range []string{"/models", "/api/v1/models"} {
 		req, _ := http.NewRequest("GET", base+path, nil)
 		req.Header.Set("Authorization", "Bearer k")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +129,7 @@ func TestFailureSwitches(t *testing.T) {
 func control(t *testing.T, base, method, body string, want int) {
 	t.Helper()
 	req, _ := http.NewRequest(method, base+"/_fake/failures", strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +147,7 @@ func TestRecordsRequestsAndDisconnects(t *testing.T) {
 		strings.NewReader(`{"model":"openai/gpt-4o-mini","user":"abc","messages":[]}`))
 	req.Header.Set("Authorization", "Bearer k")
 	req.Header.Set("X-Fake-Fail", "hang")
-	if _, err := http.DefaultClient.Do(req); err == nil {
+	if _, err := testClient.Do(req); err == nil {
 		t.Fatal("a hanging request answered")
 	}
 	waitCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
@@ -159,7 +162,7 @@ func TestRecordsRequestsAndDisconnects(t *testing.T) {
 	}
 
 	// The same record over HTTP, then forgotten.
-	resp, err := http.Get(base + "/_fake/requests")
+	resp, err := testClient.Get(base + "/_fake/requests")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +175,7 @@ func TestRecordsRequestsAndDisconnects(t *testing.T) {
 		t.Errorf("GET /_fake/requests: %+v", listed.Requests)
 	}
 	del, _ := http.NewRequest("DELETE", base+"/_fake/requests", nil)
-	if resp, err := http.DefaultClient.Do(del); err != nil || resp.StatusCode != http.StatusNoContent || len(fake.Requests()) != 0 {
+	if resp, err := testClient.Do(del); err != nil || resp.StatusCode != http.StatusNoContent || len(fake.Requests()) != 0 {
 		t.Errorf("reset: %v %v", resp, err)
 	}
 }

@@ -37,6 +37,10 @@ func docsServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
+// testTransport sends the tests' requests without following redirects
+// (not http.DefaultTransport).
+var testTransport = &http.Transport{}
+
 func get(t *testing.T, rawURL string, header ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
@@ -46,7 +50,7 @@ func get(t *testing.T, rawURL string, header ...string) (*http.Response, []byte)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	resp, err := testTransport.RoundTrip(req)
 	if err != nil {
 		t.Fatal(err)
 	}

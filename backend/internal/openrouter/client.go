@@ -23,14 +23,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/duckgate/duckgate/shared/h1"
 )
 
 // Defaults of Config.
@@ -101,7 +98,7 @@ func New(cfg Config) *Client {
 		raw = DefaultBaseURL
 	}
 	c.base, c.configErr = parseBaseURL(raw)
-	c.http = newHTTPClient(cfg.HTTPClient, c.base)
+	c.http = newHTTPClient(cfg.HTTPClient, c.timeout)
 	c.http.CheckRedirect = c.checkRedirect
 	c.chatURL = c.endpoint(nil, "chat", "completions")
 	c.userMACs.New = func() any { return newUserMAC(c.userSalt) }
@@ -132,51 +129,15 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Buffer sizes of each upstream connection. net/http's default is 4 KiB
-// each way, kept for as long as the connection lives (open streams and idle
-// keep-alives alike). A request's headers and a typical chat body fit in 2 KiB;
-// larger bodies go straight to the socket past the buffer, and large answers
-// are read directly into the caller's buffer, so little is lost.
-const (
-	connReadBufferSize  = 2 << 10
-	connWriteBufferSize = 2 << 10
-)
-
-// newHTTPClient returns the client's own http.Client: HTTP/1.1 keep-alive
-// connections driven on the caller's goroutine (shared/h1: a gateway hop
-// costs a fraction of net/http's transport, whose per-connection
-// goroutines dominate a proxy's CPU on small machines), small
-// per-connection buffers (hundreds of streams stay open at once), and no
-// overall Timeout (calls are bounded by their context, streams by the idle
-// timer). When HTTP(S)_PROXY routes the base URL through a proxy, which h1
-// does not speak, net/http's transport takes over.
-func newHTTPClient(given *http.Client, base *url.URL) *http.Client {
+// newHTTPClient returns the client's own http.Client over newTransport,
+// without an overall Timeout: calls are bounded by their context, streams
+// by the idle timer.
+func newHTTPClient(given *http.Client, responseHeaderTimeout time.Duration) *http.Client {
 	if given != nil {
 		copied := *given
 		return &copied
 	}
-	if base != nil && !h1.UsesProxy(base) {
-		return &http.Client{Transport: h1.New(h1.Options{
-			MaxIdlePerHost:  512,
-			IdleTimeout:     90 * time.Second,
-			DialTimeout:     10 * time.Second,
-			ReadBufferSize:  connReadBufferSize,
-			WriteBufferSize: connWriteBufferSize,
-		})}
-	}
-	transport := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   512,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ReadBufferSize:        connReadBufferSize,
-		WriteBufferSize:       connWriteBufferSize,
-	}
-	return &http.Client{Transport: transport}
+	return &http.Client{Transport: newTransport(responseHeaderTimeout)}
 }
 
 // checkRedirect follows at most 10 redirects and drops the key whenever one

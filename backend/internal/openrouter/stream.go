@@ -1,7 +1,6 @@
 package openrouter
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/hmac"
@@ -18,12 +17,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/duckgate/duckgate/shared/sse"
 )
 
 // maxEventBytes bounds one SSE event (base64 images make lines of MiBs).
 const maxEventBytes = 32 << 20
 
 // sseBufferSize is the read buffer of one stream: a chat event fits it.
+// It is small because chat events are a few hundred bytes, the connection
+// below buffers its reads already, and a server holds hundreds of streams
+// open at once; a longer line (an image) goes straight into its event.
 const sseBufferSize = 1 << 10
 
 // Stream is a streaming chat completion. Call Next until it returns an
@@ -34,7 +38,7 @@ type Stream struct {
 	parent context.Context
 	ctx    context.Context
 	body   *idleBody
-	events *sseReader
+	events *sse.Reader
 	usage  *Usage
 	err    error
 }
@@ -63,7 +67,7 @@ func (c *Client) ChatCompletionStream(ctx context.Context, req ChatRequest) (*St
 		return nil, c.jsonInsteadOfStream(op, ctx, reqCtx, resp.Body)
 	}
 	return &Stream{client: c, op: op, parent: ctx, ctx: reqCtx, body: resp.Body.(*idleBody),
-		events: newSSEReader(resp.Body)}, nil
+		events: sse.NewReader(resp.Body, sse.Options{BufferSize: sseBufferSize, MaxEventSize: maxEventBytes})}, nil
 }
 
 // jsonInsteadOfStream explains a JSON answer to a streaming request: an
@@ -96,7 +100,7 @@ func (s *Stream) Next() (StreamEvent, error) {
 }
 
 func (s *Stream) next() (StreamEvent, error) {
-	data, err := s.events.next()
+	data, err := s.events.Next()
 	if errors.Is(err, io.EOF) {
 		return StreamEvent{}, &Error{Op: s.op, Kind: KindUpstream,
 			Message: "the AI provider ended the stream early", Cause: errors.New("stream ended without [DONE]")}
@@ -208,88 +212,6 @@ func (b *idleBody) Close() error {
 		b.cancel(errClosed)
 	})
 	return err
-}
-
-// sseReader splits a text/event-stream into the data of its events. Comments
-// (": OPENROUTER PROCESSING"), event/id/retry fields and events without data
-// are skipped; several data lines of one event are joined with "\n".
-//
-// Its buffer is small (sseBufferSize): chat events are a few hundred bytes,
-// the connection below buffers its reads already, and a server holds hundreds
-// of streams open at once, so a large buffer per stream would be most of the
-// backend's memory. A longer line is assembled from fragments, growing only as
-// far as that line needs.
-type sseReader struct {
-	r *bufio.Reader
-}
-
-func newSSEReader(r io.Reader) *sseReader {
-	return &sseReader{r: bufio.NewReaderSize(r, sseBufferSize)}
-}
-
-// next returns the data of the next event; io.EOF when the stream ends. The
-// returned slice is the caller's.
-func (s *sseReader) next() ([]byte, error) {
-	var data []byte
-	hasData := false
-	for {
-		line, err := s.readLine()
-		if err != nil {
-			if errors.Is(err, io.EOF) && hasData {
-				return data, nil
-			}
-			return nil, err
-		}
-		if len(line) == 0 {
-			if hasData {
-				return data, nil
-			}
-			continue
-		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
-		if len(field) == 0 || !bytes.Equal(field, []byte("data")) {
-			continue // comment or a field we do not use
-		}
-		value = bytes.TrimPrefix(value, []byte(" "))
-		if hasData {
-			data = append(data, '\n')
-		} else {
-			data = make([]byte, 0, len(value))
-		}
-		data = append(data, value...)
-		hasData = true
-		if len(data) > maxEventBytes {
-			return nil, errors.New("stream event larger than 32 MiB")
-		}
-	}
-}
-
-// readLine returns one line without its end of line, however long (up to
-// maxEventBytes). The returned slice is only valid until the next call: a
-// line that fits the buffer is returned in place, without a copy.
-func (s *sseReader) readLine() ([]byte, error) {
-	fragment, err := s.r.ReadSlice('\n')
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		if err != nil && (!errors.Is(err, io.EOF) || len(fragment) == 0) {
-			return nil, err
-		}
-		return bytes.TrimRight(fragment, "\r\n"), nil
-	}
-	line := append([]byte(nil), fragment...)
-	for {
-		fragment, err = s.r.ReadSlice('\n')
-		line = append(line, fragment...)
-		if len(line) > maxEventBytes {
-			return nil, errors.New("stream line larger than 32 MiB")
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
-		}
-		return bytes.TrimRight(line, "\r\n"), nil
-	}
 }
 
 // newUserMAC is the keyed HMAC-SHA256 behind Client.HashUser.

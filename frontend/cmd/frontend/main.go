@@ -95,7 +95,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	defer logs.Close() // runs last: writes the final lines
 	logger := slog.New(logbuf.FlushAt(slog.NewJSONHandler(logs, nil), logs, slog.LevelError)).With("service", "frontend")
 
-	transport := proxy.NewTransport(cfg.BackendURL)
+	// One pool of connections to the backend serves both the pages' calls
+	// (the typed client) and the /api proxy.
+	transport := proxy.NewTransport()
 	backend := client.New(cfg.BackendURL.String(),
 		client.WithHTTPClient(&http.Client{Transport: transport}),
 		client.WithUserAgent("duckgate-frontend/"+version))

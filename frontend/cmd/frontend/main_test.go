@@ -28,6 +28,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// testClient makes the tests' own requests (not http.DefaultClient's).
+var testClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+
 func freeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,7 +51,7 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 	var resp *http.Response
 	var err error
 	for range 100 {
-		if resp, err = http.Get("http://" + addr + "/healthz"); err == nil {
+		if resp, err = testClient.Get("http://" + addr + "/healthz"); err == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -61,7 +64,7 @@ func TestRunServesAndShutsDownGracefully(t *testing.T) {
 		t.Fatalf("/healthz: %d", resp.StatusCode)
 	}
 	// The backend is unreachable, so the frontend is alive but not ready.
-	if resp, err := http.Get("http://" + addr + "/readyz"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+	if resp, err := testClient.Get("http://" + addr + "/readyz"); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("/readyz without a backend: %v %v", resp.StatusCode, err)
 	}
 

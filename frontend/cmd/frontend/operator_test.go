@@ -5,7 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -37,10 +37,38 @@ func TestHealthcheckFailsUntilTheFrontendIsReady(t *testing.T) {
 	<-done
 }
 
+// The probe gives up on a server that accepts and never answers, within
+// its own bound, without the caller's context having a deadline.
+func TestHealthcheckGivesUpOnASilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	getenv := func(k string) string {
+		return map[string]string{"FRONTEND_ADDR": ln.Addr().String(), "BACKEND_URL": "http://127.0.0.1:1"}[k]
+	}
+	began := time.Now()
+	err = run(context.Background(), []string{"healthcheck"}, getenv, &lockedBuffer{})
+	took := time.Since(began)
+	if err == nil || took < probeTimeout || took > probeTimeout+2*time.Second {
+		t.Fatalf("healthcheck returned %v after %v, want a failure after %v", err, took, probeTimeout)
+	}
+}
+
 func waitHealthz(t *testing.T, addr string) {
 	t.Helper()
 	for range 200 {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		if resp, err := testClient.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
 			return
 		}

@@ -19,7 +19,6 @@ import (
 
 	"github.com/duckgate/duckgate/frontend/internal/session"
 	"github.com/duckgate/duckgate/shared/api"
-	"github.com/duckgate/duckgate/shared/h1"
 )
 
 // Prefix is the path under which the frontend exposes the backend API.
@@ -42,7 +41,7 @@ type Options struct {
 // must carry a session (session.NewContext), as the session middleware does.
 func New(backend *url.URL, opts Options) http.Handler {
 	if opts.Transport == nil {
-		opts.Transport = NewTransport(backend)
+		opts.Transport = NewTransport()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -60,24 +59,6 @@ func New(backend *url.URL, opts Options) http.Handler {
 		ErrorHandler:   p.backendUnreachable,
 	}
 	return p
-}
-
-// NewTransport is the connection pool to the backend at base: HTTP/1.1
-// keep-alive connections reused across the many concurrent browser calls,
-// each request written and its answer read on the calling goroutine
-// (shared/h1: a fraction of net/http's per-hop cost, and no goroutines
-// per open stream). Bytes pass through as the backend sent them (no
-// transparent gzip). When HTTP(S)_PROXY routes base through a proxy,
-// net/http's transport, which speaks to proxies, is used instead.
-func NewTransport(base *url.URL) http.RoundTripper {
-	if base != nil && !h1.UsesProxy(base) {
-		return h1.New(h1.Options{MaxIdlePerHost: 1024})
-	}
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 1024
-	t.MaxIdleConnsPerHost = 1024
-	t.DisableCompression = true
-	return t
 }
 
 type handler struct {

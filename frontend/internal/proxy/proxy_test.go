@@ -19,7 +19,6 @@ import (
 
 	"github.com/duckgate/duckgate/frontend/internal/session"
 	"github.com/duckgate/duckgate/shared/api"
-	"github.com/duckgate/duckgate/shared/h1"
 )
 
 func token(id string) string {
@@ -84,7 +83,7 @@ func TestForwardsWithBearerAndWithoutBrowserCookies(t *testing.T) {
 	fe := startFrontend(t, backend, 1<<20)
 	access := token("a1")
 
-	resp, err := http.DefaultClient.Do(browserRequest(t, "GET", fe.URL+"/api/ai/models?modality=text", "", access))
+	resp, err := fe.Client().Do(browserRequest(t, "GET", fe.URL+"/api/ai/models?modality=text", "", access))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +125,7 @@ func TestStreamsEachEventAsItArrives(t *testing.T) {
 	defer close(release)
 	fe := startFrontend(t, backend, 1<<20)
 
-	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
+	resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +161,7 @@ func TestRetriesOnceAfterRefreshOn401(t *testing.T) {
 	fe := startFrontend(t, backend, 1<<20)
 
 	// The access token looks valid to the frontend, but the backend rejects it.
-	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/generate/image", `{"prompt":"duck"}`, token("stale")))
+	resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/generate/image", `{"prompt":"duck"}`, token("stale")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +200,7 @@ func TestLargeBodyIsStreamedAndNotRetried(t *testing.T) {
 	fe := startFrontend(t, backend, 16)
 
 	big := strings.Repeat("x", 1000)
-	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/generate/video/from-image", big, token("stale")))
+	resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/generate/video/from-image", big, token("stale")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +221,7 @@ func TestTokenEndpointsAreNotExposed(t *testing.T) {
 	fe := startFrontend(t, backend, 1<<20)
 
 	for _, path := range []string{"/api/auth/login", "/api/auth/refresh"} {
-		resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+path, `{}`, token("a")))
+		resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+path, `{}`, token("a")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,7 +240,7 @@ func TestUnreachableBackendIsAProblem(t *testing.T) {
 	fe := startFrontend(t, backend, 1<<20)
 	backend.Close()
 
-	resp, err := http.DefaultClient.Do(browserRequest(t, "GET", fe.URL+"/api/users/me", "", token("a")))
+	resp, err := fe.Client().Do(browserRequest(t, "GET", fe.URL+"/api/users/me", "", token("a")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +266,7 @@ func TestBackendHeadersReplaceTheFrontendDefaults(t *testing.T) {
 	}))
 	defer fe.Close()
 
-	resp, err := http.Get(fe.URL + "/api/generate/video/1/content")
+	resp, err := fe.Client().Get(fe.URL + "/api/generate/video/1/content")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,7 +294,7 @@ func TestHeadersOfASlowStartingStreamAreNotHeldBack(t *testing.T) {
 
 	answered := make(chan *http.Response, 1)
 	go func() {
-		resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
+		resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
 		if err == nil {
 			answered <- resp
 		}
@@ -346,11 +345,12 @@ func TestRequestHeadersAndBodyLeaveInOneWrite(t *testing.T) {
 		mu.Unlock()
 		return rc, nil
 	}
-	transport := h1.New(h1.Options{DialContext: dial})
+	transport := NewTransport()
+	transport.DialContext = dial
 	fe := startFrontendWith(t, backend, Options{ReplayBytes: 1 << 20, Transport: transport})
 
 	body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"hello"}]}`
-	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", body, token("a")))
+	resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", body, token("a")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +414,7 @@ func TestResponseHeadersLeaveWithTheFirstEvent(t *testing.T) {
 	fe.Start()
 	defer fe.Close()
 
-	resp, err := http.DefaultClient.Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
+	resp, err := fe.Client().Do(browserRequest(t, "POST", fe.URL+"/api/ai/chat", `{"stream":true}`, token("a")))
 	if err != nil {
 		t.Fatal(err)
 	}

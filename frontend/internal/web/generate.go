@@ -17,9 +17,6 @@ type generatorData struct {
 	Jobs         []api.VideoJob
 }
 
-// imageAspectRatios are the ratios OpenRouter's image models accept.
-var imageAspectRatios = []string{"1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3"}
-
 // models loads the models of a modality. When AI is not configured (503) or
 // the list fails, the page still renders with a notice instead of failing.
 func (a *app) models(c echo.Context, modality string) ([]api.Model, string) {
@@ -48,7 +45,7 @@ func (a *app) chat(c echo.Context) error {
 
 func (a *app) images(c echo.Context) error {
 	models, notice := a.models(c, api.ModalityImage)
-	v := newView(c, "Images", "images", generatorData{Models: models, AspectRatios: imageAspectRatios})
+	v := newView(c, "Images", "images", generatorData{Models: models, AspectRatios: api.ChatImageAspectRatios()})
 	v.Notice = notice
 	return c.Render(http.StatusOK, "images", v)
 }

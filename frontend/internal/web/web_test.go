@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -130,7 +131,10 @@ func signedIn(t *testing.T, base string) *http.Client {
 // browser is an HTTP client with a cookie jar that does not follow redirects.
 func browser(t *testing.T) *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	transport := &http.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &http.Client{Jar: jar, Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }
 
 var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
@@ -342,6 +346,24 @@ func TestGeneratorPagesExplainThatAIIsNotConfigured(t *testing.T) {
 		if !strings.Contains(body, "disabled") {
 			t.Errorf("%s: the form should be disabled without models", path)
 		}
+	}
+}
+
+// The image page offers exactly the aspect ratios the backend accepts,
+// from the one list in shared/api.
+func TestImagePageOffersTheSharedAspectRatios(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	_, body := get(t, signedIn(t, fe.URL), fe.URL+"/images")
+	picker := regexp.MustCompile(`(?s)<select id="image-ratio" name="aspect_ratio">(.*?)</select>`).FindStringSubmatch(body)
+	if picker == nil {
+		t.Fatalf("no aspect ratio picker on /images: %.400s", body)
+	}
+	var offered []string
+	for _, m := range regexp.MustCompile(`<option value="([^"]*)">`).FindAllStringSubmatch(picker[1], -1) {
+		offered = append(offered, m[1])
+	}
+	if want := api.ChatImageAspectRatios(); !slices.Equal(offered, want) {
+		t.Errorf("the picker offers %q, want %q", offered, want)
 	}
 }
 

@@ -1,24 +1,26 @@
 package main
 
-// The gateway floor: what ANY extra Go process in the path costs on this
-// machine. The bench re-runs itself as a do-nothing pass-through proxy
-// (net/http server, h1 client, bytes copied and flushed as they come: no
-// auth, no JSON, no logs, no records) in front of the fake, and measures
-// it exactly like the gateway scenarios. Its rows carry no target: they
-// tell how much of the gateway's figures is the hop itself (scheduler
-// wake-ups, loopback sockets, the 2 cores shared by load tool, fake and
-// hop) rather than the gateway's own work.
+// The floor: what ANY extra Go process in the path costs on this machine.
+// The bench re-runs itself as a do-nothing pass-through proxy, built like
+// the real hops (a net/http server, and a net/http Transport configured
+// like theirs; bytes copied and flushed as they come: no auth, no JSON, no
+// logs, no records), in front of the fake or of the backend, and measures
+// it in the same rounds as the gateway and proxy scenarios. Its rows carry
+// no target of their own: they tell how much of those figures is the hop
+// itself (scheduler wake-ups, loopback sockets, the 2 cores shared by load
+// tool, servers and hop) rather than our code, and the gateway and proxy
+// targets are set relative to them.
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"time"
 
 	"github.com/duckgate/duckgate/loadtest/load"
-	"github.com/duckgate/duckgate/shared/h1"
 )
 
 // Environment of the floor proxy process.
@@ -39,7 +41,7 @@ func serveFloorProxy() error {
 	if err != nil || upstream.Host == "" {
 		return fmt.Errorf("%s: want an absolute URL", floorUpstreamEnv)
 	}
-	client := &http.Client{Transport: h1.New(h1.Options{MaxIdlePerHost: 1024})}
+	client := &http.Client{Transport: newFloorTransport()}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == floorReadyPath {
 			return
@@ -81,6 +83,25 @@ func serveFloorProxy() error {
 	return srv.ListenAndServe()
 }
 
+// newFloorTransport is the floor's connection pool to its upstream,
+// configured as the real hops configure theirs (backend/internal/openrouter
+// newTransport toward the fake, frontend/internal/proxy NewTransport toward
+// the backend): net/http's Transport with keep-alive HTTP/1.1 on loopback,
+// proxies from the environment, bounded dials, no transparent gzip, 1,024
+// idle connections kept. (The gateway's 2 KiB connection buffers and its
+// TLS settings make no difference here: plain HTTP, small messages.)
+func newFloorTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		DisableCompression:  true,
+		IdleConnTimeout:     90 * time.Second,
+		MaxIdleConns:        1024,
+		MaxIdleConnsPerHost: 1024,
+	}
+}
+
 // ensureFloor starts a floor proxy in front of upstream, once per upstream.
 func (b *bench) ensureFloor(ctx context.Context, upstream *proc) (*proc, error) {
 	if p := b.floors[upstream.name]; p != nil {
@@ -112,76 +133,33 @@ func (b *bench) viaFloor(floor *proc, words int, stream bool) load.Worker {
 	return chatWorker{request: postWith(floor.url+"/api/v1/chat/completions", fakeKey, chatBody(words, stream)), stream: stream}
 }
 
-// runFloor measures the floor proxy as chat-latency, chat-throughput and
-// chat-stream measure the gateway.
-func (b *bench) runFloor(ctx context.Context) []row {
-	names := []string{"floor-latency", "floor-throughput", "floor-stream"}
-	floor, err := b.ensureFloor(ctx, b.fake)
-	if err != nil {
-		rows := make([]row, len(names))
-		for i, name := range names {
-			rows[i] = errorRow(name, err)
-		}
-		return rows
-	}
-	pairVia := func(opts load.Options, words int) (load.Result, load.Result) {
-		return load.Compare(ctx, opts, compareRounds,
-			func(int) load.Worker { return b.direct(words, opts.Stream) },
-			func(int) load.Worker { return b.viaFloor(floor, words, opts.Stream) })
-	}
-	var rows []row
+// The floor's rows, one per gateway or proxy row that is judged against
+// it: direct is the upstream called directly, viaFloor the same load
+// through the floor, upstream names the former, judged the row that
+// refers to this one.
 
-	direct, through := pairVia(b.options(1), 1)
-	added := through.Latency.P50 - direct.Latency.P50
-	rows = append(rows, row{Scenario: names[0], Verdict: info,
-		Measured: "do-nothing proxy, 1 conn: " + latencies(through), Baseline: "fake directly: " + latencies(direct),
-		Target: "added p50 " + fmtMs(added) + " (reference for chat-latency)",
-		Values: map[string]float64{"added_p50_s": added.Seconds()}})
-
-	direct, through = pairVia(b.options(50), 1)
-	ratio := through.RPS / direct.RPS
-	rows = append(rows, row{Scenario: names[1], Verdict: info,
-		Measured: "do-nothing proxy, 50 conns: " + fmtRPS(through.RPS), Baseline: "fake directly: " + fmtRPS(direct.RPS),
-		Target: fmtPct(ratio) + " of direct (reference for chat-throughput)",
-		Values: map[string]float64{"ratio": ratio}})
-
-	opts := b.options(1)
-	opts.Stream = true
-	opts.Duration *= streamTTFBTime
-	direct, through = pairVia(opts, 1)
-	added = through.TTFB.P50 - direct.TTFB.P50
-	rows = append(rows, row{Scenario: names[2], Verdict: info,
-		Measured: fmt.Sprintf("first event via do-nothing proxy: p50 %s (%d streams)", fmtDur(through.TTFB.P50), through.TTFB.Count),
-		Baseline: "fake directly: p50 " + fmtDur(direct.TTFB.P50),
-		Target:   "added " + fmtMs(added) + " (reference for chat-stream)",
-		Values:   map[string]float64{"added_ttfb_p50_s": added.Seconds()}})
-	return rows
+func floorLatencyRow(name string, direct, viaFloor load.Result, upstream, judged string) row {
+	added := viaFloor.Latency.P50 - direct.Latency.P50
+	return row{Scenario: name, Verdict: info,
+		Measured: "do-nothing hop, 1 conn: " + latencies(viaFloor), Baseline: upstream + ": " + latencies(direct),
+		Target: "added p50 " + fmtMs(added) + " (reference for " + judged + ")",
+		Values: map[string]float64{"added_p50_s": added.Seconds()}}
 }
 
-// runProxyFloor measures a floor proxy in front of the backend as
-// proxy-stream measures the frontend: the first event of a streamed chat.
-func (b *bench) runProxyFloor(ctx context.Context) []row {
-	const name = "floor-proxy-stream"
-	if why := b.gatewayMissing(ctx); why != "" {
-		return []row{skipRow(name, why)}
-	}
-	floor, err := b.ensureFloor(ctx, b.backend)
-	if err != nil {
-		return []row{errorRow(name, err)}
-	}
-	token := b.users[0].tokens.AccessToken
-	opts := b.options(1)
-	opts.Stream = true
-	opts.Duration *= streamTTFBTime
-	direct, through := load.Compare(ctx, opts, compareRounds,
-		func(int) load.Worker { return b.viaBackend(0, proxyStreamWords, true) },
-		func(int) load.Worker {
-			return chatWorker{request: postWith(floor.url+"/ai/chat", token, chatBody(proxyStreamWords, true)), stream: true}
-		})
-	added := through.TTFB.P50 - direct.TTFB.P50
-	return []row{{Scenario: name, Verdict: info,
-		Measured: fmt.Sprintf("first event via do-nothing proxy: p50 %s (%d streams)", fmtDur(through.TTFB.P50), through.TTFB.Count),
-		Baseline: "backend directly: p50 " + fmtDur(direct.TTFB.P50),
-		Target:   "added " + fmtMs(added) + " (reference for proxy-stream)",
-		Values:   map[string]float64{"added_ttfb_p50_s": added.Seconds()}}}
+func floorThroughputRow(name string, direct, viaFloor load.Result) row {
+	ratio := viaFloor.RPS / direct.RPS
+	return row{Scenario: name, Verdict: info,
+		Measured: "do-nothing hop, 50 conns: " + fmtRPS(viaFloor.RPS) + errorsOf(viaFloor), Baseline: "fake directly: " + fmtRPS(direct.RPS),
+		Target: fmtPct(ratio) + " of direct (reference for chat-throughput)",
+		Values: map[string]float64{"rps": viaFloor.RPS, "ratio": ratio}}
+}
+
+func floorStreamRow(name string, direct, viaFloor load.Result, upstream, judged string) row {
+	added := viaFloor.TTFB.P50 - direct.TTFB.P50
+	return row{Scenario: name, Verdict: info,
+		Measured: fmt.Sprintf("first event via do-nothing hop: p50 %s (%d streams)", fmtDur(viaFloor.TTFB.P50), viaFloor.TTFB.Count) +
+			errorsOf(viaFloor),
+		Baseline: upstream + ": p50 " + fmtDur(direct.TTFB.P50),
+		Target:   "added " + fmtMs(added) + " (reference for " + judged + ")",
+		Values:   map[string]float64{"added_ttfb_p50_s": added.Seconds()}}
 }

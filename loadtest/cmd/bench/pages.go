@@ -56,7 +56,7 @@ func (b *bench) runPageRender(ctx context.Context) []row {
 // session) and at the backend (a bearer token for the baseline).
 func (b *bench) adminSessions(ctx context.Context, f *frontendState) (*frontendState, string, error) {
 	creds := &user{email: adminEmail, password: adminPassword}
-	browser := &frontendState{proc: f.proc}
+	browser := &frontendState{proc: f.proc, client: f.client}
 	if err := browser.signIn(ctx, creds); err != nil {
 		return nil, "", fmt.Errorf("admin sign-in through the frontend: %w", err)
 	}

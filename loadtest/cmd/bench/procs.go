@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/duckgate/duckgate/loadtest/load"
 )
 
 // The binaries under test and where each is built from (module directory,
@@ -122,7 +124,8 @@ func (p *proc) pid() int { return p.cmd.Process.Pid }
 // waitHTTP polls path every 2ms until it answers 200; it fails after
 // timeout, or at once when the process exits.
 func (p *proc) waitHTTP(ctx context.Context, path string, timeout time.Duration) error {
-	client := &http.Client{Timeout: time.Second}
+	client := &http.Client{Timeout: time.Second, Transport: load.NewTransport(1)}
+	defer client.CloseIdleConnections()
 	deadline := time.Now().Add(timeout)
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.url+path, nil)
