@@ -82,7 +82,7 @@ const (
 	AuditEmailChange    = "user.email_changed"
 	AuditRoleChange     = "admin.role_changed"
 	AuditUserDeleted    = "admin.user_deleted"
-	AuditTokensPurged   = "admin.tokens_purged"
+	AuditTokensPurged   = "admin.tokens_purged" //nolint:gosec // an audit action name, not a credential
 	AuditUserCreated    = "admin.user_created"
 	AuditBackup         = "admin.backup"
 )

@@ -51,6 +51,7 @@ func newAIServer(t *testing.T, opts fakeopenrouter.Options, extra ...string) (*t
 }
 
 func TestAIWithoutKeyAnswers503AndTheRestWorks(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	user, _ := ts.newUser("nokey@example.com")
 	ctx := context.Background()
@@ -95,6 +96,7 @@ func TestAIWithoutKeyAnswers503AndTheRestWorks(t *testing.T) {
 }
 
 func TestModelsMergeCatalogueFilterAndAreFetchedOnce(t *testing.T) {
+	t.Parallel()
 	ts, fake := newAIServer(t, fakeopenrouter.Options{})
 	user, _ := ts.newUser("models@example.com")
 	ctx := context.Background()
@@ -149,6 +151,7 @@ func TestModelsMergeCatalogueFilterAndAreFetchedOnce(t *testing.T) {
 }
 
 func TestChatAnswersAndValidates(t *testing.T) {
+	t.Parallel()
 	ts, fake := newAIServer(t, fakeopenrouter.Options{})
 	user, userID := ts.newUser("chat@example.com")
 	ctx := context.Background()
@@ -193,6 +196,7 @@ func TestChatAnswersAndValidates(t *testing.T) {
 }
 
 func TestChatStreamArrivesIncrementally(t *testing.T) {
+	t.Parallel()
 	const delay = 40 * time.Millisecond
 	ts, _ := newAIServer(t, fakeopenrouter.Options{ChunkDelay: delay})
 	user, _ := ts.newUser("stream@example.com")
@@ -239,6 +243,7 @@ func TestChatStreamArrivesIncrementally(t *testing.T) {
 }
 
 func TestChatStreamHeadersAndClientDisconnectCancelsUpstream(t *testing.T) {
+	t.Parallel()
 	ts, fake := newAIServer(t, fakeopenrouter.Options{ChunkDelay: 150 * time.Millisecond})
 	token := tokenOf(t, ts, "leaver@example.com")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -280,6 +285,7 @@ func TestChatStreamHeadersAndClientDisconnectCancelsUpstream(t *testing.T) {
 }
 
 func TestChatStreamReportsAnUpstreamErrorMidStream(t *testing.T) {
+	t.Parallel()
 	ts, _ := newAIServer(t, fakeopenrouter.Options{})
 	user, _ := ts.newUser("midstream@example.com")
 	stream, err := user.ChatStream(context.Background(), api.ChatRequest{Messages: []api.ChatMessage{{Role: "user", Content: "[fake-fail:error-mid-stream] go"}}})
@@ -308,6 +314,7 @@ func TestChatStreamReportsAnUpstreamErrorMidStream(t *testing.T) {
 }
 
 func TestGenerateTextSendsTheSystemPrompt(t *testing.T) {
+	t.Parallel()
 	ts, fake := newAIServer(t, fakeopenrouter.Options{})
 	user, _ := ts.newUser("text@example.com")
 	ctx := context.Background()
@@ -338,6 +345,7 @@ func TestGenerateTextSendsTheSystemPrompt(t *testing.T) {
 }
 
 func TestGenerateImageThroughChatAndTheImagesEndpoint(t *testing.T) {
+	t.Parallel()
 	ts, fake := newAIServer(t, fakeopenrouter.Options{})
 	user, _ := ts.newUser("images@example.com")
 	ctx := context.Background()
@@ -380,6 +388,7 @@ func TestGenerateImageThroughChatAndTheImagesEndpoint(t *testing.T) {
 }
 
 func TestUpstreamFailuresMapToGatewayStatuses(t *testing.T) {
+	t.Parallel()
 	ts, _ := newAIServer(t, fakeopenrouter.Options{})
 	user, _ := ts.newUser("failures@example.com")
 	ctx := context.Background()
@@ -412,6 +421,7 @@ func TestUpstreamFailuresMapToGatewayStatuses(t *testing.T) {
 }
 
 func TestHangingUpstreamTimesOutWith504(t *testing.T) {
+	t.Parallel()
 	ts, _ := newAIServer(t, fakeopenrouter.Options{}, "AI_TIMEOUT", "1s")
 	user, _ := ts.newUser("hang@example.com")
 	start := time.Now()
@@ -425,6 +435,7 @@ func TestHangingUpstreamTimesOutWith504(t *testing.T) {
 }
 
 func TestTheKeyGoesUpstreamAndNeverComesBack(t *testing.T) {
+	t.Parallel()
 	fake, url := newFake(t, fakeopenrouter.Options{})
 	ts := newTestServer(t, aiEnv(url))
 	seen := &capture{}
@@ -467,6 +478,7 @@ func TestTheKeyGoesUpstreamAndNeverComesBack(t *testing.T) {
 }
 
 func TestVideoValidationAndImages(t *testing.T) {
+	t.Parallel()
 	ts, fake := newAIServer(t, fakeopenrouter.Options{})
 	user, _ := ts.newUser("frames@example.com")
 	ctx := context.Background()
@@ -540,6 +552,7 @@ func TestVideoValidationAndImages(t *testing.T) {
 }
 
 func TestVideoJobsFromSubmitToDownloadAcrossARestart(t *testing.T) {
+	t.Parallel()
 	fake, url := newFake(t, fakeopenrouter.Options{VideoPolls: 1})
 	dir := t.TempDir()
 	b := startBackend(t, dir, aiEnv(url))
@@ -615,6 +628,7 @@ func TestVideoJobsFromSubmitToDownloadAcrossARestart(t *testing.T) {
 }
 
 func TestVideoPollsAreRateLimitedPerJob(t *testing.T) {
+	t.Parallel()
 	ts, fake := newAIServer(t, fakeopenrouter.Options{VideoPolls: 1000})
 	user, _ := ts.newUser("poller@example.com")
 	ctx := context.Background()
@@ -645,6 +659,7 @@ func TestVideoPollsAreRateLimitedPerJob(t *testing.T) {
 }
 
 func TestUsageIsRecordedAndReported(t *testing.T) {
+	t.Parallel()
 	ts, _ := newAIServer(t, fakeopenrouter.Options{})
 	user, userID := ts.newUser("usage@example.com")
 	ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 )
 
 func TestRegisterNormalisesAndValidates(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
 	u, err := ts.anon.Register(ctx, api.RegisterRequest{Email: "  Mixed.Case@Example.COM ", Password: "long-enough"})
@@ -48,6 +49,7 @@ func TestRegisterNormalisesAndValidates(t *testing.T) {
 }
 
 func TestConcurrentRegistrationOfOneEmailSucceedsOnce(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	var wg sync.WaitGroup
 	var created, conflicts atomic.Int32
@@ -72,6 +74,7 @@ func TestConcurrentRegistrationOfOneEmailSucceedsOnce(t *testing.T) {
 }
 
 func TestLoginAnswersTheSameForUnknownEmailAndWrongPassword(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ts.register("known@example.com", "right-password")
 	_, errUnknown := ts.anon.Login(context.Background(), api.LoginRequest{Email: "unknown@example.com", Password: "whatever-pw"})
@@ -83,6 +86,7 @@ func TestLoginAnswersTheSameForUnknownEmailAndWrongPassword(t *testing.T) {
 }
 
 func TestLoginAcceptsTheOAuth2PasswordForm(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ts.register("form@example.com", "form-password")
 	form := url.Values{"grant_type": {"password"}, "username": {"form@example.com"}, "password": {"form-password"}}
@@ -96,6 +100,7 @@ func TestLoginAcceptsTheOAuth2PasswordForm(t *testing.T) {
 }
 
 func TestRepeatedFailedLoginsAreThrottled(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, map[string]string{"LOGIN_MAX_FAILURES": "3", "LOGIN_LOCKOUT": "1m"})
 	ts.register("victim@example.com", "right-password")
 	ctx := context.Background()
@@ -119,6 +124,7 @@ func TestRepeatedFailedLoginsAreThrottled(t *testing.T) {
 }
 
 func TestRefreshRotatesAndReuseRevokesTheSession(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, map[string]string{"REFRESH_REUSE_GRACE": "0"})
 	ts.register("rot@example.com", "rot-password")
 	ctx := context.Background()
@@ -148,6 +154,7 @@ func TestRefreshRotatesAndReuseRevokesTheSession(t *testing.T) {
 // last token again after the restart. Within REFRESH_REUSE_GRACE that is a
 // retry, not theft: the session goes on, the unused successor is revoked.
 func TestARefreshRetriedAfterARestartKeepsTheSession(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ts, stop := serveTestApp(t, newTestAppAt(t, dir, nil))
 	ts.register("retry@example.com", "retry-password")
@@ -180,6 +187,7 @@ func TestARefreshRetriedAfterARestartKeepsTheSession(t *testing.T) {
 }
 
 func TestLogoutEndsTheSessionAndItsAccessTokens(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ts.register("out@example.com", "out-password")
 	ctx := context.Background()
@@ -197,6 +205,7 @@ func TestLogoutEndsTheSessionAndItsAccessTokens(t *testing.T) {
 }
 
 func TestAccessTokenIsCheckedStrictly(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	_, pair := ts.loginPair(testAdminEmail, testAdminPassword)
 	parts := strings.Split(pair.AccessToken, ".")
@@ -223,6 +232,7 @@ func TestAccessTokenIsCheckedStrictly(t *testing.T) {
 }
 
 func TestJWKSPublishesTheVerificationKey(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	set, err := ts.anon.JWKS(context.Background())
 	if err != nil {
@@ -234,6 +244,7 @@ func TestJWKSPublishesTheVerificationKey(t *testing.T) {
 }
 
 func TestMalformedRequestsGetClearProblems(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	big := `{"email":"a@example.com","password":"` + strings.Repeat("x", 1<<20) + `"}`
 	for _, tc := range []struct {
@@ -267,6 +278,7 @@ func TestMalformedRequestsGetClearProblems(t *testing.T) {
 }
 
 func TestHostileStringsAreStoredVerbatimOrRefused(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
 	hostile := []string{

@@ -16,7 +16,7 @@ import (
 // benchApp is a backend router on a real DuckDB file with one signed-in user.
 func benchApp(b *testing.B) (http.Handler, *api.TokenPair) {
 	b.Helper()
-	a := newTestApp(b, map[string]string{"LOG_LEVEL": "error"})
+	a := newTestApp(b, map[string]string{"LOG_LEVEL": "error", realHashing: "1"}) // BenchmarkLogin measures the real hash
 	srv := httptest.NewServer(a.router)
 	b.Cleanup(srv.Close)
 	c := client.New(srv.URL)

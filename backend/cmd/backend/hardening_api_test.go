@@ -32,6 +32,7 @@ func (ts *testServer) loginFrom(ip, email, password string) int {
 // elsewhere. Only a spread of failures much larger than one address's
 // locks the email everywhere.
 func TestALockOutStopsTheGuesserNotTheOwner(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, map[string]string{"LOGIN_MAX_FAILURES": "3", "TRUSTED_PROXIES": "127.0.0.1"})
 	ts.register("owner@example.com", "owner-password")
 	for i := range 3 {
@@ -57,6 +58,7 @@ func TestALockOutStopsTheGuesserNotTheOwner(t *testing.T) {
 // TestForwardedForCountsOnlyFromTrustedProxies: without TRUSTED_PROXIES a
 // client rotating X-Forwarded-For is still one address.
 func TestForwardedForCountsOnlyFromTrustedProxies(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, map[string]string{"LOGIN_MAX_FAILURES": "3"})
 	ts.register("owner@example.com", "owner-password")
 	for i := range 3 {
@@ -68,6 +70,7 @@ func TestForwardedForCountsOnlyFromTrustedProxies(t *testing.T) {
 }
 
 func TestAdminsSeeAndLiftLockouts(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, map[string]string{"LOGIN_MAX_FAILURES": "2", "TRUSTED_PROXIES": "127.0.0.1"})
 	ts.register("owner@example.com", "owner-password")
 	for range 2 {
@@ -103,6 +106,7 @@ func TestAdminsSeeAndLiftLockouts(t *testing.T) {
 // TestWrongCurrentPasswordsAreThrottled: PUT /users/me is not a password
 // oracle for whoever holds an access token.
 func TestWrongCurrentPasswordsAreThrottled(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, map[string]string{"LOGIN_MAX_FAILURES": "3"})
 	c, _ := ts.newUser("held@example.com")
 	ctx := context.Background()
@@ -125,7 +129,9 @@ func TestWrongCurrentPasswordsAreThrottled(t *testing.T) {
 // old password against the owner changing it: once the change is done, no
 // session made with the old password may work.
 func TestSignInsInFlightDoNotSurviveAPasswordChange(t *testing.T) {
-	ts := newTestServer(t, map[string]string{"LOGIN_MAX_FAILURES": "1000"})
+	t.Parallel()
+	// Real hashing: the race needs sign-ins that take tens of milliseconds.
+	ts := newTestServer(t, map[string]string{"LOGIN_MAX_FAILURES": "1000", realHashing: "1"})
 	owner, _ := ts.newUser("racer@example.com")
 	ctx := context.Background()
 	old := "password-racer@example.com"
@@ -163,6 +169,7 @@ func TestSignInsInFlightDoNotSurviveAPasswordChange(t *testing.T) {
 // byte at a time gets 408 and loses the connection, instead of holding it
 // for as long as it likes.
 func TestATrickledBodyIsCutOff(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, map[string]string{"BODY_READ_TIMEOUT": "300ms"})
 	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
 	if err != nil {
@@ -200,6 +207,7 @@ func TestATrickledBodyIsCutOff(t *testing.T) {
 // TestALongStreamOutlivesTheBodyDeadline: the deadline bounds reading the
 // body only; the streamed answer that follows may take much longer.
 func TestALongStreamOutlivesTheBodyDeadline(t *testing.T) {
+	t.Parallel()
 	ts, _ := newAIServer(t, fakeopenrouter.Options{ChunkDelay: 40 * time.Millisecond}, "BODY_READ_TIMEOUT", "100ms")
 	user, _ := ts.newUser("long@example.com")
 	stream, err := user.ChatStream(context.Background(), api.ChatRequest{Messages: []api.ChatMessage{{Role: "user", Content: "tell me a long story"}}})

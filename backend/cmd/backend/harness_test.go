@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/duckgate/duckgate/backend/internal/auth"
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/httpapi"
 	"github.com/duckgate/duckgate/backend/internal/openapi"
@@ -59,6 +60,15 @@ func docValidator(t testing.TB) *openapi.Validator {
 	return validator
 }
 
+// cheapHashing keeps argon2id's shape at a fraction of its cost: the tests
+// sign in hundreds of times, and under the race detector the production
+// parameters made hashing most of the suite's time.
+var cheapHashing = auth.PasswordParams{MemoryKiB: 256, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+// realHashing, set in a test's env, assembles the backend with the
+// production parameters (for tests whose point is a sign-in's duration).
+const realHashing = "TEST_PRODUCTION_PASSWORD_HASHING"
+
 // newTestApp assembles a backend on a fresh DuckDB file without serving it.
 func newTestApp(t testing.TB, env map[string]string) *testApp {
 	t.Helper()
@@ -89,7 +99,11 @@ func newTestAppAt(t testing.TB, dir string, env map[string]string) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := assemble(ctx, cfg, st, logger)
+	hashing := cheapHashing
+	if env[realHashing] != "" {
+		hashing = auth.DefaultPasswordParams
+	}
+	a, err := assemble(ctx, cfg, st, logger, hashing)
 	if err != nil {
 		st.Close()
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 // The probe gives up on a server that accepts and never answers, within
 // its own bound, without the caller's context having a deadline.
 func TestHealthcheckGivesUpOnASilentServer(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -57,6 +57,7 @@ func servedDocument(t *testing.T, ts *testServer) []documentedOp {
 // TestRouterAndDocumentAgree fails when a served route is missing from the
 // OpenAPI document or the document names a route that is not served.
 func TestRouterAndDocumentAgree(t *testing.T) {
+	t.Parallel()
 	a := newTestApp(t, nil)
 	engine, ok := a.router.(*gin.Engine)
 	if !ok {
@@ -100,6 +101,7 @@ func TestRouterAndDocumentAgree(t *testing.T) {
 // (403 exactly on admin operations), and, where it takes a body, with one
 // byte over its documented limit (413) and with exactly the limit (not 413).
 func TestEveryOperationEnforcesItsDocumentedAccessAndBodyLimit(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ts.newUser("plain@example.com")
 	_, userPair := ts.loginPair("plain@example.com", "password-plain@example.com")

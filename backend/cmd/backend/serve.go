@@ -49,7 +49,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	defer st.Close()
 
-	app, err := assemble(ctx, cfg, st, logger)
+	app, err := assemble(ctx, cfg, st, logger, auth.DefaultPasswordParams)
 	if err != nil {
 		return err
 	}
@@ -129,12 +129,13 @@ type app struct {
 }
 
 // assemble builds services and the router from configuration and a store.
-func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.Logger) (*app, error) {
+// Passwords are hashed with hashing (production: auth.DefaultPasswordParams).
+func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.Logger, hashing auth.PasswordParams) (*app, error) {
 	tokens, err := loadTokens(cfg)
 	if err != nil {
 		return nil, err
 	}
-	hasher := auth.NewHasher(auth.DefaultPasswordParams, runtime.NumCPU())
+	hasher := auth.NewHasher(hashing, runtime.NumCPU())
 	authSvc := auth.NewService(st, hasher, tokens, auth.Config{RefreshTTL: cfg.RefreshTokenTTL, RefreshGrace: cfg.RefreshReuseGrace,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginLockout: cfg.LoginLockout})
 	usersSvc := users.NewService(st, hasher, authSvc)

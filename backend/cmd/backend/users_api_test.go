@@ -13,6 +13,7 @@ import (
 func ptr[T any](v T) *T { return &v }
 
 func TestUpdateMeNeedsTheCurrentPassword(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
 	me, _ := ts.newUser("self@example.com")
@@ -39,6 +40,7 @@ func TestUpdateMeNeedsTheCurrentPassword(t *testing.T) {
 }
 
 func TestPasswordChangeSignsOutOtherSessions(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
 	ts.register("pw@example.com", "old-password")
@@ -63,6 +65,7 @@ func TestPasswordChangeSignsOutOtherSessions(t *testing.T) {
 }
 
 func TestSessionsCanBeListedAndEnded(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
 	ts.register("multi@example.com", "multi-password")
@@ -116,6 +119,7 @@ func TestSessionsCanBeListedAndEnded(t *testing.T) {
 }
 
 func TestAdminsListAndSearchUsers(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
 	for _, e := range []string{"alpha@example.com", "beta@example.com", "gamma@corp.example", "delta@corp.example"} {
@@ -149,6 +153,7 @@ func TestAdminsListAndSearchUsers(t *testing.T) {
 }
 
 func TestRoleChangeAndDeletionApplyToTheNextRequest(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
 	bob, bobID := ts.newUser("bob@example.com")
@@ -191,6 +196,7 @@ func TestRoleChangeAndDeletionApplyToTheNextRequest(t *testing.T) {
 }
 
 func TestTheLastAdminCannotBeDemoted(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	_, err := ts.admin.SetRole(context.Background(), ts.adminID, api.RoleUser)
 	p := wantStatus(t, err, 409)
@@ -200,6 +206,7 @@ func TestTheLastAdminCannotBeDemoted(t *testing.T) {
 }
 
 func TestAdminStatsHealthAndPurge(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
 	ts.register("s1@example.com", "password-1")
@@ -240,6 +247,7 @@ func TestAdminStatsHealthAndPurge(t *testing.T) {
 }
 
 func TestEveryResponseCarriesARequestID(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	_, h, _ := ts.do("GET", "/healthz", "", "", "X-Request-ID", "trace-me-123")
 	if h.Get("X-Request-ID") != "trace-me-123" {
@@ -258,6 +266,7 @@ func TestEveryResponseCarriesARequestID(t *testing.T) {
 }
 
 func TestCORSAllowsOnlyConfiguredOrigins(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, map[string]string{"CORS_ORIGINS": "https://app.example.com"})
 	_, h, _ := ts.do("GET", "/healthz", "", "", "Origin", "https://app.example.com")
 	if h.Get("Access-Control-Allow-Origin") != "https://app.example.com" {
@@ -274,6 +283,7 @@ func TestCORSAllowsOnlyConfiguredOrigins(t *testing.T) {
 }
 
 func TestOperationalEndpoints(t *testing.T) {
+	t.Parallel()
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
 	if h, err := ts.anon.Readyz(ctx); err != nil || h.Status != "ok" || h.Checks["duckdb"] != "ok" {

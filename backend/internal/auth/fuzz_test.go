@@ -102,7 +102,7 @@ func FuzzDecodeHashAcceptsOnlyBoundedHashes(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if p.MemoryKiB > 4<<20 || p.Time > 64 || p.Threads > 255 || len(key) > maxKeyLen || len(key) < 16 || len(salt) < 8 {
+		if p.MemoryKiB > 4<<20 || p.Time > 64 || p.Threads == 0 || len(key) > maxKeyLen || len(key) < 16 || len(salt) < 8 {
 			t.Fatalf("accepted unbounded parameters %+v (salt %d, key %d bytes) from %q", p, len(salt), len(key), encoded)
 		}
 		re := encodeHash(p, salt, key)

@@ -255,13 +255,13 @@ func throttleLocks(t *testing.T, e *env) {
 
 func throttleConcurrent(t *testing.T, e *env) {
 	rules := throttleRules("bob@example.com", "192.0.2.2")
-	var locks atomic.Int32
+	var locks atomic.Int64
 	concurrently(20, func(int) {
 		locked, err := e.s.RecordFailures(e.ctx, rules)
 		if err != nil {
 			t.Error(err)
 		}
-		locks.Add(int32(len(locked)))
+		locks.Add(int64(len(locked)))
 	})
 	// 20 failures: the pair locks at the 3rd, the email at the 10th; each
 	// lock is reported once, and no failure is lost.
