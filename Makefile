@@ -6,6 +6,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GO_BUILD := go build -trimpath -ldflags "$(LDFLAGS)"
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(CURDIR)/bin/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 .PHONY: build build-backend build-frontend build-fake run run-fake-ai test test-deps test-deploy lint bench vendor images
 
@@ -39,12 +41,13 @@ run-fake-ai: build-fake
 	OPENROUTER_BASE_URL=http://127.0.0.1:8090/api/v1 OPENROUTER_API_KEY=fake-key $(MAKE) --no-print-directory run
 
 # Installs what the tests need on a fresh machine (Chromium for the browser
-# tests), then runs every module's tests.
-test: test-deps
+# tests, the pinned linter), lints, then runs every module's tests under
+# the race detector.
+test: test-deps lint
 	@for m in $(MODULES); do \
 		[ -d $$m ] || continue; \
-		echo "== go test $$m"; \
-		(cd $$m && go test -count=1 ./...) || exit 1; \
+		echo "== go test -race $$m"; \
+		(cd $$m && go test -race -count=1 ./...) || exit 1; \
 	done
 
 test-deps:
@@ -73,6 +76,17 @@ vendor:
 	frontend/internal/web/static/vendor/refresh.sh
 	backend/internal/openapi/assets/refresh.sh
 
-lint:
-	@test -z "$$(gofmt -l $(MODULES))" || { gofmt -l $(MODULES); exit 1; }
-	@for m in $(MODULES); do (cd $$m && go vet ./...) || exit 1; done
+# gofmt, then golangci-lint (govet, staticcheck, errcheck, gosec, forbidigo
+# and more: .golangci.yml) on every module, at the pinned version.
+lint: $(GOLANGCI_LINT)
+	@test -z "$$(gofmt -l $(MODULES))" || { echo "gofmt would change:"; gofmt -l $(MODULES); exit 1; }
+	@for m in $(MODULES); do \
+		echo "== golangci-lint $$m"; \
+		(cd $$m && $(GOLANGCI_LINT) run --config ../.golangci.yml ./...) || exit 1; \
+	done
+
+$(GOLANGCI_LINT):
+	@echo "== installing golangci-lint $(GOLANGCI_LINT_VERSION)"
+	@mkdir -p $(dir $@)
+	GOBIN=$(CURDIR)/bin/tools go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(CURDIR)/bin/tools/golangci-lint $@
