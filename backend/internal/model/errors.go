@@ -49,6 +49,25 @@ var (
 	ErrNoImage          = errors.New("the AI provider answered without an image")
 )
 
+// The workspace.
+var (
+	ErrConversationNotFound = errors.New("no such conversation")
+	ErrMessageNotFound      = errors.New("no such message")
+	ErrImageNotFound        = errors.New("no such image")
+	ErrNothingToRegenerate  = errors.New("the conversation has no answer to regenerate")
+	ErrConversationChanged  = errors.New("the conversation changed meanwhile")
+)
+
+// ImageQuotaError refuses an image generation when the owner's stored
+// images already take their quota.
+type ImageQuotaError struct {
+	Used, Quota int64
+}
+
+func (e *ImageQuotaError) Error() string {
+	return fmt.Sprintf("image storage full: %d of %d bytes used", e.Used, e.Quota)
+}
+
 // LockedOutError refuses a sign-in after too many failures.
 type LockedOutError struct {
 	RetryAfter time.Duration

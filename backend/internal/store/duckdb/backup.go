@@ -33,7 +33,7 @@ const BackupFile = "app.duckdb"
 const ManifestFile = "manifest.json"
 
 // backupTables are the tables whose rows a manifest counts.
-var backupTables = []string{"users", "refresh_tokens", "audit_log", "ai_usage", "video_jobs"}
+var backupTables = []string{"users", "refresh_tokens", "audit_log", "ai_usage", "video_jobs", "login_throttle", "conversations", "messages", "images"}
 
 // Manifest is what a backup says about itself; restore checks it.
 type Manifest struct {

@@ -178,7 +178,8 @@ func (s *Store) SetRole(ctx context.Context, id uuid.UUID, role string, audit *m
 	return out, err
 }
 
-// DeleteUser removes a user and revokes all their sessions.
+// DeleteUser removes a user, revokes all their sessions and deletes their
+// conversations and images.
 func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *model.Audit) error {
 	return s.write(ctx, func(t *Tx) error {
 		u, err := scanUser(t.queryRow(t.st.userByID, id))
@@ -193,6 +194,13 @@ func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *model.Audit
 		}
 		if _, err := t.exec(t.st.deleteUser, id); err != nil {
 			return fmt.Errorf("store: delete user: %w", err)
+		}
+		// What is theirs goes with them: conversations, messages, images.
+		if err := t.deleteConversations("user_id", id); err != nil {
+			return err
+		}
+		if _, err := t.conn.ExecContext(t.ctx, "DELETE FROM images WHERE user_id = ?", id); err != nil {
+			return fmt.Errorf("store: delete images: %w", err)
 		}
 		if err := t.audit(audit); err != nil {
 			return err

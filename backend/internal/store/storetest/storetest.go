@@ -63,6 +63,19 @@ type Store interface {
 	Lockouts(ctx context.Context) ([]model.Lockout, error)
 	LiftLockout(ctx context.Context, key string, audit *model.Audit) error
 
+	CreateConversation(ctx context.Context, c model.Conversation) error
+	Conversation(ctx context.Context, user, id uuid.UUID) (model.Conversation, []model.Message, error)
+	ListConversations(ctx context.Context, f model.ConversationFilter) (model.ConversationPage, error)
+	UpdateConversation(ctx context.Context, user, id uuid.UUID, change model.ConversationChange) (model.Conversation, error)
+	DeleteConversation(ctx context.Context, user, id uuid.UUID) error
+	ReplaceMessages(ctx context.Context, user, id uuid.UUID, count, from int, msgs []model.Message, title string) error
+	WorkspaceCounts(ctx context.Context) (model.WorkspaceCounts, error)
+	SaveImages(ctx context.Context, imgs []model.StoredImage) error
+	Images(ctx context.Context, user uuid.UUID, limit, offset int) ([]model.StoredImage, int, error)
+	Image(ctx context.Context, id uuid.UUID) (model.StoredImage, error)
+	DeleteImage(ctx context.Context, user, id uuid.UUID) error
+	ImageBytes(ctx context.Context, user uuid.UUID) (int64, error)
+
 	Ping(ctx context.Context) (time.Duration, error)
 }
 
