@@ -7,6 +7,8 @@ type Stats struct {
 	Users         UserStats  `json:"users"`
 	RefreshTokens TokenStats `json:"refresh_tokens"`
 	AI            AIStats    `json:"ai"`
+	// Workspace counts kept conversations and images (never their contents).
+	Workspace WorkspaceStats `json:"workspace"`
 }
 
 // UserStats counts users.

@@ -137,6 +137,10 @@ type ImageRequest struct {
 // Image is one generated image; URL may be a data: URL.
 type Image struct {
 	URL string `json:"url"`
+	// ID and ContentURL name the kept copy (GET /generate/image/{id}/content)
+	// when the image was stored for the caller.
+	ID         string `json:"id,omitempty"`
+	ContentURL string `json:"content_url,omitempty"`
 }
 
 // ImageResponse is the body answered by POST /generate/image.

@@ -41,7 +41,12 @@ type ChatStream struct {
 // *api.Problem errors, as for every other call.
 func (c *Client) ChatStream(ctx context.Context, in api.ChatRequest) (*ChatStream, error) {
 	in.Stream = true
-	r, err := jsonRequest(http.MethodPost, "/ai/chat", nil, in)
+	return c.openStream(ctx, http.MethodPost, "/ai/chat", in)
+}
+
+// openStream sends a request whose answer is a chat event stream.
+func (c *Client) openStream(ctx context.Context, method, path string, in any) (*ChatStream, error) {
+	r, err := jsonRequest(method, path, nil, in)
 	if err != nil {
 		return nil, err
 	}

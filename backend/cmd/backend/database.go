@@ -15,6 +15,7 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/store/duckdb"
 	"github.com/duckgate/duckgate/backend/internal/users"
+	"github.com/duckgate/duckgate/backend/internal/workspace"
 )
 
 // database is everything the services need from storage: the union of the
@@ -25,6 +26,7 @@ type database interface {
 	users.Store
 	admin.Store
 	ai.Store
+	workspace.Store
 	// SchemaVersion is the schema the database is at; LatestSchema the one
 	// this binary knows (readiness compares them).
 	SchemaVersion(ctx context.Context) (int, error)

@@ -25,6 +25,7 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/httpapi"
 	"github.com/duckgate/duckgate/backend/internal/openapi"
 	"github.com/duckgate/duckgate/backend/internal/users"
+	"github.com/duckgate/duckgate/backend/internal/workspace"
 	"github.com/duckgate/duckgate/shared/logbuf"
 )
 
@@ -139,7 +140,8 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 	authSvc := auth.NewService(st, hasher, tokens, auth.Config{RefreshTTL: cfg.RefreshTokenTTL, RefreshGrace: cfg.RefreshReuseGrace,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginLockout: cfg.LoginLockout})
 	usersSvc := users.NewService(st, hasher, authSvc)
-	aiSvc := ai.NewFromConfig(cfg, st, logger, httpapi.StatusFor) // closed by app.close, after the server stopped
+	aiSvc := ai.NewFromConfig(cfg, st, logger, httpapi.Describe) // closed by app.close, after the server stopped
+	workspaceSvc := workspace.NewService(st, aiSvc, logger, nil)
 	adminSvc := admin.NewService(st, cfg.BackupDir, nil)
 
 	metrics, err := httpapi.NewMetrics(prometheus.NewRegistry(), st.metrics)
@@ -170,10 +172,11 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		Commit:           commit,
 		Docs:             docs,
 		Handlers: httpapi.Handlers{
-			Auth:  auth.NewHandler(authSvc, tokens),
-			Users: users.NewHandler(usersSvc),
-			Admin: admin.NewHandler(adminSvc),
-			AI:    ai.NewHandler(aiSvc),
+			Auth:      auth.NewHandler(authSvc, tokens),
+			Users:     users.NewHandler(usersSvc),
+			Admin:     admin.NewHandler(adminSvc),
+			AI:        ai.NewHandler(aiSvc),
+			Workspace: workspace.NewHandler(workspaceSvc),
 		},
 	})
 	if err != nil {
@@ -186,6 +189,7 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 	}
 	return &app{router: router, metrics: metrics.Handler(), auth: authSvc, close: func() {
 		stopBackups()
+		workspaceSvc.Close() // titles being written use the AI gateway
 		aiSvc.Close()
 	}}, nil
 }

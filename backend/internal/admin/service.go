@@ -24,6 +24,7 @@ type Store interface {
 	LiftLockout(ctx context.Context, key string, audit *model.Audit) error
 	AIStats(ctx context.Context, since time.Time) (model.AIStats, error)
 	UsageReport(ctx context.Context, since time.Time, groupBy string) ([]model.UsageRow, error)
+	WorkspaceCounts(ctx context.Context) (model.WorkspaceCounts, error)
 	Backup(ctx context.Context, parent string) (model.Backup, error)
 	PruneBackups(ctx context.Context, parent string, keep int) error
 	AppendAudit(ctx context.Context, a *model.Audit) error
@@ -78,6 +79,11 @@ func (s *Service) Stats(ctx context.Context) (api.Stats, error) {
 	if out.AI, err = s.aiStats(ctx); err != nil {
 		return api.Stats{}, err
 	}
+	w, err := s.store.WorkspaceCounts(ctx)
+	if err != nil {
+		return api.Stats{}, fmt.Errorf("admin: workspace counts: %w", err)
+	}
+	out.Workspace = api.WorkspaceStats{Conversations: w.Conversations, Messages: w.Messages, Images: w.Images, ImageBytes: w.ImageBytes}
 	s.cached, s.cachedAt = out, s.now()
 	return out, nil
 }

@@ -80,14 +80,28 @@ func (s *Service) complete(ctx context.Context, kind string, req openrouter.Chat
 	return out, nil
 }
 
+// StreamResult is what a streamed answer came to.
+type StreamResult struct {
+	Text  string // the content of every chunk that reached the client
+	Model string // the model that answered
+	// Complete is true when upstream finished the answer; false when the
+	// client went away or upstream failed mid-stream (the answer is cut
+	// short).
+	Complete bool
+}
+
 // StreamChat streams the answer to a conversation. emit writes one event's
 // data to the client (and flushes); StreamChat calls it for each upstream
 // event verbatim, then for "[DONE]". It returns an error without calling emit
 // when the stream could not begin (the caller answers a problem). Once
 // streaming, an upstream failure is emitted as {"error": {"code", "message"}}
 // before [DONE], and a client that went away (emit fails, or ctx ends) ends
-// the upstream request.
-func (s *Service) StreamChat(ctx context.Context, userID uuid.UUID, in api.ChatRequest, emit func(data []byte) error) error {
+// the upstream request. finished, when not nil, is told what the answer
+// came to once its usage record is committed and before [DONE] is written,
+// whether or not the stream completed; an error it returns reaches the
+// client as an error event.
+func (s *Service) StreamChat(ctx context.Context, userID uuid.UUID, in api.ChatRequest, emit func(data []byte) error,
+	finished func(StreamResult) error) error {
 	req, err := s.chatRequest(userID, in)
 	if err != nil {
 		return err
@@ -99,44 +113,59 @@ func (s *Service) StreamChat(ctx context.Context, userID uuid.UUID, in api.ChatR
 		return err
 	}
 	defer stream.Close()
+	if finished == nil {
+		finished = func(StreamResult) error { return nil }
+	}
 	generationID := ""
+	var text strings.Builder
+	result := func(complete bool) StreamResult {
+		return StreamResult{Text: text.String(), Model: modelOr(c.record.Model, req.Model), Complete: complete}
+	}
 	for {
 		event, err := stream.Next()
 		if errors.Is(err, io.EOF) {
 			c.finish(ctx, nil, stream.Usage(), generationID)
+			if err := finished(result(true)); err != nil {
+				s.emitFailure(err, emit)
+				return nil
+			}
 			_ = emit([]byte("[DONE]"))
 			return nil
 		}
 		if err != nil {
 			c.finish(ctx, err, stream.Usage(), generationID)
+			_ = finished(result(false)) // upstream's failure is what the client hears about
 			s.emitFailure(err, emit)
 			return nil
 		}
 		if generationID == "" {
 			generationID = event.Chunk.ID
+			if event.Chunk.Model != "" {
+				c.record.Model = event.Chunk.Model
+			}
 		}
 		if err := emit(event.Data); err != nil {
 			// The client is gone: closing the stream (deferred) cancels upstream.
 			c.finish(ctx, context.Canceled, stream.Usage(), generationID)
+			_ = finished(result(false)) // nobody to tell
 			return nil
 		}
+		text.WriteString(event.Chunk.Text())
 	}
 }
 
-// emitFailure tells a streaming client that upstream failed mid-stream,
-// unless the failure is the client leaving (nobody to tell).
+// emitFailure tells a streaming client that the answer failed after it
+// began (upstream failed mid-stream, or it could not be saved), unless the
+// failure is the client leaving (nobody to tell).
 func (s *Service) emitFailure(err error, emit func([]byte) error) {
-	var oe *openrouter.Error
-	if !errors.As(err, &oe) {
-		oe = &openrouter.Error{Message: "the AI provider failed", Cause: err}
-	}
-	if oe.Kind == openrouter.KindCanceled {
+	if oe, ok := errors.AsType[*openrouter.Error](err); ok && oe.Kind == openrouter.KindCanceled {
 		return
 	}
 	s.log.Warn("chat stream failed after it began", "err", err)
+	code, detail := s.opts.Describe(err)
 	data, _ := json.Marshal(struct {
 		Error api.StreamError `json:"error"`
-	}{api.StreamError{Code: s.opts.StatusOf(oe), Message: oe.Message}})
+	}{api.StreamError{Code: code, Message: detail}})
 	if emit(data) == nil {
 		_ = emit([]byte("[DONE]"))
 	}

@@ -1,7 +1,6 @@
 package ai
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -48,55 +47,8 @@ func (h *Handler) Chat(c *gin.Context) {
 		httpx.Respond(c, http.StatusOK, out, err)
 		return
 	}
-	if err := h.svc.StreamChat(c.Request.Context(), userID, in, eventWriter(c)); err != nil {
+	if err := h.svc.StreamChat(c.Request.Context(), userID, in, httpx.EventWriter(c), nil); err != nil {
 		httpx.Abort(c, err)
-	}
-}
-
-// eventWriter returns the emit function of a server-sent event stream: the
-// first event sends the headers, each event is written as data lines and
-// flushed at once, so tokens reach the client as upstream produces them.
-// Nothing between here and the connection buffers or compresses the body.
-func eventWriter(c *gin.Context) func(data []byte) error {
-	started := false
-	var event []byte // reused: one stream writes one event at a time
-	return func(data []byte) error {
-		if !started {
-			h := c.Writer.Header()
-			h.Set("Content-Type", "text/event-stream")
-			h.Set("Cache-Control", "no-cache")
-			h.Set("X-Accel-Buffering", "no")
-			c.Writer.WriteHeader(http.StatusOK)
-			started = true
-		}
-		event = appendEvent(event[:0], data)
-		_, err := c.Writer.Write(event)
-		if cap(event) > maxKeptEventBuffer {
-			event = nil // a rare huge event (an image) is not kept for the stream's life
-		}
-		if err != nil {
-			return err
-		}
-		c.Writer.Flush()
-		return c.Request.Context().Err()
-	}
-}
-
-// maxKeptEventBuffer is the largest event buffer a stream keeps between events.
-const maxKeptEventBuffer = 64 << 10
-
-// appendEvent appends data as one server-sent event: each of its lines as a
-// "data: " line, then the blank line that ends the event.
-func appendEvent(dst, data []byte) []byte {
-	for {
-		line, rest, more := bytes.Cut(data, []byte("\n"))
-		dst = append(dst, "data: "...)
-		dst = append(dst, line...)
-		dst = append(dst, '\n')
-		if !more {
-			return append(dst, '\n')
-		}
-		data = rest
 	}
 }
 
@@ -213,4 +165,48 @@ func copyFlushing(w gin.ResponseWriter, src io.Reader) error {
 func callerOf(c *gin.Context) Caller {
 	p := auth.PrincipalOf(c)
 	return Caller{UserID: p.UserID, IsAdmin: p.IsAdmin()}
+}
+
+// Images lists the caller's kept images (GET /generate/image).
+func (h *Handler) Images(c *gin.Context) {
+	limit, offset, err := httpx.Paging(c, 50, 200)
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	list, err := h.svc.Images(c.Request.Context(), auth.PrincipalOf(c).UserID, limit, offset)
+	httpx.Respond(c, http.StatusOK, list, err)
+}
+
+// ImageContent serves a kept image's bytes (GET /generate/image/{id}/content).
+func (h *Handler) ImageContent(c *gin.Context) {
+	img, err := h.svc.Image(c.Request.Context(), callerOf(c), c.Param("id"))
+	if err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	c.Header("Cache-Control", "private, max-age=31536000, immutable") // an id never changes its bytes
+	c.Header("Content-Disposition", `inline; filename="`+img.ID.String()+extensionOf(img.MediaType)+`"`)
+	c.Data(http.StatusOK, img.MediaType, img.Content)
+}
+
+// DeleteImage deletes a kept image (DELETE /generate/image/{id}).
+func (h *Handler) DeleteImage(c *gin.Context) {
+	if err := h.svc.DeleteImage(c.Request.Context(), auth.PrincipalOf(c).UserID, c.Param("id")); err != nil {
+		httpx.Abort(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func extensionOf(mediaType string) string {
+	switch mediaType {
+	case "image/png":
+		return ".png"
+	case "image/jpeg":
+		return ".jpg"
+	case "image/webp":
+		return ".webp"
+	}
+	return ""
 }

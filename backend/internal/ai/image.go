@@ -44,6 +44,9 @@ func (s *Service) GenerateImage(ctx context.Context, userID uuid.UUID, in api.Im
 		return api.ImageResponse{}, model.Invalid(model.Field("aspect_ratio",
 			fmt.Sprintf("%q is not offered by %s; allowed values: %s", in.AspectRatio, plan.model, strings.Join(plan.aspectRatios, ", "))))
 	}
+	if err := s.checkImageQuota(ctx, userID); err != nil {
+		return api.ImageResponse{}, err
+	}
 	c := s.startCall(userID, model.KindImage, plan.model)
 	var out api.ImageResponse
 	if plan.viaImagesEndpoint {
@@ -51,7 +54,15 @@ func (s *Service) GenerateImage(ctx context.Context, userID uuid.UUID, in api.Im
 	} else {
 		out, err = s.imageViaChat(ctx, c, plan, userID, in)
 	}
-	return out, err
+	if err != nil {
+		return out, err
+	}
+	// Upstream made (and billed) the images: keep them even if our client
+	// has gone.
+	if err := s.keepImages(context.WithoutCancel(ctx), userID, in.Prompt, out.Model, out.Images); err != nil {
+		return api.ImageResponse{}, err
+	}
+	return out, nil
 }
 
 // planImage checks that model makes images and decides how to ask it.

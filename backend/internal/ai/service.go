@@ -32,6 +32,12 @@ type Store interface {
 	VideoJobs(ctx context.Context, userID uuid.UUID, limit, offset int) ([]model.VideoJob, int, error)
 	UnfinishedVideoJobs(ctx context.Context, statuses ...string) ([]model.VideoJob, error)
 	UpdateVideoJob(ctx context.Context, j model.VideoJob) error
+
+	SaveImages(ctx context.Context, imgs []model.StoredImage) error
+	Images(ctx context.Context, user uuid.UUID, limit, offset int) ([]model.StoredImage, int, error)
+	Image(ctx context.Context, id uuid.UUID) (model.StoredImage, error)
+	DeleteImage(ctx context.Context, user, id uuid.UUID) error
+	ImageBytes(ctx context.Context, user uuid.UUID) (int64, error)
 }
 
 // Defaults of Options.
@@ -41,6 +47,7 @@ const (
 	DefaultPollerInterval   = 5 * time.Second
 	DefaultMaxImageBytes    = 5 << 20
 	DefaultMaxPendingRecord = 100_000
+	DefaultImageQuotaBytes  = 100 << 20
 )
 
 // Options configure the Service. Client nil means AI is not configured:
@@ -65,10 +72,13 @@ type Options struct {
 	// MaxImageBytes bounds the decoded size of a data: image given to
 	// /generate/video/from-image.
 	MaxImageBytes int
-	// StatusOf is the HTTP status a client gets for an error (the HTTP
-	// layer's error table): what usage records and stream error events
-	// carry. Without it every failure counts as 500.
-	StatusOf func(error) int
+	// ImageQuotaBytes bounds the bytes of generated images a user keeps.
+	ImageQuotaBytes int64
+	// Describe is what a client is told of an error: its status and public
+	// detail (the HTTP layer's error table). Usage records keep the status;
+	// a stream that fails after it began tells both in its error event.
+	// Without it every failure is a 500 with a generic detail.
+	Describe func(error) (status int, detail string)
 }
 
 // Service holds the gateway's rules.
@@ -98,8 +108,13 @@ func NewService(opts Options) *Service {
 	if opts.MaxImageBytes <= 0 {
 		opts.MaxImageBytes = DefaultMaxImageBytes
 	}
-	if opts.StatusOf == nil {
-		opts.StatusOf = func(error) int { return http.StatusInternalServerError }
+	if opts.ImageQuotaBytes <= 0 {
+		opts.ImageQuotaBytes = DefaultImageQuotaBytes
+	}
+	if opts.Describe == nil {
+		opts.Describe = func(error) (int, string) {
+			return http.StatusInternalServerError, "something went wrong on our side"
+		}
 	}
 	s := &Service{client: opts.Client, store: opts.Store, log: opts.Logger, now: opts.Now, opts: opts}
 	s.models = newCatalogCache(opts.Client, opts.ModelsTTL, opts.Now, opts.Logger)
@@ -164,7 +179,8 @@ func (c *call) finish(ctx context.Context, err error, usage *openrouter.Usage, g
 
 // failureStatus is the status a failed call answered and its kind.
 func (s *Service) failureStatus(err error) (status, kind string) {
-	status = strconv.Itoa(s.opts.StatusOf(err))
+	code, _ := s.opts.Describe(err)
+	status = strconv.Itoa(code)
 	if oe, ok := errors.AsType[*openrouter.Error](err); ok {
 		return status, oe.Kind.String()
 	}
@@ -177,8 +193,8 @@ func (s *Service) failureStatus(err error) (status, kind string) {
 // NewFromConfig builds the service the backend runs: an upstream client when
 // OPENROUTER_API_KEY is set (none otherwise: the AI endpoints answer 503),
 // the configured default models and the decoded-image limit.
-func NewFromConfig(cfg config.Config, st Store, logger *slog.Logger, statusOf func(error) int) *Service {
-	opts := Options{Store: st, Logger: logger, StatusOf: statusOf, DefaultTextModel: cfg.AIDefaultTextModel,
+func NewFromConfig(cfg config.Config, st Store, logger *slog.Logger, describe func(error) (int, string)) *Service {
+	opts := Options{Store: st, Logger: logger, Describe: describe, ImageQuotaBytes: cfg.ImageQuotaBytes, DefaultTextModel: cfg.AIDefaultTextModel,
 		DefaultImageModel: cfg.AIDefaultImageModel, DefaultVideoModel: cfg.AIDefaultVideoModel}
 	if cfg.OpenRouterAPIKey != "" {
 		opts.Client = openrouter.New(openrouter.Config{BaseURL: cfg.OpenRouterBaseURL, APIKey: cfg.OpenRouterAPIKey,

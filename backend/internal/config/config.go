@@ -41,6 +41,7 @@ type Config struct {
 	AIDefaultImageModel string
 	AIDefaultVideoModel string
 
+	ImageQuotaBytes int64
 	MaxBodyBytes    int64
 	BodyReadTimeout time.Duration
 	MaxImageBytes   int64
@@ -100,6 +101,7 @@ func (c *Config) fields() []field {
 		{Var{"AI_DEFAULT_TEXT_MODEL", "openai/gpt-4o-mini", "model for chat and text when a request names none", false}, nonEmpty(&c.AIDefaultTextModel)},
 		{Var{"AI_DEFAULT_IMAGE_MODEL", "google/gemini-2.5-flash-image", "model for images when a request names none", false}, nonEmpty(&c.AIDefaultImageModel)},
 		{Var{"AI_DEFAULT_VIDEO_MODEL", "google/veo-3.1", "model for videos when a request names none", false}, nonEmpty(&c.AIDefaultVideoModel)},
+		{Var{"IMAGE_QUOTA_BYTES", "104857600", "bytes of generated images each user keeps; generating more is refused until they delete some", false}, size(&c.ImageQuotaBytes)},
 		{Var{"MAX_BODY_BYTES", "1048576", "request body limit in bytes (413 above it)", false}, size(&c.MaxBodyBytes)},
 		{Var{"BODY_READ_TIMEOUT", "10s", "time to receive a request body, plus a second per 64 KiB (408 after); bounds clients that trickle bodies to hold connections", false},
 			duration(&c.BodyReadTimeout, 100*time.Millisecond, 10*time.Minute)},

@@ -79,12 +79,25 @@ var errorTable = []errorRow{
 		return Problem{Status: 409, Detail: "the video is not ready: the job is " + e.Status}
 	}),
 	is(model.ErrNoImage, 502, "the AI provider answered without an image"),
+
+	// The workspace.
+	is(model.ErrConversationNotFound, 404, "no such conversation"),
+	is(model.ErrMessageNotFound, 404, "no such message of yours in this conversation"),
+	is(model.ErrImageNotFound, 404, "no such image"),
+	is(model.ErrNothingToRegenerate, 409, "the conversation has no message to answer yet"),
+	is(model.ErrConversationChanged, 409, "the conversation changed meanwhile (another tab or device?); reload it and try again"),
+	as(func(e *model.ImageQuotaError) Problem {
+		return Problem{Status: 409, Detail: fmt.Sprintf("your image storage is full (%s of %s used); delete images you no longer need",
+			megabytes(e.Used), megabytes(e.Quota))}
+	}),
 	as(upstreamProblem),
 
 	// Anything the store could not find that no service named more precisely.
 	is(model.ErrNotFound, 404, "no such resource"),
 	is(model.ErrClosed, 503, "the service is shutting down; retry in a moment"),
 }
+
+func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/(1<<20)) }
 
 // internalProblem answers every error the table does not know.
 var internalProblem = Problem{Status: 500, Detail: "something went wrong on our side; the request id identifies it in the logs"}
@@ -121,9 +134,12 @@ func ProblemFor(err error) Problem {
 	return p
 }
 
-// StatusFor is the status ProblemFor(err) answers: what usage records and
-// logs keep of a failure.
-func StatusFor(err error) int { return ProblemFor(err).Status }
+// Describe is the status and public detail ProblemFor(err) answers: what
+// usage records keep of a failure and what a stream's error event says.
+func Describe(err error) (status int, detail string) {
+	p := ProblemFor(err)
+	return p.Status, p.Detail
+}
 
 // errorRow matches an error and says what the client sees.
 type errorRow func(err error) (Problem, bool)

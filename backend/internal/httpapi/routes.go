@@ -8,6 +8,7 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/auth"
 	"github.com/duckgate/duckgate/backend/internal/openapi"
 	"github.com/duckgate/duckgate/backend/internal/users"
+	"github.com/duckgate/duckgate/backend/internal/workspace"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
@@ -40,10 +41,11 @@ func (a Access) String() string {
 
 // Handlers are the domain packages' HTTP faces the table points at.
 type Handlers struct {
-	Auth  *auth.Handler
-	Users *users.Handler
-	Admin *admin.Handler
-	AI    *ai.Handler
+	Auth      *auth.Handler
+	Users     *users.Handler
+	Admin     *admin.Handler
+	AI        *ai.Handler
+	Workspace *workspace.Handler
 }
 
 // BodyLimits are the request body limits of the configuration.
@@ -244,7 +246,25 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Description: "aspect_ratio is checked against the model's capabilities (422 names the allowed values). Image URLs may be data: URLs.",
 				Body:        &openapi.Body{JSON: api.ImageRequest{}},
 				Responses:   []openapi.Response{openapi.OK(200, "The generated images.", api.ImageResponse{})},
-				Problems:    openapi.AIBodyProblems}},
+				Problems:    openapi.Statuses(openapi.AIBodyProblems, []int{409})}},
+		{Method: "GET", Path: "/generate/image", Auth: User, Handler: h.AI.Images,
+			Doc: openapi.Doc{Tag: "AI", Summary: "The caller's kept images",
+				Description: "Generated images are kept (IMAGE_QUOTA_BYTES per user); newest first, with the storage used.",
+				Params:      []openapi.Param{openapi.LimitParam, openapi.OffsetParam},
+				Responses:   []openapi.Response{openapi.OK(200, "A page of images.", api.ImageList{})},
+				Problems:    openapi.Statuses(openapi.UserProblems, []int{400, 422})}},
+		{Method: "GET", Path: "/generate/image/{id}/content", Auth: User, Handler: h.AI.ImageContent,
+			Doc: openapi.Doc{Tag: "AI", Summary: "A kept image's bytes",
+				Description: "The owner or an admin may read an image; anyone else gets 404.",
+				Params:      []openapi.Param{openapi.PathID("Image id.")},
+				Responses: []openapi.Response{{Status: 200, Description: "The image.", MediaType: "image/*",
+					Raw: openapi.Schema{"type": "string", "contentMediaType": "image/*"}}},
+				Problems: openapi.Statuses(openapi.UserProblems, []int{404})}},
+		{Method: "DELETE", Path: "/generate/image/{id}", Auth: User, Handler: h.AI.DeleteImage,
+			Doc: openapi.Doc{Tag: "AI", Summary: "Delete a kept image",
+				Params:    []openapi.Param{openapi.PathID("Image id.")},
+				Responses: []openapi.Response{openapi.NoContent("Deleted.")},
+				Problems:  openapi.Statuses(openapi.UserProblems, []int{404})}},
 		{Method: "POST", Path: "/generate/video", Auth: User, Handler: h.AI.Video,
 			Doc: openapi.Doc{Tag: "AI", Summary: "Start a video generation",
 				Description: "duration, resolution and aspect_ratio are checked against the model's capabilities (422 names the allowed values). Poll the job until it is terminal.",
@@ -277,6 +297,73 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Responses: []openapi.Response{{Status: 200, Description: "The video.", MediaType: "video/mp4",
 					Raw: openapi.Schema{"type": "string", "contentMediaType": "video/mp4"}}},
 				Problems: openapi.Statuses(openapi.AIProblems, []int{404, 409})}},
+		// The workspace: conversations kept per user.
+		{Method: "GET", Path: "/conversations", Auth: User, Handler: h.Workspace.List,
+			Doc: openapi.Doc{Tag: "Conversations", Summary: "The caller's conversations",
+				Description: "Pinned ones first, then the most recently updated. q searches titles and message text.",
+				Params: []openapi.Param{openapi.LimitParam, openapi.OffsetParam,
+					openapi.Query("q", "Keep conversations whose title or messages contain this text.", openapi.Schema{"type": "string"})},
+				Responses: []openapi.Response{openapi.OK(200, "A page of conversations.", api.ConversationList{})},
+				Problems:  openapi.Statuses(openapi.UserProblems, []int{400, 422})}},
+		{Method: "POST", Path: "/conversations", Auth: User, Handler: h.Workspace.Create,
+			Doc: openapi.Doc{Tag: "Conversations", Summary: "Start a conversation",
+				Description: "All fields are optional; the title is made from the first exchange when it is empty.",
+				Body:        &openapi.Body{JSON: api.NewConversationRequest{}},
+				Responses:   []openapi.Response{openapi.OK(201, "The new conversation.", api.Conversation{})},
+				Problems:    openapi.Statuses(openapi.BodyProblems, openapi.UserProblems)}},
+		{Method: "GET", Path: "/conversations/{id}", Auth: User, Handler: h.Workspace.Get,
+			Doc: openapi.Doc{Tag: "Conversations", Summary: "A conversation with its messages",
+				Description: "Only the owner reads a conversation; anyone else, admins included, gets 404.",
+				Params:      []openapi.Param{openapi.PathID("Conversation id.")},
+				Responses:   []openapi.Response{openapi.OK(200, "The conversation.", api.ConversationDetail{})},
+				Problems:    openapi.Statuses(openapi.UserProblems, []int{404})}},
+		{Method: "PATCH", Path: "/conversations/{id}", Auth: User, Handler: h.Workspace.Update,
+			Doc: openapi.Doc{Tag: "Conversations", Summary: "Rename, pin, or change the model or system prompt",
+				Params:    []openapi.Param{openapi.PathID("Conversation id.")},
+				Body:      &openapi.Body{JSON: api.ConversationPatch{}},
+				Responses: []openapi.Response{openapi.OK(200, "The conversation.", api.Conversation{})},
+				Problems:  openapi.Statuses(openapi.BodyProblems, openapi.UserProblems, []int{404})}},
+		{Method: "DELETE", Path: "/conversations/{id}", Auth: User, Handler: h.Workspace.Delete,
+			Doc: openapi.Doc{Tag: "Conversations", Summary: "Delete a conversation",
+				Params:    []openapi.Param{openapi.PathID("Conversation id.")},
+				Responses: []openapi.Response{openapi.NoContent("Deleted, with its messages.")},
+				Problems:  openapi.Statuses(openapi.UserProblems, []int{404})}},
+		{Method: "POST", Path: "/conversations/{id}/messages", Auth: User, Handler: h.Workspace.Send,
+			Doc: openapi.Doc{Tag: "Conversations", Summary: "Send a message",
+				Description: "Adds the caller's message and streams the answer exactly like POST /ai/chat with stream (ChatChunk " +
+					"events, then [DONE]). The exchange is kept when the answer ends, also when the client goes away: then with " +
+					"what arrived, marked cut_short. Nothing is kept when the answer cannot begin (the problem says why).",
+				Params: []openapi.Param{openapi.PathID("Conversation id.")},
+				Body:   &openapi.Body{JSON: api.SendMessageRequest{}},
+				Responses: []openapi.Response{{Status: 200, Description: "Server-sent events: ChatChunk or [DONE].", MediaType: "text/event-stream",
+					Raw: openapi.Schema{"type": "string"}}},
+				Problems: openapi.Statuses(openapi.AIBodyProblems, []int{404, 409})}},
+		{Method: "PUT", Path: "/conversations/{id}/messages/{messageId}", Auth: User, Handler: h.Workspace.Edit,
+			Doc: openapi.Doc{Tag: "Conversations", Summary: "Edit a message and continue from it",
+				Description: "Replaces one of the caller's messages, drops every message after it, and streams a new answer (as POST …/messages).",
+				Params: []openapi.Param{openapi.PathID("Conversation id."),
+					{Name: "messageId", In: "path", Description: "Id of a user message.", Schema: openapi.Schema{"type": "string"}}},
+				Body: &openapi.Body{JSON: api.EditMessageRequest{}},
+				Responses: []openapi.Response{{Status: 200, Description: "Server-sent events: ChatChunk or [DONE].", MediaType: "text/event-stream",
+					Raw: openapi.Schema{"type": "string"}}},
+				Problems: openapi.Statuses(openapi.AIBodyProblems, []int{404, 409})}},
+		{Method: "POST", Path: "/conversations/{id}/regenerate", Auth: User, Handler: h.Workspace.Regenerate,
+			Doc: openapi.Doc{Tag: "Conversations", Summary: "Regenerate the last answer",
+				Description: "Replaces the last answer with a new one, streamed (as POST …/messages). The body is optional.",
+				Params:      []openapi.Param{openapi.PathID("Conversation id.")},
+				Body:        &openapi.Body{JSON: api.RegenerateRequest{}, Optional: true},
+				Responses: []openapi.Response{{Status: 200, Description: "Server-sent events: ChatChunk or [DONE].", MediaType: "text/event-stream",
+					Raw: openapi.Schema{"type": "string"}}},
+				Problems: openapi.Statuses(openapi.AIBodyProblems, []int{404, 409})}},
+		{Method: "GET", Path: "/conversations/{id}/export", Auth: User, Handler: h.Workspace.Export,
+			Doc: openapi.Doc{Tag: "Conversations", Summary: "Export a conversation",
+				Description: "As Markdown (the default) or as JSON (the ConversationDetail shape), for download.",
+				Params: []openapi.Param{openapi.PathID("Conversation id."),
+					openapi.Query("format", "markdown or json.", openapi.Schema{"type": "string", "enum": []string{"markdown", "json"}, "default": "markdown"})},
+				Responses: []openapi.Response{{Status: 200, Description: "The conversation as a file.", MediaType: "text/markdown",
+					Raw: openapi.Schema{"type": "string"}}, {Status: 200, Description: "The conversation as a file.", JSON: api.ConversationDetail{}}},
+				Problems: openapi.Statuses(openapi.UserProblems, []int{404, 422})}},
+
 		// The docs page's scripts and styles.
 		{Method: "GET", Path: "/docs/{asset...}", Auth: Public, Handler: ops.docs, Hidden: true},
 	}

@@ -106,6 +106,7 @@ func document(info Info, ops []Operation) (schema, error) {
 			{"name": "Users", "description": "The caller's account and sessions; user administration."},
 			{"name": "Admin", "description": "Statistics, health, maintenance and audit (admins only)."},
 			{"name": "AI", "description": "Chat, text, image and video generation through OpenRouter."},
+			{"name": "Conversations", "description": "Conversations kept per user on the server, answered by the AI gateway."},
 			{"name": "Operations", "description": "Health, metrics, keys and this documentation."},
 		},
 		"paths": paths,
@@ -165,7 +166,7 @@ func operationObject(r *reflector, op Operation, problemRef schema) schema {
 			content["application/x-www-form-urlencoded"] = schema{"schema": op.Body.Form}
 		}
 		obj["requestBody"] = schema{
-			"required":    true,
+			"required":    !op.Body.Optional,
 			"description": fmt.Sprintf("At most %d bytes; a larger body answers 413.", op.MaxBodyBytes),
 			"content":     content,
 		}

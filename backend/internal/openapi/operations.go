@@ -51,8 +51,9 @@ type Param struct {
 // Body is the JSON body an operation takes (a zero value of its Go type),
 // with an optional form-encoded alternative.
 type Body struct {
-	JSON any
-	Form Schema
+	JSON     any
+	Form     Schema
+	Optional bool // the operation also takes no body at all
 }
 
 // Response is one documented status: a body of a Go type (JSON), a raw

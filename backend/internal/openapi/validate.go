@@ -88,7 +88,12 @@ func (v *Validator) ValidateResponse(method, path string, status int, contentTyp
 		return fmt.Errorf("openapi: %s %s %d: bad Content-Type %q: %w", method, template, status, contentType, err)
 	}
 	if _, ok := content[mediaType]; !ok {
-		return fmt.Errorf("openapi: %s %s %d documents %v, not %s", method, template, status, sortedKeys(content), mediaType)
+		// A range such as image/* covers its subtypes (OpenAPI 3.1, 4.8.14).
+		kind, _, _ := strings.Cut(mediaType, "/")
+		if _, ok := content[kind+"/*"]; !ok {
+			return fmt.Errorf("openapi: %s %s %d documents %v, not %s", method, template, status, sortedKeys(content), mediaType)
+		}
+		return nil
 	}
 	if mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json") {
 		return nil
