@@ -1,0 +1,19 @@
+package mailtest
+
+import (
+	"encoding/base64"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+)
+
+// decode undoes a part's Content-Transfer-Encoding.
+func decode(encoding string, r io.Reader) io.Reader {
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "quoted-printable":
+		return quotedprintable.NewReader(r)
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, r)
+	}
+	return r
+}
