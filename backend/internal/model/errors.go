@@ -35,11 +35,13 @@ var (
 
 // Account management.
 var (
-	ErrWrongPassword   = errors.New("the current password is wrong")
-	ErrDeleteSelf      = errors.New("an admin cannot delete their own account")
-	ErrUserNotFound    = errors.New("no such user")
-	ErrSessionNotFound = errors.New("no such session")
-	ErrLockoutNotFound = errors.New("no such lock-out")
+	ErrWrongPassword       = errors.New("the current password is wrong")
+	ErrDeleteSelf          = errors.New("an admin cannot delete their own account")
+	ErrUserNotFound        = errors.New("no such user")
+	ErrSessionNotFound     = errors.New("no such session")
+	ErrLockoutNotFound     = errors.New("no such lock-out")
+	ErrAccountTokenInvalid = errors.New("the link is invalid, expired, already used or replaced by a newer one")
+	ErrMailNotConfigured   = errors.New("mail is not configured: SMTP_URL is not set")
 )
 
 // The AI gateway.

@@ -21,6 +21,9 @@ type NewSession struct {
 	ExpiresAt     time.Time
 	UserAgent     string
 	IP            string
+	// Short: signed in without "keep me signed in"; refreshes keep it to
+	// Rotation.ShortExpiresAt.
+	Short bool
 }
 
 // Rotation exchanges the refresh token whose hash is OldHash for a new one.
@@ -28,9 +31,11 @@ type Rotation struct {
 	OldHash   string
 	NewHash   string
 	ExpiresAt time.Time
-	UserAgent string
-	IP        string
-	RequestID string // for the audit entries of a reuse or a retry
+	// ShortExpiresAt is the successor's expiry when the session is short.
+	ShortExpiresAt time.Time
+	UserAgent      string
+	IP             string
+	RequestID      string // for the audit entries of a reuse or a retry
 	// RetryGrace is how long after a rotation the rotated token may be
 	// presented again as a retry (a client that never got the answer, two
 	// frontends refreshing at once): the unused successor is revoked and a
@@ -47,6 +52,7 @@ type Session struct {
 	ExpiresAt  time.Time
 	UserAgent  string
 	IP         string
+	Short      bool // signed in without "keep me signed in"
 }
 
 // Refresh-token states, as GET /admin/stats counts them.

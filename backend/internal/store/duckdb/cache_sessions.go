@@ -35,6 +35,7 @@ type liveSession struct {
 	parentID   uuid.UUID
 	parentHash string
 	rotatedAt  time.Time
+	short      bool // signed in without "keep me signed in"
 	// The current token's issue (the session's last use) and device.
 	lastUsed  time.Time
 	userAgent string

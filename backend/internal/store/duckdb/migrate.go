@@ -73,9 +73,9 @@ func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 
 // Migrate applies every pending migration, each in its own transaction, and
 // refuses to touch a database whose schema is newer than the binary.
-func (s *Store) Migrate(ctx context.Context) error { return s.migrate(ctx, 0) }
+func (s *Store) Migrate(ctx context.Context) error { return s.migrate(ctx) }
 
-func (s *Store) migrate(ctx context.Context, upTo int) error {
+func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)`); err != nil {
 		return fmt.Errorf("store: create schema_migrations: %w", err)
@@ -94,7 +94,7 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 			model.ErrSchemaTooNew, current, latest)
 	}
 	for _, m := range ms {
-		if m.version <= current || (upTo > 0 && m.version > upTo) {
+		if m.version <= current {
 			continue
 		}
 		if err := s.apply(ctx, m); err != nil {

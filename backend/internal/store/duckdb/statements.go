@@ -50,7 +50,8 @@ func prepare(ctx context.Context, db preparer) (*statements, error) {
 		{&st.revokeToken, "UPDATE refresh_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE id = ?"},
 		{&st.revokeUserTokens, "UPDATE refresh_tokens SET status = 'revoked', revoked_at = coalesce(revoked_at, ?) WHERE user_id = ?"},
 
-		{&st.insertAudit, "INSERT INTO audit_log (id, occurred_at, actor_id, action, target_id, detail, request_id) VALUES (?, ?, ?, ?, ?, ?, ?)"},
+		{&st.insertAudit, `INSERT INTO audit_log (id, occurred_at, actor_id, action, target_id, detail, request_id, actor_email, target_email)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		stmt, err := db.PrepareContext(ctx, p.query)
 		if err != nil {

@@ -28,8 +28,6 @@ type Options struct {
 	CheckpointEvery time.Duration
 	// MaxBatch bounds how many queued writes share one commit (default 256).
 	MaxBatch int
-	// schemaUpTo stops migrations at this version (tests of upgrades).
-	schemaUpTo int
 }
 
 // Store is the backend's database.
@@ -77,7 +75,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s := &Store{db: db, log: opts.Logger, now: opts.Now, users: newUserCache(), sessions: newSessionCache()}
-	if err := s.migrate(ctx, opts.schemaUpTo); err != nil {
+	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -90,7 +88,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s.throttle = &throttleCache{rows: map[string]throttleRow{}}
-	if err := s.loadThrottle(ctx, opts.schemaUpTo); err != nil {
+	if err := s.loadThrottle(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -118,7 +118,7 @@ func TestAFailedBatchCommitsNothingAndSparesItsNeighbours(t *testing.T) {
 		// rotation's row with it, and each write is retried alone.
 		faultErr = s.write(ctx, func(t *Tx) error {
 			id := uuid.Must(uuid.NewV7())
-			row := tokenValues(id, "ghost", id, u.ID, uuid.Nil, time.Now(), time.Now().Add(time.Hour), time.Now(), "", "")
+			row := tokenValues(id, "ghost", id, u.ID, uuid.Nil, time.Now(), time.Now().Add(time.Hour), time.Now(), "", "", false)
 			if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{row}); err != nil {
 				return err
 			}

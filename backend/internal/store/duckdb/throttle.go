@@ -173,15 +173,8 @@ func (t *Tx) deleteThrottle(key string) error {
 	return nil
 }
 
-// throttleSchema is the migration that creates login_throttle.
-const throttleSchema = 3
-
-// loadThrottle fills the mirror at start-up (unless a test stopped the
-// migrations before the table exists).
-func (s *Store) loadThrottle(ctx context.Context, schemaUpTo int) error {
-	if schemaUpTo > 0 && schemaUpTo < throttleSchema {
-		return nil
-	}
+// loadThrottle fills the mirror at start-up.
+func (s *Store) loadThrottle(ctx context.Context) error {
 	rows, err := s.db.QueryContext(ctx, "SELECT key, failures, window_start, locked_until FROM login_throttle")
 	if err != nil {
 		return fmt.Errorf("store: load sign-in failures: %w", err)

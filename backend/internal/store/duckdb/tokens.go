@@ -25,16 +25,16 @@ const (
 
 // tokenColumns are the columns the appender fills, in tokenValues' order.
 var tokenColumns = []string{"id", "token_hash", "family_id", "user_id", "parent_id", "status", "created_at",
-	"expires_at", "family_created_at", "user_agent", "ip"}
+	"expires_at", "family_created_at", "user_agent", "ip", "short_session"}
 
 // tokenValues is one new active refresh-token row for the appender (which
 // takes UUIDs as 16 bytes); parent is uuid.Nil for a sign-in.
-func tokenValues(id uuid.UUID, hash string, family, user, parent uuid.UUID, created, expires, born time.Time, ua, ip string) []driver.Value {
+func tokenValues(id uuid.UUID, hash string, family, user, parent uuid.UUID, created, expires, born time.Time, ua, ip string, short bool) []driver.Value {
 	var parentValue driver.Value
 	if parent != uuid.Nil {
 		parentValue = parent[:]
 	}
-	return []driver.Value{id[:], hash, family[:], user[:], parentValue, tokenActive, created, expires, born, ua, ip}
+	return []driver.Value{id[:], hash, family[:], user[:], parentValue, tokenActive, created, expires, born, ua, ip, short}
 }
 
 // CreateSession stores the first refresh token of a new session and returns
@@ -51,11 +51,11 @@ func (s *Store) CreateSession(ctx context.Context, ns model.NewSession) (uuid.UU
 		} else if err != nil {
 			return fmt.Errorf("store: check the account: %w", err)
 		}
-		row := tokenValues(id, ns.TokenHash, family, ns.UserID, uuid.Nil, now, ns.ExpiresAt, now, ns.UserAgent, ns.IP)
+		row := tokenValues(id, ns.TokenHash, family, ns.UserID, uuid.Nil, now, ns.ExpiresAt, now, ns.UserAgent, ns.IP, ns.Short)
 		if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{row}); err != nil {
 			return fmt.Errorf("store: insert refresh token: %w", err)
 		}
-		live := liveSession{user: ns.UserID, expiresAt: ns.ExpiresAt, born: now, tokenID: id, tokenHash: ns.TokenHash,
+		live := liveSession{user: ns.UserID, expiresAt: ns.ExpiresAt, born: now, tokenID: id, tokenHash: ns.TokenHash, short: ns.Short,
 			lastUsed: now, userAgent: ns.UserAgent, ip: ns.IP}
 		t.AfterCommit(func() { s.sessions.set(family, live) })
 		return nil
@@ -108,12 +108,16 @@ func (s *Store) rotateRun(t *Tx, ops []*writeOp, results []error) error {
 	// issue makes a successor of the token (parentID, parentHash) current.
 	issue := func(job *rotationJob, family uuid.UUID, live liveSession, parentID uuid.UUID, parentHash string, rotatedAt time.Time) {
 		id := uuid.Must(uuid.NewV7())
+		expires := job.r.ExpiresAt
+		if live.short && !job.r.ShortExpiresAt.IsZero() {
+			expires = job.r.ShortExpiresAt
+		}
 		successors = append(successors, tokenValues(id, job.r.NewHash, family, live.user, parentID,
-			now, job.r.ExpiresAt, live.born, job.r.UserAgent, job.r.IP))
+			now, expires, live.born, job.r.UserAgent, job.r.IP, live.short))
 		job.out = model.Session{ID: family, UserID: live.user, CreatedAt: live.born, LastUsedAt: now,
-			ExpiresAt: job.r.ExpiresAt, UserAgent: job.r.UserAgent, IP: job.r.IP}
-		next := liveSession{user: live.user, expiresAt: job.r.ExpiresAt, born: live.born, tokenID: id, tokenHash: job.r.NewHash,
-			parentID: parentID, parentHash: parentHash, rotatedAt: rotatedAt,
+			ExpiresAt: expires, UserAgent: job.r.UserAgent, IP: job.r.IP, Short: live.short}
+		next := liveSession{user: live.user, expiresAt: expires, born: live.born, tokenID: id, tokenHash: job.r.NewHash,
+			parentID: parentID, parentHash: parentHash, rotatedAt: rotatedAt, short: live.short,
 			lastUsed: now, userAgent: job.r.UserAgent, ip: job.r.IP}
 		run.set(family, next)
 		t.AfterCommit(func() { s.sessions.set(family, next) })
@@ -303,7 +307,7 @@ func (s *Store) Sessions(ctx context.Context, user uuid.UUID) ([]model.Session, 
 	out := make([]model.Session, 0, len(live))
 	for family, l := range live {
 		out = append(out, model.Session{ID: family, UserID: user, CreatedAt: l.born, LastUsedAt: l.lastUsed,
-			ExpiresAt: l.expiresAt, UserAgent: l.userAgent, IP: l.ip})
+			ExpiresAt: l.expiresAt, UserAgent: l.userAgent, IP: l.ip, Short: l.short})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].LastUsedAt.After(out[j].LastUsedAt) })
 	return out, ctx.Err()
@@ -362,7 +366,8 @@ func (s *Store) PurgeTokens(ctx context.Context, audit *model.Audit) (int, error
 // newest token of every family, unless revoked or expired.
 func (s *Store) loadSessions(ctx context.Context) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT t.family_id, t.user_id, t.expires_at, t.family_created_at, t.id, t.token_hash,
-			t.created_at, t.user_agent, t.ip, coalesce(p.id, '00000000-0000-0000-0000-000000000000'::UUID), coalesce(p.token_hash, '')
+			t.created_at, t.user_agent, t.ip, coalesce(p.id, '00000000-0000-0000-0000-000000000000'::UUID), coalesce(p.token_hash, ''),
+			coalesce(t.short_session, false)
 		FROM refresh_tokens t LEFT JOIN refresh_tokens p ON p.id = t.parent_id
 		WHERE t.status = 'active' AND t.expires_at > ?
 		  AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = t.id)`, s.now())
@@ -374,7 +379,7 @@ func (s *Store) loadSessions(ctx context.Context) error {
 		var family uuid.UUID
 		var live liveSession
 		if err := rows.Scan(&family, &live.user, &live.expiresAt, &live.born, &live.tokenID, &live.tokenHash,
-			&live.lastUsed, &live.userAgent, &live.ip, &live.parentID, &live.parentHash); err != nil {
+			&live.lastUsed, &live.userAgent, &live.ip, &live.parentID, &live.parentHash, &live.short); err != nil {
 			return fmt.Errorf("store: load sessions: %w", err)
 		}
 		// The first rotation of the parent is not stored; the current

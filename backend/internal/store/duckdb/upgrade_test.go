@@ -2,42 +2,56 @@ package duckdb
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/duckgate/duckgate/backend/internal/model"
+	"github.com/google/uuid"
 )
 
 // TestUpgradeFromTheFirstReleasedSchema builds a database the way the first
-// release left it (schema 1, with users, sessions and audit rows), then
-// opens it with this binary: every later migration applies and nothing is
-// lost.
+// release left it (schema 1, with a user, a session and an audit row,
+// written with raw SQL as that release wrote them), then opens it with this
+// binary: every later migration applies and nothing is lost.
 func TestUpgradeFromTheFirstReleasedSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.duckdb")
 	ctx := context.Background()
-	old, err := Open(ctx, path, Options{schemaUpTo: 1})
+	ms, err := migrations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := old.SchemaVersion(ctx); v != 1 {
-		t.Fatalf("fixture at schema %d", v)
-	}
-	u := mustCreateUser(t, old, "veteran@example.com", "admin")
-	family, err := old.CreateSession(ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: "v1-token", ExpiresAt: time.Now().Add(time.Hour)})
+	db, err := sql.Open("duckdb", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := old.AppendAudit(ctx, &model.Audit{Action: "admin.role_changed", ActorID: u.ID.String()}); err != nil {
-		t.Fatal(err)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	user, family := uuid.Must(uuid.NewV7()), uuid.Must(uuid.NewV7())
+	for _, stmt := range []struct {
+		query string
+		args  []any
+	}{
+		{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)`, nil},
+		{ms[0].sql, nil},
+		{`INSERT INTO schema_migrations VALUES (1, 'init', ?)`, []any{now}},
+		{`INSERT INTO users VALUES (?, 'veteran@example.com', 'hash', 'admin', ?, ?)`, []any{user, now, now}},
+		{`INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, parent_id, status, created_at, expires_at,
+			family_created_at, user_agent, ip) VALUES (?, 'v1-token', ?, ?, NULL, 'active', ?, ?, ?, 'ua', '192.0.2.1')`,
+			[]any{uuid.Must(uuid.NewV7()), family, user, now, now.Add(time.Hour), now}},
+		{`INSERT INTO audit_log VALUES (?, ?, ?, 'admin.role_changed', NULL, NULL, NULL)`, []any{uuid.Must(uuid.NewV7()), now, user.String()}},
+	} {
+		if _, err := db.ExecContext(ctx, stmt.query, stmt.args...); err != nil {
+			t.Fatalf("fixture: %v", err)
+		}
 	}
-	old.Close()
+	db.Close()
 
 	s := openStoreAt(t, path, nil)
 	if v, _ := s.SchemaVersion(ctx); v != LatestSchema() {
 		t.Fatalf("upgraded to %d, want %d", v, LatestSchema())
 	}
-	if got, err := s.UserByEmail(ctx, "veteran@example.com"); err != nil || got.ID != u.ID || got.Role != "admin" {
+	if got, err := s.UserByEmail(ctx, "veteran@example.com"); err != nil || got.ID != user || got.Role != "admin" {
 		t.Fatalf("user after upgrade: %+v %v", got, err)
 	}
 	if _, ok := active(s, family); !ok {
@@ -46,8 +60,9 @@ func TestUpgradeFromTheFirstReleasedSchema(t *testing.T) {
 	if _, err := s.Rotate(ctx, model.Rotation{OldHash: "v1-token", NewHash: "v2-token", ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatalf("refresh after upgrade: %v", err)
 	}
-	if _, n, err := s.ListAudit(ctx, model.AuditFilter{Limit: 10}); err != nil || n != 1 {
-		t.Fatalf("audit after upgrade: %d %v", n, err)
+	audits, n, err := s.ListAudit(ctx, model.AuditFilter{Limit: 10})
+	if err != nil || n != 1 || audits[0].ActorEmail != "" {
+		t.Fatalf("audit after upgrade: %+v (%d) %v", audits, n, err)
 	}
 	if _, err := s.AIStats(ctx, time.Now().Add(-time.Hour)); err != nil {
 		t.Fatalf("tables of later migrations missing: %v", err)

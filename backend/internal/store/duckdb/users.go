@@ -123,11 +123,16 @@ func (s *Store) UpdateUser(ctx context.Context, id uuid.UUID, change model.UserC
 			if _, err := t.exec(t.st.updateEmail, *change.Email, now, id); err != nil {
 				return fmt.Errorf("store: update email: %w", err)
 			}
+			t.userChanged(id)
 			u.Email, u.UpdatedAt = *change.Email, now
 		}
 		if change.PasswordHash != nil {
 			if _, err := t.exec(t.st.updatePassword, *change.PasswordHash, now, id); err != nil {
 				return fmt.Errorf("store: update password: %w", err)
+			}
+			// A new password makes every reset or invitation link void.
+			if err := t.useAccountTokens(id); err != nil {
+				return err
 			}
 			u.PasswordHash, u.UpdatedAt = *change.PasswordHash, now
 		}
@@ -192,15 +197,22 @@ func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *model.Audit
 		if err := t.revokeUser(id, uuid.Nil); err != nil {
 			return err
 		}
+		if audit != nil && audit.TargetEmail == "" {
+			audit.TargetEmail = u.Email // the row goes next
+		}
 		if _, err := t.exec(t.st.deleteUser, id); err != nil {
 			return fmt.Errorf("store: delete user: %w", err)
 		}
+		t.userChanged(id)
 		// What is theirs goes with them: conversations, messages, images.
 		if err := t.deleteConversations("user_id", id); err != nil {
 			return err
 		}
 		if _, err := t.conn.ExecContext(t.ctx, "DELETE FROM images WHERE user_id = ?", id); err != nil {
 			return fmt.Errorf("store: delete images: %w", err)
+		}
+		if _, err := t.conn.ExecContext(t.ctx, "DELETE FROM account_tokens WHERE user_id = ?", id); err != nil {
+			return fmt.Errorf("store: delete account tokens: %w", err)
 		}
 		if err := t.audit(audit); err != nil {
 			return err

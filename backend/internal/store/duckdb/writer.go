@@ -46,6 +46,9 @@ type Tx struct {
 
 	// Sign-in failure counts written by earlier writes of this batch.
 	throttle map[string]throttleRow
+	// Users whose email or existence earlier writes of this batch changed:
+	// the user cache does not know yet.
+	changedUser map[uuid.UUID]bool
 }
 
 // revokeFamily ends a session: its tokens are revoked in the table, later
@@ -90,6 +93,14 @@ func (t *Tx) ended(family, user uuid.UUID) bool {
 		return true
 	}
 	return t.revokedFamilies[family]
+}
+
+// userChanged notes that this batch changed user's row (email, deletion).
+func (t *Tx) userChanged(user uuid.UUID) {
+	if t.changedUser == nil {
+		t.changedUser = map[uuid.UUID]bool{}
+	}
+	t.changedUser[user] = true
 }
 
 // AfterCommit runs fn once the transaction holding this write has committed.

@@ -76,6 +76,9 @@ type Store interface {
 	DeleteImage(ctx context.Context, user, id uuid.UUID) error
 	ImageBytes(ctx context.Context, user uuid.UUID) (int64, error)
 
+	CreateAccountToken(ctx context.Context, tok model.AccountToken, audit *model.Audit) error
+	RedeemAccountToken(ctx context.Context, hash, purpose, passwordHash string, audit *model.Audit) (model.User, error)
+
 	Ping(ctx context.Context) (time.Duration, error)
 }
 
