@@ -58,13 +58,15 @@ type PurgeResult struct {
 
 // AuditEntry is one record of the append-only audit trail.
 type AuditEntry struct {
-	ID        string    `json:"id"`
-	At        time.Time `json:"at"`
-	ActorID   string    `json:"actor_id,omitempty"`
-	Action    string    `json:"action"`
-	TargetID  string    `json:"target_id,omitempty"`
-	Detail    string    `json:"detail,omitempty"`
-	RequestID string    `json:"request_id,omitempty"`
+	ID          string    `json:"id"`
+	At          time.Time `json:"at"`
+	ActorID     string    `json:"actor_id,omitempty"`
+	ActorEmail  string    `json:"actor_email,omitempty"` // as it was when the entry was written
+	Action      string    `json:"action"`
+	TargetID    string    `json:"target_id,omitempty"`
+	TargetEmail string    `json:"target_email,omitempty"`
+	Detail      string    `json:"detail,omitempty"`
+	RequestID   string    `json:"request_id,omitempty"`
 }
 
 // AuditList is a page of the audit trail, newest first.
@@ -80,13 +82,22 @@ const (
 	AuditFamilyRevoked  = "auth.refresh_reuse_revoked"
 	AuditRefreshRetried = "auth.refresh_retried"
 	AuditLockoutLifted  = "admin.lockout_lifted"
-	AuditPasswordChange = "user.password_changed"
-	AuditEmailChange    = "user.email_changed"
-	AuditRoleChange     = "admin.role_changed"
-	AuditUserDeleted    = "admin.user_deleted"
-	AuditTokensPurged   = "admin.tokens_purged" //nolint:gosec // an audit action name, not a credential
-	AuditUserCreated    = "admin.user_created"
-	AuditBackup         = "admin.backup"
+
+	AuditLoginSucceeded         = "auth.login_succeeded"
+	AuditRegistered             = "auth.registered"
+	AuditResetRequested         = "auth.password_reset_requested"
+	AuditPasswordReset          = "auth.password_reset"
+	AuditInvitationAccepted     = "auth.invitation_accepted"
+	AuditUserInvited            = "admin.user_invited"
+	AuditResetLinkIssued        = "admin.password_reset_link"
+	AuditSessionsRevokedByAdmin = "admin.sessions_revoked"
+	AuditPasswordChange         = "user.password_changed"
+	AuditEmailChange            = "user.email_changed"
+	AuditRoleChange             = "admin.role_changed"
+	AuditUserDeleted            = "admin.user_deleted"
+	AuditTokensPurged           = "admin.tokens_purged" //nolint:gosec // an audit action name, not a credential
+	AuditUserCreated            = "admin.user_created"
+	AuditBackup                 = "admin.backup"
 )
 
 // BackupResult is the body of POST /admin/backup.

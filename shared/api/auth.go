@@ -29,6 +29,9 @@ type RegisterRequest struct {
 type LoginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// Remember: false signs in for SHORT_SESSION_TTL (a shared computer);
+	// absent or true, for REFRESH_TOKEN_TTL.
+	Remember *bool `json:"remember,omitempty"`
 }
 
 // RefreshRequest is the body of POST /auth/refresh and POST /auth/logout.

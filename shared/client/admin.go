@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/duckgate/duckgate/shared/api"
 )
@@ -48,8 +49,11 @@ func (c *Client) PurgeTokens(ctx context.Context) (*api.PurgeResult, error) {
 // AuditParams selects a page of GET /admin/audit; zero values are left out.
 type AuditParams struct {
 	Limit, Offset int
-	// Actor is a user id; Action one of the api.Audit* constants.
-	Actor, Action string
+	// Actor is a user id; Action one of the api.Audit* constants; Email part
+	// of the actor's or target's email.
+	Actor, Action, Email string
+	// Since and Until bound the entries' time (zero: unbounded).
+	Since, Until time.Time
 }
 
 // Audit returns a page of the audit trail, newest first
@@ -58,6 +62,13 @@ func (c *Client) Audit(ctx context.Context, p AuditParams) (*api.AuditList, erro
 	q := pageValues(p.Limit, p.Offset)
 	setIfNotEmpty(q, "actor", p.Actor)
 	setIfNotEmpty(q, "action", p.Action)
+	setIfNotEmpty(q, "email", p.Email)
+	if !p.Since.IsZero() {
+		q.Set("since", p.Since.UTC().Format(time.RFC3339))
+	}
+	if !p.Until.IsZero() {
+		q.Set("until", p.Until.UTC().Format(time.RFC3339))
+	}
 	var out api.AuditList
 	if err := c.doJSON(ctx, http.MethodGet, "/admin/audit", q, nil, &out); err != nil {
 		return nil, err
@@ -113,4 +124,31 @@ func (c *Client) Lockouts(ctx context.Context) (*api.LockoutList, error) {
 // admin only).
 func (c *Client) LiftLockout(ctx context.Context, id string) error {
 	return c.doJSON(ctx, http.MethodDelete, "/admin/lockouts/"+url.PathEscape(id), nil, nil, nil)
+}
+
+// CreateUser creates an account and invites its owner to set a password
+// (POST /users, admin only): the invitation is mailed, or its link is in
+// the answer when the server has no mail.
+func (c *Client) CreateUser(ctx context.Context, in api.CreateUserRequest) (*api.CreatedUser, error) {
+	var out api.CreatedUser
+	if err := c.doJSON(ctx, http.MethodPost, "/users", nil, in, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PasswordResetLink issues a one-time link to reset a user's password
+// (POST /users/{id}/password-reset, admin only): mailed, or returned.
+func (c *Client) PasswordResetLink(ctx context.Context, userID string) (*api.AccountLink, error) {
+	var out api.AccountLink
+	if err := c.doJSON(ctx, http.MethodPost, "/users/"+url.PathEscape(userID)+"/password-reset", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SignOutUser ends every session of a user (DELETE /users/{id}/sessions,
+// admin only).
+func (c *Client) SignOutUser(ctx context.Context, userID string) error {
+	return c.doJSON(ctx, http.MethodDelete, "/users/"+url.PathEscape(userID)+"/sessions", nil, nil, nil)
 }

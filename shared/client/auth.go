@@ -77,3 +77,30 @@ func (c *Client) JWKS(ctx context.Context) (*api.JWKS, error) {
 	}
 	return &out, nil
 }
+
+// ForgotPassword asks for a password reset link for email
+// (POST /auth/password/forgot). The answer is the same whether or not the
+// account exists.
+func (c *Client) ForgotPassword(ctx context.Context, email string) (*api.Accepted, error) {
+	var out api.Accepted
+	if err := c.doJSON(ctx, http.MethodPost, "/auth/password/forgot", nil, api.ForgotPasswordRequest{Email: email}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ResetPassword sets a password with the token of a reset or invitation
+// link (POST /auth/password/reset); every session of the account ends.
+func (c *Client) ResetPassword(ctx context.Context, token, password string) error {
+	return c.doJSON(ctx, http.MethodPost, "/auth/password/reset", nil, api.ResetPasswordRequest{Token: token, Password: password}, nil)
+}
+
+// AuthCapabilities says what sign-in features the server offers
+// (GET /auth/capabilities).
+func (c *Client) AuthCapabilities(ctx context.Context) (*api.AuthCapabilities, error) {
+	var out api.AuthCapabilities
+	if err := c.doJSON(ctx, http.MethodGet, "/auth/capabilities", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

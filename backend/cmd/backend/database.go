@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/duckgate/duckgate/backend/internal/accounts"
 	"github.com/duckgate/duckgate/backend/internal/admin"
 	"github.com/duckgate/duckgate/backend/internal/ai"
 	"github.com/duckgate/duckgate/backend/internal/auth"
@@ -27,6 +28,7 @@ type database interface {
 	admin.Store
 	ai.Store
 	workspace.Store
+	accounts.Store
 	// SchemaVersion is the schema the database is at; LatestSchema the one
 	// this binary knows (readiness compares them).
 	SchemaVersion(ctx context.Context) (int, error)

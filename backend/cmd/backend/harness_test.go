@@ -108,7 +108,7 @@ func newTestAppAt(t testing.TB, dir string, env map[string]string) *testApp {
 		st.Close()
 		t.Fatal(err)
 	}
-	if err := bootstrapAdmin(ctx, cfg, a.auth, logger); err != nil {
+	if err := bootstrapAdmin(ctx, cfg, a, logger, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	ta := &testApp{app: a, store: st, cfg: cfg}
@@ -137,13 +137,20 @@ func newTestServer(t *testing.T, env map[string]string) *testServer {
 // server and then the app (a restart's first half); it is idempotent.
 func serveTestApp(t *testing.T, a *testApp) (ts *testServer, stop func()) {
 	t.Helper()
+	ts, stop = serveApp(t, a)
+	ts.admin, ts.adminID = ts.login(testAdminEmail, testAdminPassword)
+	return ts, stop
+}
+
+// serveApp serves a on loopback, nobody signed in.
+func serveApp(t *testing.T, a *testApp) (ts *testServer, stop func()) {
+	t.Helper()
 	srv := httptest.NewServer(a.router)
 	stop = func() { srv.Close(); a.shutdown() }
 	t.Cleanup(stop)
 	hc := &http.Client{Transport: &validatingTransport{t: t, v: docValidator(t), next: srv.Client().Transport}}
 	ts = &testServer{t: t, URL: srv.URL, store: a.store, cfg: a.cfg, http: hc,
 		anon: client.New(srv.URL, client.WithHTTPClient(hc))}
-	ts.admin, ts.adminID = ts.login(testAdminEmail, testAdminPassword)
 	return ts, stop
 }
 

@@ -5,6 +5,7 @@
 //	backend migrate             apply pending schema migrations and exit
 //	backend user create --email E --password-stdin [--admin]
 //	backend user set-role --email E --role admin|user
+//	backend user reset-password --email E --password-stdin
 //	backend db backup --out DIR  snapshot the database (backend stopped)
 //	backend db restore --from DIR put a snapshot in place (backend stopped)
 //	backend env                 list the environment variables it reads (JSON)
@@ -55,6 +56,7 @@ const usage = `usage:
   backend migrate
   backend user create --email E --password-stdin [--admin]
   backend user set-role --email E --role admin|user
+  backend user reset-password --email E --password-stdin
   backend db backup --out DIR
   backend db restore --from DIR
   backend env
@@ -70,7 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, getenv, stdout)
+		return serve(ctx, getenv, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, getenv, stdout)
 	case "user":

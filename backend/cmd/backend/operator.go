@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -67,6 +68,8 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		return userCreate(ctx, args[1:], getenv, stdin, stdout)
 	case "set-role":
 		return userSetRole(ctx, args[1:], getenv, stdout)
+	case "reset-password":
+		return userResetPassword(ctx, args[1:], getenv, stdin, stdout)
 	}
 	return usageError{fmt.Sprintf("backend user: unknown command %q\n%s", args[0], usage)}
 }
@@ -144,6 +147,54 @@ func userSetRole(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	fmt.Fprintf(stdout, "%s is now %s\n", u.Email, u.Role)
+	return nil
+}
+
+// userResetPassword sets a user's password from standard input and ends
+// every session of theirs: for operators without mail.
+func userResetPassword(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("user reset-password", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	email := fs.String("email", "", "email of the user")
+	fromStdin := fs.Bool("password-stdin", false, "read the new password from standard input")
+	if err := fs.Parse(args); err != nil {
+		return usageError{"backend user reset-password: " + err.Error()}
+	}
+	if *email == "" || !*fromStdin {
+		return usageError{"backend user reset-password: --email and --password-stdin are required (passwords never go on the command line)"}
+	}
+	password, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	password = strings.TrimRight(password, "\r\n")
+	if fe := auth.CheckPassword("password", password); fe != nil {
+		return usageError{"password " + fe.Message}
+	}
+	cfg, st, err := openForOperator(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.UserByEmail(ctx, strings.ToLower(strings.TrimSpace(*email)))
+	if errors.Is(err, model.ErrNotFound) {
+		return fmt.Errorf("no user with email %s", *email)
+	} else if err != nil {
+		return err
+	}
+	hasher := auth.NewHasher(auth.DefaultPasswordParams, runtime.NumCPU())
+	hash, err := hasher.Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	if _, err := st.UpdateUser(ctx, u.ID, model.UserChange{PasswordHash: &hash, EndOtherSessions: true},
+		&model.Audit{ActorID: "operator", Action: api.AuditPasswordReset, TargetID: u.ID.String(),
+			Detail: "reset from the command line; every session ended"}); err != nil {
+		return err
+	}
+	first := &initialAdmin{path: initialAdminPath(cfg.JWTKeyFile), hasher: hasher, store: st, log: slog.New(slog.DiscardHandler)}
+	first.removeIfChanged(ctx)
+	fmt.Fprintf(stdout, "password of %s reset; every session of theirs ended\n", u.Email)
 	return nil
 }
 

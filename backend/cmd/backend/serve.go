@@ -18,11 +18,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/duckgate/duckgate/backend/internal/accounts"
 	"github.com/duckgate/duckgate/backend/internal/admin"
 	"github.com/duckgate/duckgate/backend/internal/ai"
 	"github.com/duckgate/duckgate/backend/internal/auth"
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/httpapi"
+	"github.com/duckgate/duckgate/backend/internal/mail"
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/openapi"
 	"github.com/duckgate/duckgate/backend/internal/users"
 	"github.com/duckgate/duckgate/backend/internal/workspace"
@@ -32,7 +35,7 @@ import (
 // shutdownGrace is how long in-flight requests get to finish on SIGTERM.
 const shutdownGrace = 30 * time.Second
 
-func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
@@ -54,7 +57,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := bootstrapAdmin(ctx, cfg, app.auth, logger); err != nil {
+	if err := bootstrapAdmin(ctx, cfg, app, logger, stderr); err != nil {
 		return err
 	}
 	// Start-up hashed two passwords (the timing dummy and the admin check):
@@ -123,10 +126,11 @@ func serveMetrics(addr string, metrics http.Handler, logger *slog.Logger, errc c
 
 // app is the wired backend: everything run needs to serve and stop.
 type app struct {
-	router  http.Handler
-	metrics http.Handler // GET /metrics, for a separate listener
-	auth    *auth.Service
-	close   func()
+	router       http.Handler
+	metrics      http.Handler // GET /metrics, for a separate listener
+	auth         *auth.Service
+	initialAdmin *initialAdmin
+	close        func()
 }
 
 // assemble builds services and the router from configuration and a store.
@@ -138,8 +142,16 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 	}
 	hasher := auth.NewHasher(hashing, runtime.NumCPU())
 	authSvc := auth.NewService(st, hasher, tokens, auth.Config{RefreshTTL: cfg.RefreshTokenTTL, RefreshGrace: cfg.RefreshReuseGrace,
+		ShortTTL:         cfg.ShortSessionTTL,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginLockout: cfg.LoginLockout})
-	usersSvc := users.NewService(st, hasher, authSvc)
+	firstAdmin := &initialAdmin{path: initialAdminPath(cfg.JWTKeyFile), hasher: hasher, store: st, log: logger}
+	passwordChanged := func(ctx context.Context, _ model.User) { firstAdmin.removeIfChanged(ctx) }
+	usersSvc := users.NewService(st, hasher, authSvc, passwordChanged)
+	mailer, err := newMailer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	accountsSvc := accounts.NewService(st, hasher, mailer, accounts.Config{PublicURL: cfg.PublicURL, PasswordChanged: passwordChanged}, logger)
 	aiSvc := ai.NewFromConfig(cfg, st, logger, httpapi.Describe) // closed by app.close, after the server stopped
 	workspaceSvc := workspace.NewService(st, aiSvc, logger, nil)
 	adminSvc := admin.NewService(st, cfg.BackupDir, nil)
@@ -177,6 +189,7 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 			Admin:     admin.NewHandler(adminSvc),
 			AI:        ai.NewHandler(aiSvc),
 			Workspace: workspace.NewHandler(workspaceSvc),
+			Accounts:  accounts.NewHandler(accountsSvc),
 		},
 	})
 	if err != nil {
@@ -187,9 +200,11 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 	if cfg.BackupInterval > 0 {
 		stopBackups = adminSvc.ScheduleBackups(cfg.BackupInterval, cfg.BackupKeep, logger)
 	}
-	return &app{router: router, metrics: metrics.Handler(), auth: authSvc, close: func() {
+	firstAdmin.removeIfChanged(ctx)
+	return &app{router: router, metrics: metrics.Handler(), auth: authSvc, initialAdmin: firstAdmin, close: func() {
 		stopBackups()
 		workspaceSvc.Close() // titles being written use the AI gateway
+		accountsSvc.Close()  // reset mail being sent
 		aiSvc.Close()
 	}}, nil
 }
@@ -213,7 +228,7 @@ func loadTokens(cfg config.Config) (*auth.Tokens, error) {
 
 // bootstrapAdmin makes sure an admin exists: ADMIN_EMAIL/ADMIN_PASSWORD when
 // given, otherwise admin@localhost with a random password logged once.
-func bootstrapAdmin(ctx context.Context, cfg config.Config, authSvc *auth.Service, logger *slog.Logger) error {
+func bootstrapAdmin(ctx context.Context, cfg config.Config, a *app, logger *slog.Logger, stderr io.Writer) error {
 	email, password, generated := cfg.AdminEmail, cfg.AdminPassword, false
 	if email == "" {
 		email, password, generated = "admin@localhost", randomPassword(), true
@@ -224,17 +239,32 @@ func bootstrapAdmin(ctx context.Context, cfg config.Config, authSvc *auth.Servic
 		}
 		email = normalized
 	}
-	created, err := authSvc.EnsureAdmin(ctx, email, password)
+	created, err := a.auth.EnsureAdmin(ctx, email, password)
 	if err != nil {
 		return fmt.Errorf("create initial admin: %w", err)
 	}
 	if created && generated {
 		// The one log record that ever holds a secret (the contract says so).
-		logger.Warn("created initial admin", "email", email, "password", password)
+		logger.Warn("created initial admin", "email", email, "password", password, "file", a.initialAdmin.path)
+		if err := a.initialAdmin.write(email, password, stderr); err != nil {
+			logger.Warn("the initial admin's password is only in the log", "err", err)
+		}
 	} else if created {
 		logger.Info("created initial admin", "email", email)
 	}
 	return nil
+}
+
+// newMailer is the configured SMTP sender, or nil without SMTP_URL.
+func newMailer(cfg config.Config) (mail.Sender, error) {
+	if cfg.SMTPURL == "" {
+		return nil, nil
+	}
+	m, err := mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom, mail.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("SMTP_URL: %w", err)
+	}
+	return m, nil
 }
 
 func randomPassword() string {

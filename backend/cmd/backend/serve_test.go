@@ -24,7 +24,8 @@ func freeAddr(t *testing.T) string {
 // TestMetricsOnASeparateListener runs the serve command with METRICS_ADDR:
 // /metrics answers there, and 404 on the public listener.
 func TestMetricsOnASeparateListener(t *testing.T) {
-	t.Parallel()
+	// Not parallel: its ports are chosen free, then bound by the backend;
+	// parallel tests binding ports meanwhile could take them.
 	dir := t.TempDir()
 	addr, metricsAddr := freeAddr(t), freeAddr(t)
 	env := map[string]string{"BACKEND_ADDR": addr, "METRICS_ADDR": metricsAddr, "LOG_LEVEL": "error",

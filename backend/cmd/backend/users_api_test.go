@@ -186,11 +186,13 @@ func TestRoleChangeAndDeletionApplyToTheNextRequest(t *testing.T) {
 	wantStatus(t, ts.admin.DeleteUser(ctx, bobID), 404)
 	wantStatus(t, ts.admin.DeleteUser(ctx, ts.adminID), 409)
 
+	// Its sign-in, two role changes and the deletion, naming both people.
 	audit, err := ts.admin.Audit(ctx, client.AuditParams{Actor: ts.adminID})
-	if err != nil || audit.Total != 3 {
+	if err != nil || audit.Total != 4 {
 		t.Fatalf("audit of the admin's actions: %+v %v", audit, err)
 	}
-	if audit.Items[0].Action != api.AuditUserDeleted || audit.Items[0].TargetID != bobID || audit.Items[0].RequestID == "" {
+	if audit.Items[0].Action != api.AuditUserDeleted || audit.Items[0].TargetID != bobID || audit.Items[0].RequestID == "" ||
+		audit.Items[0].ActorEmail != testAdminEmail || audit.Items[0].TargetEmail != "bob@example.com" {
 		t.Fatalf("newest audit entry: %+v", audit.Items[0])
 	}
 }

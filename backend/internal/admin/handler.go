@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -64,12 +65,23 @@ func (h *Handler) Audit(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	list, err := h.svc.Audit(c.Request.Context(), model.AuditFilter{Actor: c.Query("actor"), Action: c.Query("action"), Limit: limit, Offset: offset})
-	if err != nil {
+	f := model.AuditFilter{Actor: c.Query("actor"), Email: c.Query("email"), Action: c.Query("action"), Limit: limit, Offset: offset}
+	var fields model.Fields
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if raw := c.Query(name); raw != "" {
+			t, err := time.Parse(time.RFC3339, raw)
+			if err != nil {
+				fields.Add(name, "must be a time such as 2026-12-01T00:00:00Z")
+			}
+			*dst = t
+		}
+	}
+	if err := fields.Err(); err != nil {
 		httpx.Abort(c, err)
 		return
 	}
-	httpx.JSON(c, http.StatusOK, list)
+	list, err := h.svc.Audit(c.Request.Context(), f)
+	httpx.Respond(c, http.StatusOK, list, err)
 }
 
 // Usage reports AI calls grouped by model, user or day (GET /admin/usage).

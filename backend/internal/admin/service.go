@@ -119,8 +119,8 @@ func (s *Service) Audit(ctx context.Context, f model.AuditFilter) (api.AuditList
 	}
 	out := api.AuditList{Items: make([]api.AuditEntry, 0, len(items)), Total: total}
 	for _, a := range items {
-		out.Items = append(out.Items, api.AuditEntry{ID: a.ID.String(), At: a.At.UTC(), ActorID: a.ActorID,
-			Action: a.Action, TargetID: a.TargetID, Detail: a.Detail, RequestID: a.RequestID})
+		out.Items = append(out.Items, api.AuditEntry{ID: a.ID.String(), At: a.At.UTC(), ActorID: a.ActorID, ActorEmail: a.ActorEmail,
+			Action: a.Action, TargetID: a.TargetID, TargetEmail: a.TargetEmail, Detail: a.Detail, RequestID: a.RequestID})
 	}
 	return out, nil
 }

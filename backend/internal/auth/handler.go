@@ -61,7 +61,8 @@ func (h *Handler) Login(c *gin.Context) {
 		httpx.Abort(c, err)
 		return
 	}
-	pair, err := h.svc.Login(c.Request.Context(), req.Email, req.Password, ClientOf(c))
+	remember := req.Remember == nil || *req.Remember
+	pair, err := h.svc.Login(c.Request.Context(), req.Email, req.Password, remember, ClientOf(c))
 	if err != nil {
 		httpx.Abort(c, err)
 		return

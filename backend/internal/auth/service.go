@@ -42,7 +42,10 @@ type Config struct {
 	RefreshTTL time.Duration
 	// RefreshGrace is how long after a rotation the rotated token may come
 	// back as a retry (0: never).
-	RefreshGrace     time.Duration
+	RefreshGrace time.Duration
+	// ShortTTL is the lifetime of a session signed in without "keep me
+	// signed in" (default RefreshTTL).
+	ShortTTL         time.Duration
 	LoginMaxFailures int
 	LoginLockout     time.Duration
 	Now              func() time.Time
@@ -60,6 +63,9 @@ type Service struct {
 func NewService(st Store, hasher *Hasher, tokens *Tokens, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ShortTTL <= 0 {
+		cfg.ShortTTL = cfg.RefreshTTL
 	}
 	return &Service{store: st, hasher: hasher, tokens: tokens, cfg: cfg}
 }
@@ -117,7 +123,8 @@ func (s *Service) Register(ctx context.Context, req api.RegisterRequest) (model.
 	if err := fields.Err(); err != nil {
 		return model.User{}, err
 	}
-	return s.CreateAccount(ctx, email, req.Password, api.RoleUser, nil)
+	return s.CreateAccount(ctx, email, req.Password, api.RoleUser, &model.Audit{Action: api.AuditRegistered,
+		TargetEmail: email, Detail: "registered through the API"})
 }
 
 // CreateAccount hashes password and stores a new account (also used by the
@@ -128,6 +135,9 @@ func (s *Service) CreateAccount(ctx context.Context, email, password, role strin
 		return model.User{}, err
 	}
 	u := model.NewUser(email, hash, role, s.cfg.Now())
+	if audit != nil && audit.TargetID == "" {
+		audit.TargetID = u.ID.String()
+	}
 	if err := s.store.CreateUser(ctx, u, audit); err != nil {
 		return model.User{}, fmt.Errorf("auth: register: %w", err)
 	}
@@ -150,7 +160,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, email, password string) (bool
 
 // Login checks credentials and starts a session. Unknown emails and wrong
 // passwords look the same from outside: same answer, same hashing work.
-func (s *Service) Login(ctx context.Context, rawEmail, password string, client Client) (api.TokenPair, error) {
+func (s *Service) Login(ctx context.Context, rawEmail, password string, remember bool, client Client) (api.TokenPair, error) {
 	email := strings.ToLower(strings.TrimSpace(rawEmail))
 	if err := s.checkLocked(ctx, email, client.IP); err != nil {
 		return api.TokenPair{}, err
@@ -163,6 +173,10 @@ func (s *Service) Login(ctx context.Context, rawEmail, password string, client C
 	case err != nil:
 		return api.TokenPair{}, fmt.Errorf("auth: login: %w", err)
 	}
+	if u.PasswordHash == "" { // invited, no password set yet
+		s.hasher.VerifyDummy(ctx, password)
+		return api.TokenPair{}, s.failPassword(ctx, email, u.ID.String(), client, model.ErrInvalidCredentials)
+	}
 	ok, stale, err := s.hasher.Verify(ctx, password, u.PasswordHash)
 	if err != nil {
 		return api.TokenPair{}, fmt.Errorf("auth: login: verify: %w", err)
@@ -170,7 +184,7 @@ func (s *Service) Login(ctx context.Context, rawEmail, password string, client C
 	if !ok {
 		return api.TokenPair{}, s.failPassword(ctx, email, u.ID.String(), client, model.ErrInvalidCredentials)
 	}
-	pair, err := s.startSession(ctx, u, client)
+	pair, err := s.startSession(ctx, u, !remember, client)
 	if errors.Is(err, model.ErrAccountChanged) {
 		// The password (or email, role, the account itself) changed while
 		// it was being verified: what was verified is no longer the account.
@@ -210,13 +224,19 @@ func (s *Service) rehash(ctx context.Context, id uuid.UUID, password string) {
 	}
 }
 
-func (s *Service) startSession(ctx context.Context, u model.User, client Client) (api.TokenPair, error) {
+func (s *Service) startSession(ctx context.Context, u model.User, short bool, client Client) (api.TokenPair, error) {
 	refresh, hash, err := newRefreshToken()
 	if err != nil {
 		return api.TokenPair{}, err
 	}
+	ttl, kind := s.cfg.RefreshTTL, "kept signed in"
+	if short {
+		ttl, kind = s.cfg.ShortTTL, "for this browser session"
+	}
 	sid, err := s.store.CreateSession(ctx, model.NewSession{UserID: u.ID, UserUpdatedAt: u.UpdatedAt, TokenHash: hash,
-		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP})
+		ExpiresAt: s.cfg.Now().UTC().Add(ttl), UserAgent: client.UserAgent, IP: client.IP, Short: short,
+		Audit: &model.Audit{ActorID: u.ID.String(), Action: api.AuditLoginSucceeded, TargetID: u.ID.String(),
+			Detail: fmt.Sprintf("ip=%s %s", client.IP, kind), RequestID: client.RequestID}})
 	if err != nil {
 		return api.TokenPair{}, fmt.Errorf("auth: start session: %w", err)
 	}
@@ -233,8 +253,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, client Clien
 		return api.TokenPair{}, err
 	}
 	se, err := s.store.Rotate(ctx, model.Rotation{OldHash: hashToken(refreshToken), NewHash: nextHash,
-		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP, RequestID: client.RequestID,
-		RetryGrace: s.cfg.RefreshGrace})
+		ExpiresAt: s.cfg.Now().UTC().Add(s.cfg.RefreshTTL), ShortExpiresAt: s.cfg.Now().UTC().Add(s.cfg.ShortTTL),
+		UserAgent: client.UserAgent, IP: client.IP, RequestID: client.RequestID, RetryGrace: s.cfg.RefreshGrace})
 	if err != nil { // model.ErrTokenInvalid, model.ErrTokenReused or a fault
 		return api.TokenPair{}, fmt.Errorf("auth: refresh: %w", err)
 	}

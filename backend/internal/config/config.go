@@ -28,6 +28,7 @@ type Config struct {
 	AccessTokenTTL      time.Duration
 	RefreshTokenTTL     time.Duration
 	RefreshReuseGrace   time.Duration
+	ShortSessionTTL     time.Duration
 
 	AdminEmail    string
 	AdminPassword string
@@ -56,6 +57,10 @@ type Config struct {
 	BackupKeep     int
 
 	MetricsAddr string
+
+	SMTPURL   string
+	MailFrom  string
+	PublicURL string
 
 	LogLevel string
 
@@ -89,6 +94,8 @@ func (c *Config) fields() []field {
 			c.warnBelow(duration(&c.AccessTokenTTL, time.Second, 24*time.Hour), &c.AccessTokenTTL, time.Minute)},
 		{Var{"REFRESH_TOKEN_TTL", "720h", "refresh token (session) lifetime (Go duration, at least 1s)", false},
 			c.warnBelow(duration(&c.RefreshTokenTTL, time.Second, 24*365*time.Hour), &c.RefreshTokenTTL, time.Hour)},
+		{Var{"SHORT_SESSION_TTL", "12h", "lifetime of a session signed in without \"keep me signed in\" (Go duration, at least 1s)", false},
+			duration(&c.ShortSessionTTL, time.Second, 24*365*time.Hour)},
 		{Var{"REFRESH_REUSE_GRACE", "10s", "how long a rotated refresh token may come back as a retry (a lost answer, two frontends at once) instead of counting as reuse (Go duration; 0 turns it off)", false},
 			duration(&c.RefreshReuseGrace, 0, time.Minute)},
 		{Var{"ADMIN_EMAIL", "", "on start, if no admin exists, create this admin (with ADMIN_PASSWORD)", false}, str(&c.AdminEmail)},
@@ -113,6 +120,9 @@ func (c *Config) fields() []field {
 		{Var{"BACKUP_DIR", "data/backups", "where POST /admin/backup and the schedule write snapshots", false}, nonEmpty(&c.BackupDir)},
 		{Var{"BACKUP_INTERVAL", "0", "take a backup this often (Go duration, e.g. 24h); 0 turns the schedule off", false}, optionalDuration(&c.BackupInterval, time.Minute)},
 		{Var{"BACKUP_KEEP", "7", "how many backups the schedule keeps (older ones are deleted)", false}, positiveInt(&c.BackupKeep)},
+		{Var{"SMTP_URL", "", "mail server for password resets and invitations: smtp://user:pass@host:587 (STARTTLS when offered, required with credentials) or smtps://…:465; empty: no mail", true}, optionalSMTPURL(&c.SMTPURL)},
+		{Var{"MAIL_FROM", "", "From address of the mail (required with SMTP_URL), e.g. duckgate <noreply@example.com>", false}, str(&c.MailFrom)},
+		{Var{"PUBLIC_URL", "http://127.0.0.1:8080", "the frontend's address as browsers reach it, for links in mail", false}, httpURL(&c.PublicURL)},
 		{Var{"METRICS_ADDR", "", "serve /metrics on this separate listener (host:port) instead of the main one; empty keeps it on the main one", false}, optionalHostPort(&c.MetricsAddr)},
 		{Var{"LOG_LEVEL", "info", "debug, info, warn or error", false}, oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
 	}
@@ -150,6 +160,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if (c.AdminEmail == "") != (c.AdminPassword == "") {
 		errs = append(errs, errors.New("ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither"))
+	}
+	if c.SMTPURL != "" && c.MailFrom == "" {
+		errs = append(errs, errors.New("MAIL_FROM: required when SMTP_URL is set"))
 	}
 	if c.AdminPassword != "" && len(c.AdminPassword) < 8 {
 		errs = append(errs, errors.New("ADMIN_PASSWORD: must be at least 8 characters"))
@@ -236,6 +249,21 @@ func (c *Config) warnBelow(parse func(string) error, dst *time.Duration, floor t
 		if *dst < floor {
 			c.Warnings = append(c.Warnings, fmt.Sprintf("%s is below %s: sessions will need refreshing very often (fine for tests)", *dst, floor))
 		}
+		return nil
+	}
+}
+
+func optionalSMTPURL(dst *string) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			*dst = ""
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return errors.New("must look like smtp://user:pass@host:587 or smtps://user:pass@host:465")
+		}
+		*dst = v
 		return nil
 	}
 }

@@ -70,6 +70,8 @@ var errorTable = []errorRow{
 	is(model.ErrUserNotFound, 404, "no such user"),
 	is(model.ErrSessionNotFound, 404, "no such session"),
 	is(model.ErrLockoutNotFound, 404, "no such lock-out: it ended or was lifted"),
+	is(model.ErrAccountTokenInvalid, 400, "this link is invalid, has expired, was already used, or was replaced by a newer one; ask for a new one"),
+	is(model.ErrMailNotConfigured, 503, "password recovery by mail is not available on this server; ask an administrator for a reset link"),
 
 	// The AI gateway.
 	is(model.ErrAINotConfigured, 503, "AI is not configured on this server: the operator must set OPENROUTER_API_KEY "+

@@ -257,6 +257,8 @@ func TestErrorTable(t *testing.T) {
 		{model.ErrUserNotFound, 404, api.TypeNotFound, "no such user", 0, nil},
 		{model.ErrSessionNotFound, 404, api.TypeNotFound, "no such session", 0, nil},
 		{model.ErrLockoutNotFound, 404, api.TypeNotFound, "no such lock-out", 0, nil},
+		{wrap(model.ErrAccountTokenInvalid), 400, api.TypeBadRequest, "ask for a new one", 0, nil},
+		{model.ErrMailNotConfigured, 503, api.TypeUnavailable, "ask an administrator", 0, nil},
 		{model.ErrAINotConfigured, 503, api.TypeUnavailable, "OPENROUTER_API_KEY", 0, nil},
 		{model.ErrVideoJobNotFound, 404, api.TypeNotFound, "no such video job", 0, nil},
 		{&model.VideoNotReadyError{Status: "in_progress"}, 409, api.TypeConflict, "the job is in_progress", 0, nil},

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/duckgate/duckgate/backend/internal/accounts"
 	"github.com/duckgate/duckgate/backend/internal/admin"
 	"github.com/duckgate/duckgate/backend/internal/ai"
 	"github.com/duckgate/duckgate/backend/internal/auth"
@@ -46,6 +47,7 @@ type Handlers struct {
 	Admin     *admin.Handler
 	AI        *ai.Handler
 	Workspace *workspace.Handler
+	Accounts  *accounts.Handler
 }
 
 // BodyLimits are the request body limits of the configuration.
@@ -118,6 +120,26 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Responses:   []openapi.Response{openapi.NoContent("Signed out.")},
 				Problems:    openapi.BodyProblems}},
 
+		{Method: "GET", Path: "/auth/capabilities", Auth: Public, Handler: h.Accounts.Capabilities,
+			Doc: openapi.Doc{Tag: "Auth", Summary: "What sign-in offers here",
+				Description: "password_recovery is true when mail is configured (SMTP_URL): the forgot-password flow and mailed invitations work.",
+				Responses:   []openapi.Response{openapi.OK(200, "The capabilities.", api.AuthCapabilities{})}}},
+		{Method: "POST", Path: "/auth/password/forgot", Auth: Public, Handler: h.Accounts.Forgot,
+			Doc: openapi.Doc{Tag: "Auth", Summary: "Ask for a password reset link",
+				Description: "Answers 202 with the same message, in the same time, whether or not the account exists; an existing " +
+					"account gets a mail with a one-time link (30 minutes; a newer link or any password change voids it). " +
+					"Throttled per address (429) and, silently, per email. 503 when the server has no mail.",
+				Body:      &openapi.Body{JSON: api.ForgotPasswordRequest{}},
+				Responses: []openapi.Response{openapi.OK(202, "Accepted.", api.Accepted{})},
+				Problems:  openapi.Statuses(openapi.BodyProblems, []int{429, 503})}},
+		{Method: "POST", Path: "/auth/password/reset", Auth: Public, Handler: h.Accounts.Reset,
+			Doc: openapi.Doc{Tag: "Auth", Summary: "Set a password with a link's token",
+				Description: "The token of a reset or invitation link sets the password once; every session of the account ends. " +
+					"A used, expired or replaced token answers 400.",
+				Body:      &openapi.Body{JSON: api.ResetPasswordRequest{}},
+				Responses: []openapi.Response{openapi.NoContent("The password is set.")},
+				Problems:  openapi.BodyProblems}},
+
 		// Users.
 		{Method: "GET", Path: "/users/me", Auth: User, Handler: h.Users.Me,
 			Doc: openapi.Doc{Tag: "Users", Summary: "The signed-in user",
@@ -152,6 +174,24 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 					openapi.Query("q", "Keep users whose email contains this text.", openapi.Schema{"type": "string"})},
 				Responses: []openapi.Response{openapi.OK(200, "A page of users.", api.UserList{})},
 				Problems:  openapi.Statuses(openapi.AdminProblems, []int{400, 422})}},
+		{Method: "POST", Path: "/users", Auth: Admin, Handler: h.Accounts.CreateUser,
+			Doc: openapi.Doc{Tag: "Users", Summary: "Create and invite a user",
+				Description: "Creates the account without a password and invites its owner to choose one (a one-time link, 7 days): " +
+					"mailed when mail is configured, otherwise returned once in invitation.url for the admin to hand over.",
+				Body:      &openapi.Body{JSON: api.CreateUserRequest{}},
+				Responses: []openapi.Response{openapi.OK(201, "The account and its invitation.", api.CreatedUser{})},
+				Problems:  openapi.Statuses(openapi.BodyProblems, openapi.AdminProblems, []int{409})}},
+		{Method: "POST", Path: "/users/{id}/password-reset", Auth: Admin, Handler: h.Accounts.ResetLink,
+			Doc: openapi.Doc{Tag: "Users", Summary: "Issue a password reset link",
+				Description: "A one-time link (a day) to set the user's password: mailed when mail is configured, otherwise returned once in url.",
+				Params:      []openapi.Param{openapi.PathID("User id.")},
+				Responses:   []openapi.Response{openapi.OK(200, "The link, or that it was sent.", api.AccountLink{})},
+				Problems:    openapi.Statuses(openapi.AdminProblems, []int{404})}},
+		{Method: "DELETE", Path: "/users/{id}/sessions", Auth: Admin, Handler: h.Accounts.SignOut,
+			Doc: openapi.Doc{Tag: "Users", Summary: "Sign a user out everywhere",
+				Params:    []openapi.Param{openapi.PathID("User id.")},
+				Responses: []openapi.Response{openapi.NoContent("Every session of the user ended.")},
+				Problems:  openapi.Statuses(openapi.AdminProblems, []int{404})}},
 		{Method: "DELETE", Path: "/users/{id}", Auth: Admin, Handler: h.Users.Delete,
 			Doc: openapi.Doc{Tag: "Users", Summary: "Delete a user",
 				Description: "Ends the user's sessions. Deleting yourself answers 409.",
@@ -188,10 +228,14 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Problems:    openapi.Statuses(openapi.AdminProblems, []int{409, 503})}},
 		{Method: "GET", Path: "/admin/audit", Auth: Admin, Handler: h.Admin.Audit,
 			Doc: openapi.Doc{Tag: "Admin", Summary: "Audit trail",
-				Description: "Admin actions, role changes, deletions, purges, sign-in failures, lock-outs and session revocations, newest first.",
+				Description: "Sign-ins (successful and failed), registrations, lock-outs, resets and invitations, admin actions, role changes, " +
+					"deletions, purges and session revocations, newest first. Each entry keeps the emails of its actor and target as they were.",
 				Params: []openapi.Param{openapi.LimitParam, openapi.OffsetParam,
 					openapi.Query("actor", "Keep entries by this actor (user id).", openapi.Schema{"type": "string"}),
-					openapi.Query("action", "Keep entries of this action.", openapi.Schema{"type": "string", "examples": auditActions})},
+					openapi.Query("email", "Keep entries whose actor's or target's email contains this text.", openapi.Schema{"type": "string"}),
+					openapi.Query("action", "Keep entries of this action.", openapi.Schema{"type": "string", "examples": auditActions}),
+					openapi.Query("since", "Keep entries at or after this time (RFC 3339).", openapi.Schema{"type": "string", "format": "date-time"}),
+					openapi.Query("until", "Keep entries before this time (RFC 3339).", openapi.Schema{"type": "string", "format": "date-time"})},
 				Responses: []openapi.Response{openapi.OK(200, "A page of the audit trail.", api.AuditList{})},
 				Problems:  openapi.Statuses(openapi.AdminProblems, []int{400, 422})}},
 		{Method: "GET", Path: "/admin/lockouts", Auth: Admin, Handler: h.Admin.Lockouts,
@@ -390,5 +434,7 @@ var loginForm = openapi.Schema{
 var auditActions = []string{
 	api.AuditLoginFailed, api.AuditLockout, api.AuditFamilyRevoked, api.AuditPasswordChange,
 	api.AuditEmailChange, api.AuditRoleChange, api.AuditUserDeleted, api.AuditTokensPurged,
-	api.AuditUserCreated, api.AuditBackup, api.AuditRefreshRetried, api.AuditLockoutLifted,
+	api.AuditUserCreated, api.AuditBackup, api.AuditRefreshRetried, api.AuditLockoutLifted, api.AuditLoginSucceeded,
+	api.AuditRegistered, api.AuditResetRequested, api.AuditPasswordReset, api.AuditInvitationAccepted, api.AuditUserInvited,
+	api.AuditResetLinkIssued, api.AuditSessionsRevokedByAdmin,
 }

@@ -24,6 +24,8 @@ type NewSession struct {
 	// Short: signed in without "keep me signed in"; refreshes keep it to
 	// Rotation.ShortExpiresAt.
 	Short bool
+	// Audit, when given, is written with the session (a sign-in's entry).
+	Audit *Audit
 }
 
 // Rotation exchanges the refresh token whose hash is OldHash for a new one.

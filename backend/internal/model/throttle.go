@@ -15,6 +15,9 @@ const (
 	ThrottlePair  = "pair"  // one email from one address
 	ThrottleEmail = "email" // one email from everywhere
 	ThrottleIP    = "ip"    // one address, whatever the email
+
+	ThrottleForgotEmail = "forgot-email" // password reset requests for one email
+	ThrottleForgotIP    = "forgot-ip"    // password reset requests from one address
 )
 
 // ThrottleKey names what a counter counts: ThrottleKey(ThrottlePair,
@@ -49,8 +52,10 @@ func ParseThrottleKey(key string) (kind, email, ip string) {
 		email, ip, _ = strings.Cut(rest, "|")
 	case ThrottleEmail:
 		email = rest
-	case ThrottleIP:
+	case ThrottleIP, ThrottleForgotIP:
 		ip = rest
+	case ThrottleForgotEmail:
+		email = rest
 	}
 	return kind, email, ip
 }

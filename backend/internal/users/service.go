@@ -31,13 +31,16 @@ type Service struct {
 	store  Store
 	hasher *auth.Hasher
 	auth   *auth.Service
+	// passwordChanged, when set, is told after a user changed their
+	// password (the initial admin's password file goes then).
+	passwordChanged func(ctx context.Context, u model.User)
 }
 
 // NewService wires user management.
 // NewService wires user management; password checks go through authSvc,
 // which throttles them like sign-ins.
-func NewService(st Store, hasher *auth.Hasher, authSvc *auth.Service) *Service {
-	return &Service{store: st, hasher: hasher, auth: authSvc}
+func NewService(st Store, hasher *auth.Hasher, authSvc *auth.Service, passwordChanged func(ctx context.Context, u model.User)) *Service {
+	return &Service{store: st, hasher: hasher, auth: authSvc, passwordChanged: passwordChanged}
 }
 
 // Me returns the caller's account.
@@ -103,6 +106,9 @@ func (s *Service) UpdateMe(ctx context.Context, p auth.Principal, req api.Update
 	if err != nil {
 		return model.User{}, fmt.Errorf("users: update: %w", err)
 	}
+	if req.Password != nil && s.passwordChanged != nil {
+		s.passwordChanged(ctx, updated)
+	}
 	return updated, nil
 }
 
@@ -167,7 +173,7 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, rawID, requestID
 		return fmt.Errorf("users: delete: %w", err)
 	}
 	err = s.store.DeleteUser(ctx, id, &model.Audit{ActorID: p.UserID.String(), Action: api.AuditUserDeleted,
-		TargetID: id.String(), Detail: fmt.Sprintf("deleted %s (%s)", target.Email, target.Role), RequestID: requestID})
+		TargetID: id.String(), TargetEmail: target.Email, Detail: fmt.Sprintf("deleted %s (%s)", target.Email, target.Role), RequestID: requestID})
 	switch {
 	case errors.Is(err, model.ErrNotFound):
 		return model.ErrUserNotFound

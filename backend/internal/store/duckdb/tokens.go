@@ -55,6 +55,12 @@ func (s *Store) CreateSession(ctx context.Context, ns model.NewSession) (uuid.UU
 		if err := t.appendRows("refresh_tokens", tokenColumns, [][]driver.Value{row}); err != nil {
 			return fmt.Errorf("store: insert refresh token: %w", err)
 		}
+		if ns.Audit != nil && ns.Audit.TargetEmail == "" {
+			ns.Audit.TargetEmail = u.Email
+		}
+		if err := t.audit(ns.Audit); err != nil {
+			return err
+		}
 		live := liveSession{user: ns.UserID, expiresAt: ns.ExpiresAt, born: now, tokenID: id, tokenHash: ns.TokenHash, short: ns.Short,
 			lastUsed: now, userAgent: ns.UserAgent, ip: ns.IP}
 		t.AfterCommit(func() { s.sessions.set(family, live) })
