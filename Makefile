@@ -9,7 +9,7 @@ GO_BUILD := go build -trimpath -ldflags "$(LDFLAGS)"
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(CURDIR)/bin/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: build build-backend build-frontend build-fake run run-fake-ai test test-deps test-deploy lint bench vendor images
+.PHONY: soak build build-backend build-frontend build-fake run run-fake-ai test test-deps test-deploy lint bench vendor images
 
 build: build-backend build-frontend build-fake
 
@@ -61,6 +61,13 @@ test-deps:
 # passes flags, e.g. BENCH_FLAGS="-only refresh -duration 10s -strict".
 bench:
 	go run ./loadtest/cmd/bench $(BENCH_FLAGS)
+
+# A mixed load against the backend for SOAK (default 10m): does its memory
+# level off (RSS of the last half within +10% of the middle), and does
+# anything answer 5xx. See loadtest/README.md.
+SOAK ?= 10m
+soak:
+	go run ./loadtest/cmd/bench -soak $(SOAK) $(BENCH_FLAGS)
 
 # Container images, built by the targets above inside deploy/*.Dockerfile.
 images:

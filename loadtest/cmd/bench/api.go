@@ -99,7 +99,7 @@ func createUsers(ctx context.Context, client *http.Client, baseURL string, n int
 				return
 			}
 			if err := callJSON(ctx, client, http.MethodPost, baseURL+"/auth/login", "",
-				api.LoginRequest(creds), http.StatusOK, &u.tokens); err != nil {
+				api.LoginRequest{Email: creds.Email, Password: creds.Password}, http.StatusOK, &u.tokens); err != nil {
 				errs <- err
 			}
 		})

@@ -31,6 +31,9 @@ type config struct {
 	json, strict, keep, list         bool
 	repo                             string
 	backendBin, frontendBin, fakeBin string
+	// soak, when set, runs the mixed soak for this long instead of the
+	// scenarios.
+	soak time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -48,6 +51,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.frontendBin, "frontend-bin", "", "use this frontend binary instead of building one")
 	fs.StringVar(&cfg.fakeBin, "fake-bin", "", "use this fake-openrouter binary instead of building one")
 	fs.BoolVar(&cfg.list, "list", false, "list the scenario names and exit")
+	fs.DurationVar(&cfg.soak, "soak", 0, "run the mixed soak for this long (e.g. 10m) instead of the scenarios: backend RSS and 5xx")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -95,6 +99,9 @@ func run(ctx context.Context, cfg config, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer b.close()
+	if cfg.soak > 0 {
+		return runSoak(ctx, b, cfg.soak, stdout, cfg.strict)
+	}
 	rep := report{Started: time.Now().UTC(), Cores: runtime.NumCPU(), Duration: cfg.duration, LoadBefore: loadAverage()}
 	rep.Rows = b.runAll(ctx)
 	rep.LoadAfter = loadAverage()
