@@ -13,9 +13,18 @@ import (
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
 
+// afterSignIn is where a sign-in leads: the page that sent the person to
+// sign in when it is one of this site's (see safeNext), else the chat.
+func afterSignIn(next string) string {
+	if next == "" {
+		return "/chat"
+	}
+	return safeNext(next)
+}
+
 func (a *app) loginPage(c echo.Context) error {
 	if userFrom(c) != nil {
-		return redirect(c, safeNext(c.QueryParam("next")))
+		return redirect(c, afterSignIn(c.QueryParam("next")))
 	}
 	v := newView(c, "Sign in", "login", nil)
 	v.Form.Values = map[string]string{"email": c.QueryParam("email"), "next": c.QueryParam("next")}
@@ -32,7 +41,7 @@ func (a *app) login(c echo.Context) error {
 	pair, err := cl.Login(ctx, api.LoginRequest{Email: email, Password: c.FormValue("password")})
 	if err == nil {
 		session.From(c).Start(pair)
-		return redirect(c, safeNext(next))
+		return redirect(c, afterSignIn(next))
 	}
 	values := map[string]string{"email": email, "next": next}
 	form, ok := formWithProblem(err, values)

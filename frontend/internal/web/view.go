@@ -5,6 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -99,10 +102,31 @@ func withUser(c echo.Context, u *api.User) {
 // redirect answers a form post with 303 See Other.
 func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site. It accepts only a
+// path of this site: one that parses with no scheme, host or user, begins
+// with exactly one "/", and holds no control character (browsers strip
+// tabs and newlines from a Location, so "/\t/evil.example" would become
+// "//evil.example"), no backslash (browsers read it as "/") and no
+// invalid UTF-8. Anything else falls back to "/". The result is the path
+// re-encoded by net/url, so a Location header never carries raw non-ASCII.
 func safeNext(next string) string {
-	if len(next) < 1 || next[0] != '/' || (len(next) > 1 && (next[1] == '/' || next[1] == '\\')) {
-		return "/chat"
+	const home = "/"
+	if len(next) == 0 || len(next) > maxNextLength || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return home
 	}
-	return next
+	if !utf8.ValidString(next) || strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	out := u.String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+		return home
+	}
+	return out
 }
+
+// maxNextLength bounds a redirect target: a longer one is no link of ours.
+const maxNextLength = 2048

@@ -263,10 +263,52 @@ func TestSignInKeepsTokensInHttpOnlyCookiesOnly(t *testing.T) {
 
 func TestRedirectAfterSignInStaysOnSite(t *testing.T) {
 	for next, want := range map[string]string{
-		"/videos": "/videos", "//evil.example": "/chat", "https://evil.example/": "/chat", `/\evil`: "/chat", "": "/chat",
+		"/videos":               "/videos",
+		"/admin/users?q=a&x=1":  "/admin/users?q=a&x=1",
+		"/chat#latest":          "/chat#latest",
+		"/café":                 "/caf%C3%A9",
+		"//evil.example":        "/",
+		"https://evil.example/": "/",
+		"javascript:alert(1)":   "/",
+		`/\evil`:                "/",
+		`/x\y`:                  "/",
+		"/\t/evil.example":      "/",
+		"/\r/":                  "/",
+		"/\n/evil.example":      "/",
+		" /videos":              "/",
+		"/\x7f/evil.example":    "/",
+		"/\u0085/evil.example":  "/",
+		"/\xff":                 "/",
+		"/%zz":                  "/",
+		"evil.example":          "/",
+		"":                      "/",
 	} {
 		if got := safeNext(next); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+	if afterSignIn("") != "/chat" || afterSignIn("/profile") != "/profile" || afterSignIn("//evil.example") != "/" {
+		t.Errorf("afterSignIn: no next leads to the chat, a safe next to itself, anything else to /")
+	}
+}
+
+// A browser strips tabs and newlines from a Location header, so a next of
+// "/<TAB>/evil.example" must not come back as it is: the browser would
+// follow "//evil.example" to another site.
+func TestSignInNeverRedirectsOffSite(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	for _, next := range []string{"/\t/evil.example", "/\r/evil.example", "/\n/evil.example", "/\\evil.example", "//evil.example"} {
+		c := browser(t)
+		token := pageToken(t, c, fe.URL+"/login?next="+url.QueryEscape(next))
+		resp, _ := postForm(t, c, fe.URL+"/login", url.Values{
+			"email": {"duck@example.com"}, "password": {"right-password"}, "csrf_token": {token}, "next": {next}})
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+			t.Errorf("sign-in with next=%q: %d to %q, want 303 to /", next, resp.StatusCode, loc)
+		}
+		// Signed in already, /login?next= redirects at once.
+		resp, _ = get(t, c, fe.URL+"/login?next="+url.QueryEscape(next))
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+			t.Errorf("signed-in GET /login?next=%q: %d to %q, want 303 to /", next, resp.StatusCode, loc)
 		}
 	}
 }
