@@ -41,9 +41,6 @@ type Options struct {
 	SessionTTL time.Duration // lifetime of the refresh cookie
 	// Skew is how long before its expiry an access token is refreshed.
 	Skew time.Duration
-	// Grace is how long a refresh result is handed to late requests still
-	// carrying the old refresh token.
-	Grace time.Duration
 	// RefreshTimeout bounds one backend refresh call.
 	RefreshTimeout time.Duration
 	Now            func() time.Time
@@ -65,16 +62,13 @@ func NewManager(refresh RefreshFunc, opts Options) *Manager {
 	if opts.Skew == 0 {
 		opts.Skew = 30 * time.Second
 	}
-	if opts.Grace == 0 {
-		opts.Grace = 30 * time.Second
-	}
 	if opts.RefreshTimeout == 0 {
 		opts.RefreshTimeout = 10 * time.Second
 	}
 	if opts.SessionTTL == 0 {
 		opts.SessionTTL = 720 * time.Hour
 	}
-	return &Manager{opts: opts, refresh: refresh, flight: newFlight(opts.Grace, opts.Now)}
+	return &Manager{opts: opts, refresh: refresh, flight: newFlight()}
 }
 
 // Session is one request's view of the browser's tokens. Rotated tokens are

@@ -3,9 +3,11 @@ package session
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -139,33 +141,74 @@ func TestConcurrentRefreshesOfOneTokenShareOneBackendCall(t *testing.T) {
 			t.Fatalf("request %d got %q, request 0 got %q; all must share the one result", i, got[i], got[0])
 		}
 	}
+}
 
-	// A straggler with the old cookie, arriving after the rotation, gets the
-	// remembered result instead of replaying the rotated token.
-	late := m.Load(httptest.NewRecorder(), request("", "r0"), "ip")
-	if tok, err := late.AccessToken(context.Background()); err != nil || tok != got[0] {
-		t.Fatalf("late request got %q, %v; want %q", tok, err, got[0])
+// A request that presents the old refresh token after the shared call has
+// finished is not handed the remembered result: it goes to the backend,
+// whose REFRESH_REUSE_GRACE decides between a retry and reuse. (Handing it
+// the current pair let a replayed cookie bypass reuse detection.)
+func TestLateRequestWithTheOldTokenGoesToTheBackend(t *testing.T) {
+	var presented []string
+	var mu sync.Mutex
+	reused := false
+	m := NewManager(func(ctx context.Context, token, ip, ua string) (*api.TokenPair, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		presented = append(presented, token)
+		if token == "r0" && len(presented) > 1 && reused {
+			return nil, &api.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized"}
+		}
+		return &api.TokenPair{AccessToken: jwtExpiring(time.Now().Add(15*time.Minute), token+"-next"),
+			RefreshToken: fmt.Sprint("r", len(presented)), ExpiresIn: 900}, nil
+	}, Options{})
+	ctx := context.Background()
+
+	first := m.Load(httptest.NewRecorder(), request("", "r0"), "ip")
+	if _, err := first.AccessToken(ctx); err != nil {
+		t.Fatal(err)
 	}
-	if c := f.calls.Load(); c != 1 {
-		t.Fatalf("late request caused a second refresh (%d calls)", c)
+	// The backend's grace allows the retry: the late request gets what the
+	// backend answered, a pair of its own.
+	w := httptest.NewRecorder()
+	late := m.Load(w, request("", "r0"), "ip")
+	if _, err := late.AccessToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := cookies(w)[refreshCookie]; got == nil || got.Value != "r2" {
+		t.Fatalf("late request's refresh cookie = %+v, want the backend's second answer r2", got)
+	}
+	// Past the grace the backend calls it reuse: the late request's session
+	// ends; it is not rescued by a remembered pair.
+	reused = true
+	replay := m.Load(httptest.NewRecorder(), request("", "r0"), "ip")
+	if _, err := replay.AccessToken(ctx); err != ErrEnded {
+		t.Fatalf("replayed token after the backend refused it: err = %v, want ErrEnded", err)
+	}
+	if want := []string{"r0", "r0", "r0"}; !slices.Equal(presented, want) {
+		t.Fatalf("backend saw %q, want every presentation of r0 to reach it: %q", presented, want)
 	}
 }
 
-func TestRememberedRefreshExpiresAfterGrace(t *testing.T) {
-	now := time.Now()
-	clock := func() time.Time { return now }
-	f := &fakeRotation{}
-	m := NewManager(f.refresh, Options{Grace: time.Second, Now: clock})
+// A failed refresh is not shared with later requests either: a network
+// error deserves a fresh try.
+func TestFailedRefreshIsTriedAgain(t *testing.T) {
+	calls := 0
+	m := NewManager(func(ctx context.Context, token, ip, ua string) (*api.TokenPair, error) {
+		calls++
+		if calls == 1 {
+			return nil, errors.New("connection refused")
+		}
+		return &api.TokenPair{AccessToken: jwtExpiring(time.Now().Add(time.Hour), "a"), RefreshToken: "r1", ExpiresIn: 3600}, nil
+	}, Options{})
 	ctx := context.Background()
-	if _, err := m.Load(httptest.NewRecorder(), request("", "r0"), "ip").AccessToken(ctx); err != nil {
-		t.Fatal(err)
+	if _, err := m.Load(httptest.NewRecorder(), request("", "r0"), "ip").AccessToken(ctx); err == nil || errors.Is(err, ErrEnded) {
+		t.Fatalf("first try: err = %v, want the network error", err)
 	}
-	now = now.Add(2 * time.Second)
 	if _, err := m.Load(httptest.NewRecorder(), request("", "r0"), "ip").AccessToken(ctx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("second try: %v", err)
 	}
-	if c := f.calls.Load(); c != 2 {
-		t.Fatalf("backend calls = %d, want 2 once the grace period passed", c)
+	if calls != 2 {
+		t.Fatalf("backend calls = %d, want 2", calls)
 	}
 }
 
