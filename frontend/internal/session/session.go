@@ -5,6 +5,7 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -236,9 +237,13 @@ func (m *Manager) expiresSoon(iat, exp time.Time) bool {
 // lifetimes remembers the claims read from recent access tokens: every
 // request of a session carries the same token for its whole life, and
 // decoding it each time was a tenth of the /api proxy's own work.
+//
+// The cookie is the browser's to choose, so the cache is keyed by the
+// token's SHA-256 (an entry costs the same whatever the cookie holds) and
+// a token longer than maxTokenBytes is neither read nor remembered.
 type lifetimes struct {
 	mu   sync.Mutex
-	seen map[string]tokenLifetime
+	seen map[[sha256.Size]byte]tokenLifetime
 }
 
 type tokenLifetime struct {
@@ -246,12 +251,21 @@ type tokenLifetime struct {
 	ok       bool
 }
 
-// maxLifetimes bounds the memory: past it the map starts over.
+// maxLifetimes bounds the number of entries: past it the map starts over.
 const maxLifetimes = 4096
 
+// maxTokenBytes is the longest access token whose claims are read. The
+// backend's are about 500 bytes; a longer cookie is no token of its, and
+// counts as unreadable (the backend's 401 then triggers the refresh).
+const maxTokenBytes = 8 << 10
+
 func (l *lifetimes) of(token string) tokenLifetime {
+	if len(token) > maxTokenBytes {
+		return tokenLifetime{}
+	}
+	key := sha256.Sum256([]byte(token))
 	l.mu.Lock()
-	got, found := l.seen[token]
+	got, found := l.seen[key]
 	l.mu.Unlock()
 	if found {
 		return got
@@ -260,9 +274,9 @@ func (l *lifetimes) of(token string) tokenLifetime {
 	got = tokenLifetime{iat: iat, exp: exp, ok: ok}
 	l.mu.Lock()
 	if l.seen == nil || len(l.seen) >= maxLifetimes {
-		l.seen = make(map[string]tokenLifetime)
+		l.seen = make(map[[sha256.Size]byte]tokenLifetime)
 	}
-	l.seen[token] = got
+	l.seen[key] = got
 	l.mu.Unlock()
 	return got
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -272,5 +273,47 @@ func TestShortLivedTokensAreRefreshedInTheirLastQuarter(t *testing.T) {
 	old := token(now.Add(-16*time.Second), now.Add(4*time.Second))
 	if got, _ := m.Load(httptest.NewRecorder(), request(old, "r0"), "ip").AccessToken(context.Background()); got == old || f.calls.Load() != 1 {
 		t.Fatalf("did not refresh a token in its last quarter (calls %d)", f.calls.Load())
+	}
+}
+
+// The claims cache is keyed by the token's hash, so a browser's cookie
+// cannot make an entry large, and a token over maxTokenBytes is neither
+// read nor remembered.
+func TestLifetimeCacheKeysByHashAndSkipsHugeTokens(t *testing.T) {
+	var l lifetimes
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	token := jwtExpiring(exp, "x")
+	if got := l.of(token); !got.ok || !got.exp.Equal(exp) {
+		t.Fatalf("of(token) = %+v, want exp %v", got, exp)
+	}
+	if got := l.of(token); !got.ok || len(l.seen) != 1 {
+		t.Fatalf("second read: %+v with %d entries, want the remembered one", got, len(l.seen))
+	}
+	if _, ok := l.seen[sha256.Sum256([]byte(token))]; !ok {
+		t.Fatal("the entry is not keyed by the token's SHA-256")
+	}
+
+	// A megabyte cookie that decodes fine is still not read or kept.
+	huge := jwtExpiring(exp, strings.Repeat("j", 1<<20))
+	if got := l.of(huge); got.ok {
+		t.Fatalf("a %d-byte token was read: %+v", len(huge), got)
+	}
+	atLimit := jwtExpiring(exp, strings.Repeat("j", maxTokenBytes*3/4-200))
+	if len(atLimit) > maxTokenBytes {
+		t.Fatalf("test token of %d bytes is over the limit", len(atLimit))
+	}
+	if got := l.of(atLimit); !got.ok {
+		t.Fatalf("a %d-byte token (under the limit) was not read", len(atLimit))
+	}
+	if len(l.seen) != 2 {
+		t.Fatalf("cache holds %d entries, want the two small tokens only", len(l.seen))
+	}
+
+	// Many distinct tokens never hold more than maxLifetimes entries.
+	for i := range maxLifetimes + 10 {
+		l.of(fmt.Sprint("not-a-token-", i))
+	}
+	if n := len(l.seen); n > maxLifetimes {
+		t.Fatalf("cache holds %d entries, more than %d", n, maxLifetimes)
 	}
 }
