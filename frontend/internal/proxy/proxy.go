@@ -8,7 +8,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,8 +16,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/duckgate/duckgate/frontend/internal/problem"
 	"github.com/duckgate/duckgate/frontend/internal/session"
-	"github.com/duckgate/duckgate/shared/api"
 )
 
 // Prefix is the path under which the frontend exposes the backend API.
@@ -72,11 +71,11 @@ func (p *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// would hand them to page scripts. Signing in and out goes through the
 	// frontend's own forms.
 	if path == "/auth" || strings.HasPrefix(path, "/auth/") {
-		writeProblem(w, http.StatusNotFound, "Not Found", "The token endpoints are not available to the browser; use the sign-in page.")
+		p.fail(w, r, http.StatusNotFound, "The token endpoints are not available to the browser. Use the sign-in page.")
 		return
 	}
 	if err := makeReplayable(r, p.opts.ReplayBytes); err != nil {
-		writeProblem(w, http.StatusBadRequest, "Bad Request", "The request body could not be read.")
+		p.fail(w, r, http.StatusBadRequest, "The request body could not be read.")
 		return
 	}
 	out := newImmediateWriter(w)
@@ -131,14 +130,12 @@ func (p *handler) backendUnreachable(w http.ResponseWriter, r *http.Request, err
 		return // the browser went away (e.g. a stopped chat): nothing to say
 	}
 	p.opts.Logger.ErrorContext(r.Context(), "proxy: backend call failed", "path", r.URL.Path, "err", err, "request_id", p.opts.RequestID(r))
-	writeProblem(w, http.StatusBadGateway, "Bad Gateway", "The service is unreachable right now. Please try again in a moment.")
+	p.fail(w, r, http.StatusBadGateway, "The service is unreachable right now. Try again in a moment.")
 }
 
-func writeProblem(w http.ResponseWriter, status int, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(api.Problem{Type: "about:blank", Title: title, Status: status, Detail: detail})
+// fail answers the browser with a problem of the proxy's own.
+func (p *handler) fail(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	problem.Write(w, problem.New(status, detail, p.opts.RequestID(r)))
 }
 
 // makeReplayable buffers a body of at most limit bytes and sets GetBody, so

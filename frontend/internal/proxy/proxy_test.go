@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -248,6 +249,11 @@ func TestUnreachableBackendIsAProblem(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 502 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(body), "unreachable") {
 		t.Fatalf("got %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err != nil || p.Type != api.TypeUpstream || p.Title != "Bad Gateway" ||
+		p.Status != 502 || p.RequestID != "req-42" || p.Detail != "The service is unreachable right now. Try again in a moment." {
+		t.Fatalf("problem %+v (%v), want the proxy's own problem in the backend's shape", p, err)
 	}
 }
 

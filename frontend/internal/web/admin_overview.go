@@ -37,11 +37,7 @@ func (a *app) adminOverview(c echo.Context) error {
 	}
 	data := overviewData{Stats: stats}
 	if data.DB, err = cl.DBHealth(ctx); err != nil {
-		data.DBError = "The database does not answer: " + err.Error()
-		var p *api.Problem
-		if asProblem(err, &p) {
-			data.DBError = "The database does not answer: " + problemMessage(p)
-		}
+		data.DBError = "The database does not answer. " + explain(err).Message
 	}
 	data.Chart = usageChart(stats.AI.ByModel)
 	return c.Render(http.StatusOK, "admin", newView(c, "Admin", "admin", data))

@@ -75,7 +75,7 @@ func (a *app) setRole(c echo.Context) error {
 	if err != nil {
 		var p *api.Problem
 		if asProblem(err, &p) && (p.Status == http.StatusConflict || p.Status == http.StatusUnprocessableEntity) {
-			setFlash(c, problemMessage(p))
+			setFlash(c, explain(err).Message)
 			return redirect(c, backToUsers(c))
 		}
 		return err
@@ -90,7 +90,7 @@ func (a *app) deleteUser(c echo.Context) error {
 	if err := cl.DeleteUser(ctx, c.Param("id")); err != nil {
 		var p *api.Problem
 		if asProblem(err, &p) && (p.Status == http.StatusConflict || p.Status == http.StatusNotFound) {
-			setFlash(c, problemMessage(p))
+			setFlash(c, explain(err).Message)
 			return redirect(c, backToUsers(c))
 		}
 		return err

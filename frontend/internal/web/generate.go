@@ -18,20 +18,15 @@ type generatorData struct {
 }
 
 // models loads the models of a modality. When AI is not configured (503) or
-// the list fails, the page still renders with a notice instead of failing.
+// the list fails, the page still renders with a notice instead of failing
+// (see aiNotice).
 func (a *app) models(c echo.Context, modality string) ([]api.Model, string) {
 	cl, ctx, cancel := a.api(c)
 	defer cancel()
 	list, err := cl.Models(ctx, modality)
 	if err != nil {
-		var p *api.Problem
-		if asProblem(err, &p) && p.Status == http.StatusServiceUnavailable {
-			return nil, "AI is not available: " + problemMessage(p)
-		}
-		if asProblem(err, &p) {
-			return nil, "The model list could not be loaded: " + problemMessage(p)
-		}
-		return nil, "The model list could not be loaded. Please try again in a moment."
+		u := userFrom(c)
+		return nil, aiNotice(err, u != nil && u.Role == api.RoleAdmin)
 	}
 	return list.Data, ""
 }

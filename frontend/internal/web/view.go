@@ -58,10 +58,10 @@ func formWithProblem(err error, values map[string]string) (Form, bool) {
 	}
 	f := Form{Values: values, Errors: map[string]string{}}
 	for _, fe := range p.Errors {
-		f.Errors[fe.Field] = fe.Message
+		f.Errors[fe.Field] = sentences(fe.Message)
 	}
 	if len(f.Errors) == 0 {
-		f.Error = problemMessage(p)
+		f.Error = explain(err).Message
 	}
 	return f, true
 }

@@ -29,6 +29,10 @@ import (
 const (
 	testAccess  = "eyJhbGciOiJFZERTQSJ9.eyJleHAiOjQxMDI0NDQ4MDB9.access-secret"
 	testRefresh = "refresh-secret-value"
+	// The stub's admin signs in with adminPassword and gets these.
+	testAdminAccess  = "eyJhbGciOiJFZERTQSJ9.eyJleHAiOjQxMDI0NDQ4MDB9.admin-access-secret"
+	testAdminRefresh = "admin-refresh-secret-value"
+	adminPassword    = "admin-password"
 )
 
 // stubSessions is how many live sessions the stub's user has; the last
@@ -55,6 +59,10 @@ func startStubBackend(t *testing.T) *stubBackend {
 	mux.HandleFunc("POST /auth/login", func(w http.ResponseWriter, r *http.Request) {
 		var in api.LoginRequest
 		_ = json.NewDecoder(r.Body).Decode(&in)
+		if in.Password == adminPassword {
+			writeJSON(w, api.TokenPair{AccessToken: testAdminAccess, RefreshToken: testAdminRefresh, TokenType: "bearer", ExpiresIn: 900})
+			return
+		}
 		if in.Password != "right-password" {
 			problem(w, api.Problem{Status: 401, Title: "Unauthorized", Detail: "invalid email or password"})
 			return
@@ -66,6 +74,10 @@ func startStubBackend(t *testing.T) *stubBackend {
 			Errors: []api.FieldError{{Field: "password", Message: "must be at least 8 characters"}}})
 	})
 	mux.HandleFunc("GET /users/me", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer "+testAdminAccess {
+			writeJSON(w, api.User{ID: "u0", Email: "admin@example.com", Role: "admin"})
+			return
+		}
 		if r.Header.Get("Authorization") != "Bearer "+testAccess {
 			problem(w, api.Problem{Status: 401, Title: "Unauthorized"})
 			return
@@ -84,7 +96,7 @@ func startStubBackend(t *testing.T) *stubBackend {
 		problem(w, api.Problem{Status: 403, Title: "Forbidden", Detail: "admin role required"})
 	})
 	mux.HandleFunc("GET /ai/models", func(w http.ResponseWriter, r *http.Request) {
-		problem(w, api.Problem{Status: 503, Title: "Service Unavailable", Detail: "AI is not configured on this server"})
+		problem(w, api.Problem{Status: 503, Title: "Service Unavailable", Detail: aiNotConfigured})
 	})
 	mux.HandleFunc("GET /generate/video", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, api.VideoJobList{Items: []api.VideoJob{}})
@@ -117,6 +129,22 @@ func startFrontend(t testing.TB, backendURL string) *httptest.Server {
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// aiNotConfigured is the backend's detail when OPENROUTER_API_KEY is unset.
+const aiNotConfigured = "AI is not configured on this server: the operator must set OPENROUTER_API_KEY " +
+	"(and OPENROUTER_BASE_URL for another endpoint) and restart the backend"
+
+// signedInAs is a browser signed in to the frontend at base with password.
+func signedInAs(t *testing.T, base, password string) *http.Client {
+	t.Helper()
+	c := browser(t)
+	token := pageToken(t, c, base+"/login")
+	resp, _ := postForm(t, c, base+"/login", url.Values{"email": {"someone@example.com"}, "password": {password}, "csrf_token": {token}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d, want 303", resp.StatusCode)
+	}
+	return c
 }
 
 // signedIn is a browser signed in to the frontend at base as the stub's user.
@@ -326,7 +354,7 @@ func TestWrongPasswordAndValidationAreShownOnTheForm(t *testing.T) {
 	token = pageToken(t, c, fe.URL+"/register")
 	resp, body = postForm(t, c, fe.URL+"/register", url.Values{
 		"email": {"duck@example.com"}, "password": {"short"}, "password_confirm": {"short"}, "csrf_token": {token}})
-	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="password-error">must be at least 8 characters`) {
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="password-error">Must be at least 8 characters.`) {
 		t.Errorf("validation: %d, want 422 with the message next to the password field; %.500s", resp.StatusCode, body)
 	}
 }
@@ -356,6 +384,40 @@ func TestBackendProblemsBecomeTheMessagePage(t *testing.T) {
 	}
 }
 
+// /api callers and other programs get the message of a page as a problem
+// detail, written by the same package as the proxy's own problems.
+func TestErrorsOfAPICallersAreProblemDetails(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	req, _ := http.NewRequest(http.MethodPost, fe.URL+"/api/echo", nil) // no CSRF token
+	resp, err := browser(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p api.Problem
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 403 || resp.Header.Get("Content-Type") != api.ProblemContentType || p.Type != api.TypeForbidden ||
+		p.Status != 403 || p.Title != "Forbidden" || !strings.Contains(p.Detail, "Reload the page and try again.") ||
+		p.RequestID == "" || p.RequestID != resp.Header.Get("X-Request-ID") {
+		t.Fatalf("%d %s %+v", resp.StatusCode, resp.Header.Get("Content-Type"), p)
+	}
+
+	req, _ = http.NewRequest(http.MethodGet, fe.URL+"/no-such-page", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err = signedIn(t, fe.URL).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p = api.Problem{}
+	_ = json.NewDecoder(resp.Body).Decode(&p)
+	if resp.StatusCode != 404 || p.Type != api.TypeNotFound || p.Detail != "There is no page at this address." {
+		t.Fatalf("JSON caller of an unknown page: %d %+v", resp.StatusCode, p)
+	}
+}
+
 func TestEveryPageCarriesSecurityHeaders(t *testing.T) {
 	fe := startFrontend(t, startStubBackend(t).URL)
 	resp, _ := get(t, browser(t), fe.URL+"/login")
@@ -378,15 +440,22 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func TestGeneratorPagesExplainThatAIIsNotConfigured(t *testing.T) {
 	fe := startFrontend(t, startStubBackend(t).URL)
-	c := signedIn(t, fe.URL)
+	user, admin := signedIn(t, fe.URL), signedInAs(t, fe.URL, adminPassword)
 
 	for _, path := range []string{"/chat", "/images", "/videos"} {
-		resp, body := get(t, c, fe.URL+path)
-		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "AI is not available: AI is not configured on this server") {
+		resp, body := get(t, user, fe.URL+path)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "AI is not available on this server yet.") {
 			t.Errorf("%s: %d; want the page with a notice; %.400s", path, resp.StatusCode, body)
+		}
+		if strings.Contains(body, "OPENROUTER") || strings.Contains(body, "operator") {
+			t.Errorf("%s: an ordinary user is shown the operator's hint", path)
 		}
 		if !strings.Contains(body, "disabled") {
 			t.Errorf("%s: the form should be disabled without models", path)
+		}
+		_, body = get(t, admin, fe.URL+path)
+		if !strings.Contains(body, "AI is not available on this server yet. AI is not configured on this server: the operator must set OPENROUTER_API_KEY") {
+			t.Errorf("%s: an admin is not shown the operator's hint; %.400s", path, body)
 		}
 	}
 }
