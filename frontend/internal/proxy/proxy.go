@@ -1,8 +1,9 @@
 // Package proxy forwards the browser's /api/* calls to the backend's /*,
-// adding the session's bearer token. Responses stream through unbuffered
-// (chat answers arrive as server-sent events), the browser's cookies never
-// reach the backend, and a 401 is retried once after refreshing the token
-// when the request body can be sent again.
+// adding the session's bearer token. Only the API is forwarded, not the
+// backend's token and operations endpoints (see apiFamilies). Responses
+// stream through unbuffered (chat answers arrive as server-sent events),
+// the browser's cookies never reach the backend, and a 401 is retried once
+// after refreshing the token when the request body can be sent again.
 package proxy
 
 import (
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	pathpkg "path"
 	"strings"
 	"sync"
 
@@ -67,11 +69,12 @@ type handler struct {
 
 func (p *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, Prefix)
-	// Token endpoints answer with tokens in the body; through the proxy they
-	// would hand them to page scripts. Signing in and out goes through the
-	// frontend's own forms.
-	if path == "/auth" || strings.HasPrefix(path, "/auth/") {
+	if family(path) == "auth" {
 		p.fail(w, r, http.StatusNotFound, "The token endpoints are not available to the browser. Use the sign-in page.")
+		return
+	}
+	if !Forwarded(path) {
+		p.fail(w, r, http.StatusNotFound, "There is no API at this address.")
 		return
 	}
 	if err := makeReplayable(r, p.opts.ReplayBytes); err != nil {
@@ -81,6 +84,48 @@ func (p *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out := newImmediateWriter(w)
 	defer out.finish()
 	p.rp.ServeHTTP(out, r.WithContext(context.WithValue(r.Context(), writerKey{}, w)))
+}
+
+// apiFamilies are the first path segments of the backend's API that the
+// proxy forwards: what pages and their scripts call. Nothing else the
+// backend serves reaches browsers through the frontend:
+//
+//   - /auth answers with tokens in the body, which page scripts must never
+//     see; signing in and out goes through the frontend's own forms;
+//   - /metrics, /docs, /openapi.json, /healthz, /readyz and /.well-known
+//     are for operators and integrators, who reach the backend itself. The
+//     frontend answers its own /healthz and /readyz; the backend's would
+//     tell anyone its build and its dependencies' state.
+//
+// An allow-list rather than a deny-list, so a new operations endpoint of
+// the backend stays private by default: a new API family that pages use is
+// added here.
+var apiFamilies = map[string]bool{
+	"users":    true,
+	"admin":    true,
+	"ai":       true,
+	"generate": true,
+}
+
+// Forwarded reports whether the backend path (the /api path without its
+// prefix) is one the proxy forwards: a clean path (no "." or ".." segment,
+// no empty one, which could name another endpoint once the backend or a
+// proxy in front of it cleans it) in one of apiFamilies.
+func Forwarded(path string) bool {
+	if !strings.HasPrefix(path, "/") {
+		return false
+	}
+	clean := pathpkg.Clean(path)
+	if clean != path && clean+"/" != path {
+		return false
+	}
+	return apiFamilies[family(path)]
+}
+
+// family is the first segment of a path.
+func family(path string) string {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return first
 }
 
 // writerKey carries the browser's ResponseWriter to ModifyResponse.

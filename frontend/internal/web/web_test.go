@@ -41,7 +41,8 @@ const stubSessions = 25
 
 type stubBackend struct {
 	*httptest.Server
-	proxied atomic.Int32
+	proxied    atomic.Int32
+	operations atomic.Int32 // calls of /metrics, /docs, /openapi.json, /healthz, /readyz
 }
 
 func startStubBackend(t *testing.T) *stubBackend {
@@ -101,10 +102,16 @@ func startStubBackend(t *testing.T) *stubBackend {
 	mux.HandleFunc("GET /generate/video", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, api.VideoJobList{Items: []api.VideoJob{}})
 	})
-	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/users/echo", func(w http.ResponseWriter, r *http.Request) {
 		b.proxied.Add(1)
 		_, _ = io.WriteString(w, "ok")
 	})
+	for _, path := range []string{"/metrics", "/docs", "/openapi.json", "/healthz", "/readyz"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			b.operations.Add(1)
+			_, _ = io.WriteString(w, "backend_secret_metric 1\n")
+		})
+	}
 	b.Server = httptest.NewServer(mux)
 	t.Cleanup(b.Close)
 	return b
@@ -229,7 +236,7 @@ func TestAPICallsNeedTheCSRFHeader(t *testing.T) {
 
 	send := func(header, field, fetchSite string) int {
 		body := url.Values{"csrf_token": {field}}.Encode()
-		req, _ := http.NewRequest(http.MethodPost, fe.URL+"/api/echo", strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, fe.URL+"/api/users/echo", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if header != "" {
 			req.Header.Set("X-CSRF-Token", header)
@@ -257,8 +264,30 @@ func TestAPICallsNeedTheCSRFHeader(t *testing.T) {
 		t.Errorf("header token: %d (backend saw %d), want 200 proxied", got, b.proxied.Load())
 	}
 	// Reads need no token.
-	if resp, _ := get(t, c, fe.URL+"/api/echo"); resp.StatusCode != http.StatusOK {
-		t.Errorf("GET /api/echo: %d", resp.StatusCode)
+	if resp, _ := get(t, c, fe.URL+"/api/users/echo"); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /api/users/echo: %d", resp.StatusCode)
+	}
+}
+
+// /api forwards the API only: the backend's metrics, docs, OpenAPI
+// document and health endpoints are not public through the frontend.
+func TestBackendOperationsEndpointsAreNotBehindAPI(t *testing.T) {
+	b := startStubBackend(t)
+	fe := startFrontend(t, b.URL)
+	for _, c := range []*http.Client{browser(t), signedIn(t, fe.URL)} {
+		for _, path := range []string{"/api/metrics", "/api/docs", "/api/openapi.json", "/api/healthz", "/api/readyz"} {
+			resp, body := get(t, c, fe.URL+path)
+			if resp.StatusCode != http.StatusNotFound || strings.Contains(body, "backend_secret_metric") {
+				t.Errorf("GET %s: %d %.200s, want 404", path, resp.StatusCode, body)
+			}
+		}
+	}
+	if n := b.operations.Load(); n != 0 {
+		t.Fatalf("the backend's operations endpoints were called %d times through /api", n)
+	}
+	// The frontend's own health endpoints answer for the frontend.
+	if resp, body := get(t, browser(t), fe.URL+"/healthz"); resp.StatusCode != http.StatusOK || strings.Contains(body, "backend_secret") {
+		t.Errorf("GET /healthz: %d %s", resp.StatusCode, body)
 	}
 }
 
@@ -388,7 +417,7 @@ func TestBackendProblemsBecomeTheMessagePage(t *testing.T) {
 // detail, written by the same package as the proxy's own problems.
 func TestErrorsOfAPICallersAreProblemDetails(t *testing.T) {
 	fe := startFrontend(t, startStubBackend(t).URL)
-	req, _ := http.NewRequest(http.MethodPost, fe.URL+"/api/echo", nil) // no CSRF token
+	req, _ := http.NewRequest(http.MethodPost, fe.URL+"/api/users/echo", nil) // no CSRF token
 	resp, err := browser(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
