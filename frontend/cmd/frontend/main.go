@@ -116,6 +116,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		}),
 		Logger:         logger,
 		CookieSecure:   cfg.CookieSecure,
+		CSRFSecret:     cfg.CSRFSecret,
 		BackendTimeout: cfg.BackendTimeout,
 		Version:        version,
 		Commit:         commit,
@@ -136,6 +137,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		// No write timeout: chat streams and video downloads may last minutes.
 	}
 	logger.Info("frontend listening", "addr", ln.Addr().String(), "backend", cfg.BackendURL.String(), "version", version)
+	if len(cfg.CSRFSecret) == 0 {
+		logger.Warn("CSRF_SECRET is unset: this process made a random one; replicas behind one address need the same CSRF_SECRET")
+	}
 	_ = logs.Flush() // the start-up lines show at once
 
 	serveErr := make(chan error, 1)

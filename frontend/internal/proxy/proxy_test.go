@@ -66,8 +66,10 @@ func browserRequest(t *testing.T, method, url, body, access string) *http.Reques
 		t.Fatal(err)
 	}
 	req.Header.Set("X-Request-ID", "req-42")
-	req.AddCookie(&http.Cookie{Name: "dg_access", Value: access})
-	req.AddCookie(&http.Cookie{Name: "dg_refresh", Value: "refresh-1"})
+	// The session's cookies: tokens under the session's binding.
+	const binding = "proxy-test-binding-000"
+	req.AddCookie(&http.Cookie{Name: "dg_access", Value: binding + "~" + access})
+	req.AddCookie(&http.Cookie{Name: "dg_refresh", Value: binding + "~refresh-1"})
 	req.AddCookie(&http.Cookie{Name: "other", Value: "browser-only"})
 	return req
 }
@@ -179,7 +181,7 @@ func TestRetriesOnceAfterRefreshOn401(t *testing.T) {
 	}
 	var rotated bool
 	for _, c := range resp.Cookies() {
-		if c.Name == "dg_refresh" && c.Value == "refresh-2" && c.HttpOnly {
+		if c.Name == "dg_refresh" && c.Value == "proxy-test-binding-000~refresh-2" && c.HttpOnly {
 			rotated = true
 		}
 	}

@@ -31,8 +31,15 @@ type flight struct {
 
 type call struct {
 	done chan struct{}
-	pair *api.TokenPair
+	res  refreshed
 	err  error
+}
+
+// refreshed is what one refresh hands every request waiting for it: the
+// new pair and the session's binding.
+type refreshed struct {
+	pair    *api.TokenPair
+	binding string
 }
 
 func newFlight() *flight {
@@ -41,7 +48,7 @@ func newFlight() *flight {
 
 // do runs refresh for token unless a call for the same token is in flight;
 // then it waits for that call and shares its result.
-func (f *flight) do(ctx context.Context, token string, refresh func() (*api.TokenPair, error)) (*api.TokenPair, error) {
+func (f *flight) do(ctx context.Context, token string, refresh func() (refreshed, error)) (refreshed, error) {
 	key := sha256.Sum256([]byte(token))
 
 	f.mu.Lock()
@@ -49,20 +56,20 @@ func (f *flight) do(ctx context.Context, token string, refresh func() (*api.Toke
 		f.mu.Unlock()
 		select {
 		case <-c.done:
-			return c.pair, c.err
+			return c.res, c.err
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return refreshed{}, ctx.Err()
 		}
 	}
 	c := &call{done: make(chan struct{})}
 	f.calls[key] = c
 	f.mu.Unlock()
 
-	c.pair, c.err = refresh()
+	c.res, c.err = refresh()
 
 	f.mu.Lock()
 	delete(f.calls, key)
 	f.mu.Unlock()
 	close(c.done)
-	return c.pair, c.err
+	return c.res, c.err
 }

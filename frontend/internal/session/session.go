@@ -1,10 +1,18 @@
 // Package session keeps a browser's backend tokens in HttpOnly cookies and
 // refreshes the access token when it is missing, about to expire, or
 // rejected — the backend-for-frontend pattern: the browser never sees a token.
+//
+// Each sign-in also gets a binding: a random id that names this browser's
+// session for the frontend (the CSRF token is an HMAC of it) and stays the
+// same across token refreshes. It travels inside both token cookies
+// ("<binding>~<token>"), so a cookie planted from elsewhere cannot pair
+// one session's binding with another session's tokens: the access cookie
+// counts only when its binding is the refresh cookie's.
 package session
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -24,6 +32,36 @@ const (
 	accessCookie  = "dg_access"
 	refreshCookie = "dg_refresh"
 )
+
+// bindingLen is the length of a binding: 16 random bytes, base64url.
+const bindingLen = 22
+
+// bindingSep separates the binding from the token in a cookie; it is in
+// neither base64url nor a JWT.
+const bindingSep = '~'
+
+// newBinding returns a fresh random binding.
+func newBinding() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// splitCookie reads "<binding>~<token>". A value of another shape (a cookie
+// from before bindings, or none of ours) has no binding.
+func splitCookie(value string) (binding, token string) {
+	if len(value) <= bindingLen || value[bindingLen] != bindingSep {
+		return "", value
+	}
+	b := value[:bindingLen]
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "", value
+		}
+	}
+	return b, value[bindingLen+1:]
+}
 
 // ErrNoSession means the browser is not signed in.
 var ErrNoSession = errors.New("session: not signed in")
@@ -84,18 +122,40 @@ type Session struct {
 	mu      sync.Mutex
 	access  string
 	refresh string
+	binding string // "" when signed out
 }
 
 // Load reads the session cookies of r; w receives rotated cookies.
+//
+// The refresh cookie decides the binding; an access cookie with another
+// binding is ignored (the refresh token gets a new one). A refresh cookie
+// from before bindings is still honoured: its access cookie is dropped, so
+// the first refresh gives the session a binding. An access cookie without
+// a binding and without a refresh cookie is ignored.
 func (m *Manager) Load(w http.ResponseWriter, r *http.Request, clientIP string) *Session {
 	s := &Session{m: m, w: w, clientIP: clientIP, userAgent: r.UserAgent()}
-	if c, err := r.Cookie(m.name(accessCookie)); err == nil {
-		s.access = c.Value
+	var accessBinding, access string
+	if c, err := r.Cookie(m.name(accessCookie)); err == nil && c.Value != "" {
+		accessBinding, access = splitCookie(c.Value)
 	}
-	if c, err := r.Cookie(m.name(refreshCookie)); err == nil {
-		s.refresh = c.Value
+	if c, err := r.Cookie(m.name(refreshCookie)); err == nil && c.Value != "" {
+		s.binding, s.refresh = splitCookie(c.Value)
+		if s.refresh != "" && s.binding != "" && accessBinding == s.binding {
+			s.access = access
+		}
+	} else if accessBinding != "" && access != "" {
+		s.binding, s.access = accessBinding, access
 	}
 	return s
+}
+
+// Binding is the session's binding: random, fixed from sign-in to sign-out
+// across refreshes, and "" when the browser is not signed in (or holds a
+// session from before bindings that has not been refreshed yet).
+func (s *Session) Binding() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.binding
 }
 
 // SignedIn reports whether the browser holds a session (it may still turn
@@ -145,13 +205,17 @@ func (s *Session) Refresh(ctx context.Context) error {
 	if s.refresh == "" {
 		return ErrNoSession
 	}
-	old := s.refresh
-	pair, err := s.m.flight.do(ctx, old, func() (*api.TokenPair, error) {
+	old, binding := s.refresh, s.binding
+	res, err := s.m.flight.do(ctx, old, func() (refreshed, error) {
 		// Detached from the request: a browser that gives up must not fail
 		// the other requests waiting for the same refresh.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.m.opts.RefreshTimeout)
 		defer cancel()
-		return s.m.refresh(rctx, old, s.clientIP, s.userAgent)
+		pair, err := s.m.refresh(rctx, old, s.clientIP, s.userAgent)
+		if binding == "" {
+			binding = newBinding() // a session from before bindings gets one, shared by the waiters
+		}
+		return refreshed{pair: pair, binding: binding}, err
 	})
 	if err != nil {
 		var p *api.Problem
@@ -161,15 +225,15 @@ func (s *Session) Refresh(ctx context.Context) error {
 		}
 		return fmt.Errorf("session: refresh: %w", err)
 	}
-	s.startLocked(pair)
+	s.startLocked(res.pair, res.binding)
 	return nil
 }
 
-// Start stores a freshly issued pair (after sign-in).
+// Start stores a freshly issued pair (after sign-in) under a new binding.
 func (s *Session) Start(pair *api.TokenPair) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.startLocked(pair)
+	s.startLocked(pair, newBinding())
 }
 
 // End forgets the tokens and clears the cookies (after sign-out).
@@ -179,18 +243,19 @@ func (s *Session) End() {
 	s.endLocked()
 }
 
-func (s *Session) startLocked(pair *api.TokenPair) {
-	s.access, s.refresh = pair.AccessToken, pair.RefreshToken
+func (s *Session) startLocked(pair *api.TokenPair, binding string) {
+	s.access, s.refresh, s.binding = pair.AccessToken, pair.RefreshToken, binding
 	accessAge := time.Duration(pair.ExpiresIn) * time.Second
 	if accessAge <= 0 {
 		accessAge = 15 * time.Minute
 	}
-	http.SetCookie(s.w, s.m.cookie(accessCookie, pair.AccessToken, accessAge))
-	http.SetCookie(s.w, s.m.cookie(refreshCookie, pair.RefreshToken, s.m.opts.SessionTTL))
+	prefix := binding + string(bindingSep)
+	http.SetCookie(s.w, s.m.cookie(accessCookie, prefix+pair.AccessToken, accessAge))
+	http.SetCookie(s.w, s.m.cookie(refreshCookie, prefix+pair.RefreshToken, s.m.opts.SessionTTL))
 }
 
 func (s *Session) endLocked() {
-	s.access, s.refresh = "", ""
+	s.access, s.refresh, s.binding = "", "", ""
 	http.SetCookie(s.w, s.m.cookie(accessCookie, "", -1))
 	http.SetCookie(s.w, s.m.cookie(refreshCookie, "", -1))
 }

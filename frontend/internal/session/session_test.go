@@ -51,7 +51,24 @@ func (f *fakeRotation) refresh(ctx context.Context, token, ip, ua string) (*api.
 	return pair, nil
 }
 
+// testBinding is the binding of the sessions the tests' browsers hold.
+const testBinding = "test-binding-012345678"
+
+// request is a browser request holding tokens in cookies bound to testBinding.
 func request(access, refresh string) *http.Request {
+	return requestWithCookies(bound(access), bound(refresh))
+}
+
+// bound is a cookie value holding token under testBinding.
+func bound(token string) string {
+	if token == "" {
+		return ""
+	}
+	return testBinding + "~" + token
+}
+
+// requestWithCookies is a browser request with these cookie values as they are.
+func requestWithCookies(access, refresh string) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("User-Agent", "test-browser")
 	if access != "" {
@@ -63,10 +80,21 @@ func request(access, refresh string) *http.Request {
 	return r
 }
 
+// cookies are the session cookies a response sets, values without their binding.
 func cookies(w *httptest.ResponseRecorder) map[string]*http.Cookie {
 	out := map[string]*http.Cookie{}
 	for _, c := range w.Result().Cookies() {
+		_, c.Value = splitCookie(c.Value)
 		out[c.Name] = c
+	}
+	return out
+}
+
+// bindings are the bindings of the session cookies a response sets.
+func bindings(w *httptest.ResponseRecorder) map[string]string {
+	out := map[string]string{}
+	for _, c := range w.Result().Cookies() {
+		out[c.Name], _ = splitCookie(c.Value)
 	}
 	return out
 }
@@ -315,5 +343,113 @@ func TestLifetimeCacheKeysByHashAndSkipsHugeTokens(t *testing.T) {
 	}
 	if n := len(l.seen); n > maxLifetimes {
 		t.Fatalf("cache holds %d entries, more than %d", n, maxLifetimes)
+	}
+}
+
+// A sign-in starts a new binding; refreshes keep it; sign-out drops it.
+func TestBindingLivesFromSignInToSignOut(t *testing.T) {
+	f := &fakeRotation{}
+	m := NewManager(f.refresh, Options{})
+	pair := &api.TokenPair{AccessToken: jwtExpiring(time.Now().Add(5*time.Second), "a0"), RefreshToken: "r0", ExpiresIn: 900}
+
+	w := httptest.NewRecorder()
+	s := m.Load(w, requestWithCookies("", ""), "ip")
+	if s.Binding() != "" {
+		t.Fatalf("a signed-out browser has binding %q", s.Binding())
+	}
+	s.Start(pair)
+	first := s.Binding()
+	if b := bindings(w); len(first) != bindingLen || b[accessCookie] != first || b[refreshCookie] != first {
+		t.Fatalf("binding %q, cookies carry %v", first, b)
+	}
+
+	// The next request reads it back and keeps it through a refresh.
+	var access, refresh string
+	for _, c := range w.Result().Cookies() {
+		if c.Name == accessCookie {
+			access = c.Value
+		} else {
+			refresh = c.Value
+		}
+	}
+	w = httptest.NewRecorder()
+	s = m.Load(w, requestWithCookies(access, refresh), "ip")
+	if s.Binding() != first {
+		t.Fatalf("loaded binding %q, want %q", s.Binding(), first)
+	}
+	if _, err := s.AccessToken(context.Background()); err != nil || f.calls.Load() != 1 {
+		t.Fatalf("refresh: %v (%d calls)", err, f.calls.Load())
+	}
+	if b := bindings(w); s.Binding() != first || b[accessCookie] != first || b[refreshCookie] != first {
+		t.Fatalf("after a refresh: binding %q, cookies %v, want %q kept", s.Binding(), b, first)
+	}
+
+	// Signing in again starts another; signing out ends it.
+	s.Start(pair)
+	if s.Binding() == first || len(s.Binding()) != bindingLen {
+		t.Fatalf("a new sign-in kept binding %q", s.Binding())
+	}
+	s.End()
+	if s.Binding() != "" {
+		t.Fatalf("signed out with binding %q", s.Binding())
+	}
+}
+
+// An access cookie bound to another session than the refresh cookie's is
+// not used: the refresh token gets a fresh access token of its own session.
+func TestAccessCookieOfAnotherSessionIsIgnored(t *testing.T) {
+	f := &fakeRotation{}
+	m := NewManager(f.refresh, Options{})
+	planted := "planted-binding-abcdef~" + jwtExpiring(time.Now().Add(10*time.Minute), "theirs")
+	w := httptest.NewRecorder()
+	s := m.Load(w, requestWithCookies(planted, bound("r0")), "ip")
+	if s.Binding() != testBinding {
+		t.Fatalf("binding %q, want the refresh cookie's %q", s.Binding(), testBinding)
+	}
+	tok, err := s.AccessToken(context.Background())
+	if err != nil || strings.Contains(tok, "theirs") || f.calls.Load() != 1 {
+		t.Fatalf("AccessToken = %q, %v (%d refreshes); want a refreshed token, not the planted one", tok, err, f.calls.Load())
+	}
+	if b := bindings(w); b[accessCookie] != testBinding {
+		t.Fatalf("rotated cookies carry %v, want %q", b, testBinding)
+	}
+}
+
+// Cookies from before bindings: the refresh cookie still works and its
+// first refresh gives the session a binding, the same one for every
+// request waiting on that refresh; an access cookie alone is ignored.
+func TestCookiesWithoutABindingGetOneAtTheFirstRefresh(t *testing.T) {
+	f := &fakeRotation{delay: 30 * time.Millisecond}
+	m := NewManager(f.refresh, Options{})
+	legacyAccess := jwtExpiring(time.Now().Add(10*time.Minute), "legacy")
+
+	const n = 8
+	got := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			w := httptest.NewRecorder()
+			s := m.Load(w, requestWithCookies(legacyAccess, "r0"), "ip")
+			if s.Binding() != "" || !s.SignedIn() {
+				t.Errorf("legacy cookies: binding %q, signed in %v", s.Binding(), s.SignedIn())
+			}
+			if _, err := s.AccessToken(context.Background()); err != nil {
+				t.Error(err)
+			}
+			got[i] = bindings(w)[refreshCookie]
+		})
+	}
+	wg.Wait()
+	if f.calls.Load() != 1 || len(got[0]) != bindingLen {
+		t.Fatalf("%d refreshes, binding %q; want one refresh giving a binding", f.calls.Load(), got[0])
+	}
+	for i := range got {
+		if got[i] != got[0] {
+			t.Fatalf("requests sharing one refresh got bindings %q and %q", got[0], got[i])
+		}
+	}
+
+	if s := m.Load(httptest.NewRecorder(), requestWithCookies(legacyAccess, ""), "ip"); s.SignedIn() {
+		t.Fatal("an access cookie without binding or refresh cookie counts as a session")
 	}
 }

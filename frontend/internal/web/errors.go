@@ -187,7 +187,7 @@ func sentences(detail string) string {
 // and other non-HTML callers, as a problem detail with the same message, so
 // a person never sees raw JSON or a blank page. Causes are logged, never
 // shown.
-func errorHandler(log *slog.Logger, renderer *Renderer) echo.HTTPErrorHandler {
+func (a *app) errorHandler(log *slog.Logger, renderer *Renderer) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
@@ -202,7 +202,7 @@ func errorHandler(log *slog.Logger, renderer *Renderer) echo.HTTPErrorHandler {
 			problem.Write(c.Response(), problem.New(s.Status, s.Message, RequestID(r.Context())))
 			return
 		}
-		view := newView(c, s.Title, "", nil)
+		view := a.newView(c, s.Title, "", nil)
 		view.Notice = s.Message
 		c.Response().Header().Set("Content-Type", echo.MIMETextHTMLCharsetUTF8)
 		c.Response().WriteHeader(s.Status)

@@ -33,14 +33,14 @@ func (a *app) models(c echo.Context, modality string) ([]api.Model, string) {
 
 func (a *app) chat(c echo.Context) error {
 	models, notice := a.models(c, api.ModalityText)
-	v := newView(c, "Chat", "chat", generatorData{Models: models})
+	v := a.newView(c, "Chat", "chat", generatorData{Models: models})
 	v.Notice = notice
 	return c.Render(http.StatusOK, "chat", v)
 }
 
 func (a *app) images(c echo.Context) error {
 	models, notice := a.models(c, api.ModalityImage)
-	v := newView(c, "Images", "images", generatorData{Models: models, AspectRatios: api.ChatImageAspectRatios()})
+	v := a.newView(c, "Images", "images", generatorData{Models: models, AspectRatios: api.ChatImageAspectRatios()})
 	v.Notice = notice
 	return c.Render(http.StatusOK, "images", v)
 }
@@ -53,7 +53,7 @@ func (a *app) videos(c echo.Context) error {
 	if jobs, err := cl.VideoJobs(ctx, 10, 0); err == nil {
 		data.Jobs = jobs.Items
 	}
-	v := newView(c, "Videos", "videos", data)
+	v := a.newView(c, "Videos", "videos", data)
 	v.Notice = notice
 	return c.Render(http.StatusOK, "videos", v)
 }

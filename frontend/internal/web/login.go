@@ -26,7 +26,7 @@ func (a *app) loginPage(c echo.Context) error {
 	if userFrom(c) != nil {
 		return redirect(c, afterSignIn(c.QueryParam("next")))
 	}
-	v := newView(c, "Sign in", "login", nil)
+	v := a.newView(c, "Sign in", "login", nil)
 	v.Form.Values = map[string]string{"email": c.QueryParam("email"), "next": c.QueryParam("next")}
 	return c.Render(http.StatusOK, "login", v)
 }
@@ -41,6 +41,7 @@ func (a *app) login(c echo.Context) error {
 	pair, err := cl.Login(ctx, api.LoginRequest{Email: email, Password: c.FormValue("password")})
 	if err == nil {
 		session.From(c).Start(pair)
+		a.csrf.rotate(c) // the new session's token: none from before counts
 		return redirect(c, afterSignIn(next))
 	}
 	values := map[string]string{"email": email, "next": next}
@@ -52,7 +53,7 @@ func (a *app) login(c echo.Context) error {
 	if asProblem(err, &p) && p.Status == http.StatusUnauthorized {
 		form.Error = "Wrong email or password."
 	}
-	v := newView(c, "Sign in", "login", nil)
+	v := a.newView(c, "Sign in", "login", nil)
 	v.Form = form
 	status := http.StatusUnauthorized
 	if p != nil && p.Status != 0 {

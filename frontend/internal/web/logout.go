@@ -19,6 +19,7 @@ func (a *app) logout(c echo.Context) error {
 		}
 	}
 	s.End()
-	setFlash(c, "You are signed out.")
+	a.csrf.rotate(c) // the signed-in session's token ends with it
+	a.setFlash(c, "You are signed out.")
 	return redirect(c, "/")
 }

@@ -42,10 +42,10 @@ type Form struct {
 func (v *View) IsAdmin() bool { return v.User != nil && v.User.Role == api.RoleAdmin }
 
 // newView fills the layout's part of a page's view.
-func newView(c echo.Context, title, nav string, data any) *View {
+func (a *app) newView(c echo.Context, title, nav string, data any) *View {
 	return &View{
-		Title: title, Nav: nav, CSRF: csrfToken(c), User: userFrom(c),
-		Flash: takeFlash(c), Data: data,
+		Title: title, Nav: nav, CSRF: a.csrf.pageToken(c), User: userFrom(c),
+		Flash: a.takeFlash(c), Data: data,
 	}
 }
 
@@ -69,21 +69,29 @@ func formWithProblem(err error, values map[string]string) (Form, bool) {
 const flashCookie = "dg_flash"
 
 // setFlash leaves a one-time message for the next page (after a redirect).
-func setFlash(c echo.Context, msg string) {
-	http.SetCookie(c.Response(), &http.Cookie{
-		Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", MaxAge: 60,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+func (a *app) setFlash(c echo.Context, msg string) {
+	http.SetCookie(c.Response(), a.flashCookie(url.QueryEscape(msg), 60))
 }
 
-func takeFlash(c echo.Context) string {
-	ck, err := c.Cookie(flashCookie)
+func (a *app) takeFlash(c echo.Context) string {
+	ck, err := c.Cookie(a.flashCookie("", 0).Name)
 	if err != nil || ck.Value == "" {
 		return ""
 	}
-	http.SetCookie(c.Response(), &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(c.Response(), a.flashCookie("", -1))
 	msg, _ := url.QueryUnescape(ck.Value)
 	return msg
+}
+
+// flashCookie is the flash message's cookie: Secure (and __Host-) like the
+// session's when cookies are; a negative maxAge deletes it.
+func (a *app) flashCookie(value string, maxAge int) *http.Cookie {
+	name := flashCookie
+	if a.CookieSecure {
+		name = "__Host-" + flashCookie
+	}
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: a.CookieSecure, SameSite: http.SameSiteLaxMode}
 }
 
 type userKey struct{}

@@ -143,7 +143,7 @@ const aiNotConfigured = "AI is not configured on this server: the operator must 
 	"(and OPENROUTER_BASE_URL for another endpoint) and restart the backend"
 
 // signedInAs is a browser signed in to the frontend at base with password.
-func signedInAs(t *testing.T, base, password string) *http.Client {
+func signedInAs(t testing.TB, base, password string) *http.Client {
 	t.Helper()
 	c := browser(t)
 	token := pageToken(t, c, base+"/login")
@@ -155,7 +155,7 @@ func signedInAs(t *testing.T, base, password string) *http.Client {
 }
 
 // signedIn is a browser signed in to the frontend at base as the stub's user.
-func signedIn(t *testing.T, base string) *http.Client {
+func signedIn(t testing.TB, base string) *http.Client {
 	t.Helper()
 	c := browser(t)
 	token := pageToken(t, c, base+"/login")
@@ -164,7 +164,7 @@ func signedIn(t *testing.T, base string) *http.Client {
 }
 
 // browser is an HTTP client with a cookie jar that does not follow redirects.
-func browser(t *testing.T) *http.Client {
+func browser(t testing.TB) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	transport := &http.Transport{}
 	t.Cleanup(transport.CloseIdleConnections)
@@ -174,7 +174,7 @@ func browser(t *testing.T) *http.Client {
 
 var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
 
-func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+func get(t testing.TB, c *http.Client, url string) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.Get(url)
 	if err != nil {
@@ -185,7 +185,7 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+func postForm(t testing.TB, c *http.Client, u string, form url.Values) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.PostForm(u, form)
 	if err != nil {
@@ -197,7 +197,7 @@ func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Re
 }
 
 // pageToken loads a page and returns the CSRF token it carries.
-func pageToken(t *testing.T, c *http.Client, u string) string {
+func pageToken(t testing.TB, c *http.Client, u string) string {
 	t.Helper()
 	_, body := get(t, c, u)
 	m := csrfMeta.FindStringSubmatch(body)
