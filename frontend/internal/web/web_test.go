@@ -529,3 +529,21 @@ func TestProfileListsTheCurrentAndRecentSessionsAndOffersTheRest(t *testing.T) {
 		t.Errorf("?sessions=all lists %d sessions, want all %d", n, stubSessions)
 	}
 }
+
+// Nothing of an account outlives its session in the browser: the chat
+// keeps its conversation under the account's id, and signing out tells
+// the browser to clear the site's storage. (e2e/browser_accounts_test.go
+// checks the outcome in Chromium.)
+func TestSignOutClearsTheSiteStorage(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	c := signedIn(t, fe.URL)
+	_, chat := get(t, c, fe.URL+"/chat")
+	if !strings.Contains(chat, `id="chat"`) || !strings.Contains(chat, `data-account="u1"`) {
+		t.Fatalf("the chat does not name the account it belongs to: %.600s", chat)
+	}
+	token := pageToken(t, c, fe.URL+"/profile")
+	resp, _ := postForm(t, c, fe.URL+"/logout", url.Values{"csrf_token": {token}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Clear-Site-Data") != `"storage"` {
+		t.Fatalf("sign-out: %d, Clear-Site-Data %q; want 303 clearing the storage", resp.StatusCode, resp.Header.Get("Clear-Site-Data"))
+	}
+}

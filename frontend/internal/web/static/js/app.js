@@ -95,5 +95,15 @@
     if (q && !window.confirm(q)) ev.preventDefault();
   });
 
+  // Signing out leaves nothing of the account in this browser's storage
+  // (the sign-out response's Clear-Site-Data header says the same to
+  // browsers that honour it; this covers the others).
+  document.addEventListener("submit", function (ev) {
+    var action = ev.target.getAttribute && ev.target.getAttribute("action");
+    if (action !== "/logout" || ev.defaultPrevented) return;
+    try { window.localStorage.clear(); } catch (e) { /* disabled */ }
+    try { window.sessionStorage.clear(); } catch (e) { /* disabled */ }
+  });
+
   window.Duckgate = { api: api, csrfToken: csrfToken, problemMessage: problemMessage, sentences: sentences, showError: showError };
 })();
