@@ -131,10 +131,15 @@ func (g *csrfGuard) issue(c echo.Context, binding string) string {
 	return token
 }
 
-// token makes a new token for binding: nonce "." HMAC(nonce, binding).
+// token makes a new token for binding.
 func (g *csrfGuard) token(binding string) string {
 	nonce := make([]byte, csrfNonceLen)
 	_, _ = rand.Read(nonce)
+	return g.tokenWithNonce(nonce, binding)
+}
+
+// tokenWithNonce is nonce "." HMAC(nonce, binding), both base64url.
+func (g *csrfGuard) tokenWithNonce(nonce []byte, binding string) string {
 	enc := base64.RawURLEncoding
 	return enc.EncodeToString(nonce) + "." + enc.EncodeToString(g.mac(nonce, binding))
 }

@@ -1,10 +1,19 @@
 package web
 
 import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/duckgate/duckgate/frontend/internal/session"
+	"github.com/duckgate/duckgate/shared/api"
 )
 
 // resolveLikeBrowser resolves a Location header value against the page's
@@ -61,6 +70,64 @@ func FuzzSafeNext(f *testing.F) {
 		}
 		if plainPath.MatchString(next) && len(next) <= maxNextLength && got != next {
 			t.Fatalf("safeNext(%q) = %q, want the plain path kept", next, got)
+		}
+	})
+}
+
+// FuzzCSRFCheck: a state-changing request passes the CSRF check only with
+// a token this frontend made for the request's session, as the cookie and
+// again as the header (or, without the header, the form field). Random,
+// altered or another session's tokens never pass, and nothing panics.
+func FuzzCSRFCheck(f *testing.F) {
+	secret := []byte("fuzz-secret-fuzz-secret-fuzz-sec")
+	g := newCSRFGuard(secret, false)
+	nonce := []byte("0123456789abcdef")
+	const binding = "fuzz-binding-012345678"
+	anonymous, signedIn := g.tokenWithNonce(nonce, ""), g.tokenWithNonce(nonce, binding)
+
+	sessions := session.NewManager(func(context.Context, string, string, string) (*api.TokenPair, error) {
+		return nil, errors.New("no refresh in this test")
+	}, session.Options{})
+	e := echo.New()
+	e.Use(sessions.Middleware(), g.protect)
+	e.POST("/form", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+
+	for _, s := range []string{anonymous, signedIn} {
+		f.Add(s, s, "", false)
+		f.Add(s, s, "", true)
+		f.Add(s, "", s, true)
+		f.Add(s, s[:len(s)-1]+"A", "", true)
+	}
+	f.Add(strings.Repeat("c", 43), strings.Repeat("c", 43), "", false)
+	f.Add("", "", "", false)
+	f.Fuzz(func(t *testing.T, cookie, field, header string, withSession bool) {
+		req := httptest.NewRequest(http.MethodPost, "/form", strings.NewReader(url.Values{csrfField: {field}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		cookies := csrfCookie + "=" + cookie
+		want := anonymous
+		if withSession {
+			// A live-looking session under binding (the access token is far from expiry).
+			cookies += "; dg_access=" + binding + "~eyJhbGciOiJFZERTQSJ9.eyJleHAiOjQxMDI0NDQ4MDB9.sig; dg_refresh=" + binding + "~r"
+			want = signedIn
+		}
+		req.Header.Set("Cookie", cookies)
+		if header != "" {
+			req.Header.Set(csrfHeader, header)
+		}
+		sentCookie := ""
+		if c, err := req.Cookie(csrfCookie); err == nil {
+			sentCookie = c.Value
+		}
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		passed := rec.Code == http.StatusNoContent
+		sent := req.Header.Get(csrfHeader)
+		if sent == "" {
+			sent = field
+		}
+		if should := sentCookie == want && sent == want; passed != should {
+			t.Fatalf("cookie %q, field %q, header %q, session %v: passed %v (status %d), want %v",
+				cookie, field, header, withSession, passed, rec.Code, should)
 		}
 	})
 }
