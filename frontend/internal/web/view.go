@@ -130,11 +130,12 @@ func safeNext(next string) string {
 		return home
 	}
 	out := u.String()
-	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") {
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") || len(out) > maxNextLength {
 		return home
 	}
 	return out
 }
 
-// maxNextLength bounds a redirect target: a longer one is no link of ours.
+// maxNextLength bounds a redirect target, before and after re-encoding: a
+// longer one is no link of ours.
 const maxNextLength = 2048
