@@ -269,7 +269,7 @@ func (m *Manager) name(base string) string {
 
 // cookie builds a session cookie; a negative maxAge deletes it.
 func (m *Manager) cookie(base, value string, maxAge time.Duration) *http.Cookie {
-	c := &http.Cookie{
+	c := &http.Cookie{ //nolint:gosec // Secure follows COOKIE_SECURE: false only for plain-HTTP development
 		Name: m.name(base), Value: value, Path: "/",
 		HttpOnly: true, Secure: m.opts.Secure, SameSite: http.SameSiteLaxMode,
 	}

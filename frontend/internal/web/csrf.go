@@ -123,7 +123,7 @@ func (g *csrfGuard) rotate(c echo.Context) { g.issue(c, bindingOf(c)) }
 
 func (g *csrfGuard) issue(c echo.Context, binding string) string {
 	token := g.token(binding)
-	http.SetCookie(c.Response(), &http.Cookie{
+	http.SetCookie(c.Response(), &http.Cookie{ //nolint:gosec // Secure follows COOKIE_SECURE: false only for plain-HTTP development
 		Name: g.cookieName(), Value: token, Path: "/",
 		HttpOnly: true, Secure: g.secure, SameSite: http.SameSiteLaxMode,
 	})

@@ -90,7 +90,7 @@ func (a *app) flashCookie(value string, maxAge int) *http.Cookie {
 	if a.CookieSecure {
 		name = "__Host-" + flashCookie
 	}
-	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, //nolint:gosec // Secure follows COOKIE_SECURE
 		HttpOnly: true, Secure: a.CookieSecure, SameSite: http.SameSiteLaxMode}
 }
 
