@@ -73,7 +73,7 @@ func (p *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, http.StatusNotFound, "The token endpoints are not available to the browser. Use the sign-in page.")
 		return
 	}
-	if !Forwarded(path) {
+	if !forwarded(path) {
 		p.fail(w, r, http.StatusNotFound, "There is no API at this address.")
 		return
 	}
@@ -107,11 +107,11 @@ var apiFamilies = map[string]bool{
 	"generate": true,
 }
 
-// Forwarded reports whether the backend path (the /api path without its
+// forwarded reports whether the backend path (the /api path without its
 // prefix) is one the proxy forwards: a clean path (no "." or ".." segment,
 // no empty one, which could name another endpoint once the backend or a
 // proxy in front of it cleans it) in one of apiFamilies.
-func Forwarded(path string) bool {
+func forwarded(path string) bool {
 	if !strings.HasPrefix(path, "/") {
 		return false
 	}
