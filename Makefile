@@ -9,7 +9,7 @@ GO_BUILD := go build -trimpath -ldflags "$(LDFLAGS)"
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(CURDIR)/bin/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: soak build build-backend build-frontend build-fake run run-fake-ai test test-deps test-deploy lint bench vendor images
+.PHONY: build build-backend build-frontend build-fake run run-fake-ai test test-deps test-deploy lint bench soak vendor images fuzz
 
 build: build-backend build-frontend build-fake
 
@@ -35,20 +35,51 @@ run: build-backend build-frontend
 
 # The same system with its AI gateway pointed at the local OpenRouter
 # SIMULATOR (no key, no cost, canned answers): for trying the AI pages.
+# The simulator listens on FAKE_ADDR; when it cannot (the address is taken,
+# or it fails), this stops with the reason instead of pointing the backend
+# at whatever answers there.
+FAKE_ADDR ?= 127.0.0.1:8090
 run-fake-ai: build-fake
 	@trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
-	./bin/fake-openrouter & \
-	OPENROUTER_BASE_URL=http://127.0.0.1:8090/api/v1 OPENROUTER_API_KEY=fake-key $(MAKE) --no-print-directory run
+	addr='$(FAKE_ADDR)'; host=$${addr%:*}; port=$${addr##*:}; \
+	listening() { (exec 3<>"/dev/tcp/$$host/$$port") 2>/dev/null; }; \
+	if listening; then \
+		echo "make run-fake-ai: $$addr is already in use, so the OpenRouter simulator cannot listen there;" \
+			"stop what holds it, or choose another address: make run-fake-ai FAKE_ADDR=127.0.0.1:8091" >&2; \
+		exit 1; \
+	fi; \
+	FAKE_OPENROUTER_ADDR=$$addr ./bin/fake-openrouter & fake=$$!; \
+	for i in $$(seq 100); do \
+		if ! kill -0 $$fake 2>/dev/null; then \
+			wait $$fake; echo "make run-fake-ai: the OpenRouter simulator did not start on $$addr (its error is above)" >&2; exit 1; \
+		fi; \
+		listening && break; \
+		[ $$i = 100 ] && { echo "make run-fake-ai: the OpenRouter simulator does not listen on $$addr after 10 s" >&2; exit 1; }; \
+		sleep 0.1; \
+	done; \
+	OPENROUTER_BASE_URL=http://$$addr/api/v1 OPENROUTER_API_KEY=fake-key $(MAKE) --no-print-directory run
 
 # Installs what the tests need on a fresh machine (Chromium for the browser
-# tests, the pinned linter), lints, then runs every module's tests under
-# the race detector.
+# tests, the pinned linter), lints, runs every module's tests under the
+# race detector, then every fuzz target for TEST_FUZZTIME (a quick pass
+# beyond the seed corpora, which go test runs).
+TEST_FUZZTIME ?= 2s
 test: test-deps lint
 	@for m in $(MODULES); do \
 		[ -d $$m ] || continue; \
 		echo "== go test -race $$m"; \
 		(cd $$m && go test -race -count=1 ./...) || exit 1; \
 	done
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
+
+# Every fuzz target of every module, one after another (go test fuzzes one
+# target per run), each for FUZZTIME. .ci/fuzz finds them (every func Fuzz
+# in a _test.go file): a new target needs no entry here. FUZZ=REGEXP runs
+# the matching ones, e.g. make fuzz FUZZ=SafeNext FUZZTIME=10m.
+FUZZTIME ?= 60s
+FUZZ ?=
+fuzz:
+	@FUZZTIME=$(FUZZTIME) .ci/fuzz $(FUZZ)
 
 test-deps:
 	@if [ -d frontend/cmd/frontend ] && ! command -v chromium >/dev/null 2>&1; then \

@@ -31,6 +31,9 @@ func TestBrowserSessionRefreshAndSignOut(t *testing.T) {
 	c.post("/register", url.Values{"email": {email}, "password": {"race-car-1"}, "password_confirm": {"race-car-1"}}, http.StatusSeeOther)
 	c.post("/login", url.Values{"email": {email}, "password": {"race-car-1"}}, http.StatusSeeOther)
 	firstRefresh := c.cookie("dg_refresh")
+	if len(c.binding()) != 22 || tokenOf(firstRefresh) == "" {
+		t.Fatalf("refresh cookie %q is not <binding>~<token>", firstRefresh)
+	}
 
 	// The access cookie expires (Max-Age) and the browser drops it; the
 	// backend's shortest token lifetime is a minute, so the test drops it.
@@ -72,16 +75,16 @@ func TestBrowserSessionRefreshAndSignOut(t *testing.T) {
 	// An access token the backend rejects although it looks valid (here a
 	// forged one; in life a restarted backend with a new key): the proxy
 	// refreshes and retries, a page refreshes and asks again.
-	c.setCookie("dg_access", forgedToken())
+	c.setCookie("dg_access", c.binding()+"~"+forgedToken())
 	if body := c.get("/api/users/me", http.StatusOK); !strings.Contains(body, email) {
 		t.Fatalf("/api/users/me after a rejected token: %s", body)
 	}
-	c.setCookie("dg_access", forgedToken())
+	c.setCookie("dg_access", c.binding()+"~"+forgedToken())
 	if body := c.get("/profile", http.StatusOK); !strings.Contains(body, email) {
 		t.Fatalf("profile after a rejected token does not show %s", email)
 	}
 
-	last := c.cookie("dg_refresh")
+	last := tokenOf(c.cookie("dg_refresh"))
 	c.post("/logout", url.Values{}, http.StatusSeeOther)
 	if c.cookie("dg_refresh") != "" || c.cookie("dg_access") != "" {
 		t.Fatal("sign-out left session cookies behind")
@@ -163,6 +166,7 @@ func (c *cookieBrowser) post(path string, form url.Values, want int) {
 	if resp.StatusCode != want {
 		c.t.Fatalf("POST %s: %d, want %d: %.300s", path, resp.StatusCode, want, body)
 	}
+	c.csrf = "" // a sign-in or sign-out rotates the token: the next post reads a page first
 }
 
 func (c *cookieBrowser) setCookie(name, value string) {
@@ -180,6 +184,19 @@ func forgedToken() string {
 	enc := base64.RawURLEncoding.EncodeToString
 	return enc([]byte(`{"alg":"EdDSA","typ":"JWT"}`)) + "." +
 		enc(fmt.Appendf(nil, `{"sub":"x","exp":%d}`, time.Now().Add(time.Hour).Unix())) + "." + enc([]byte("not-a-signature"))
+}
+
+// binding is the session's binding, which the frontend keeps in front of
+// the tokens in its cookies ("<binding>~<token>").
+func (c *cookieBrowser) binding() string {
+	b, _, _ := strings.Cut(c.cookie("dg_refresh"), "~")
+	return b
+}
+
+// tokenOf is the token in a session cookie's value.
+func tokenOf(value string) string {
+	_, token, _ := strings.Cut(value, "~")
+	return token
 }
 
 func (c *cookieBrowser) cookie(name string) string {

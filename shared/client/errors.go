@@ -62,7 +62,7 @@ func problemFromResponse(resp *http.Response, body []byte) *api.Problem {
 		p = &api.Problem{Type: "about:blank", Detail: describeForeignBody(resp, body)}
 	}
 	p.Status = resp.StatusCode
-	if p.Title == "" {
+	if strings.TrimSpace(p.Title) == "" {
 		p.Title = statusTitle(resp.StatusCode)
 	}
 	if p.RequestID == "" {
@@ -109,14 +109,32 @@ func describeForeignBody(resp *http.Response, body []byte) string {
 	case mt == "text/plain" || mt == "":
 		return clip(string(body))
 	default:
-		return fmt.Sprintf("the server answered %d with %s instead of a problem detail", resp.StatusCode, mt)
+		return fmt.Sprintf("the server answered %d with %s instead of a problem detail", resp.StatusCode, clip(mt))
 	}
 }
 
-// clip collapses whitespace and shortens s to a one-line excerpt.
+var (
+	// htmlTag is a complete tag, comment or declaration.
+	htmlTag = regexp.MustCompile(`<[^<>]*>`)
+	// markupStart is what could still open one.
+	markupStart = regexp.MustCompile(`<([A-Za-z/!?])`)
+)
+
+// withoutMarkup drops the tags from s and defuses what could still open
+// one, so an excerpt of a foreign body never carries markup.
+func withoutMarkup(s string) string {
+	s = htmlTag.ReplaceAllString(s, " ")
+	for markupStart.MatchString(s) {
+		s = markupStart.ReplaceAllString(s, "$1")
+	}
+	return s
+}
+
+// clip makes s a one-line excerpt: valid UTF-8, no markup, whitespace
+// collapsed, at most 200 characters.
 func clip(s string) string {
 	const max = 200
-	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "?")), " ")
+	s = strings.Join(strings.Fields(withoutMarkup(strings.ToValidUTF8(s, "?"))), " ")
 	if utf8.RuneCountInString(s) <= max {
 		return s
 	}

@@ -51,6 +51,7 @@ type usageError struct{ msg string }
 
 func (u usageError) Error() string { return u.msg }
 
+// usage lists the commands; `backend COMMAND --help` details each one.
 const usage = `usage:
   backend [serve]
   backend migrate
@@ -61,7 +62,8 @@ const usage = `usage:
   backend db restore --from DIR
   backend env
   backend healthcheck
-  backend version`
+  backend version
+Every command answers -h/--help with its own usage and flags.`
 
 // run is the whole program: main only supplies the process's environment,
 // so tests can run it in-process with their own.
@@ -71,24 +73,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "serve":
-		return serve(ctx, getenv, stdout, stderr)
-	case "migrate":
-		return migrate(ctx, getenv, stdout)
 	case "user":
 		return userCommand(ctx, args, getenv, stdin, stdout)
 	case "db":
 		return dbCommand(ctx, args, getenv, stdout)
-	case "env":
-		return printVars(stdout)
-	case "healthcheck":
-		return healthcheck(ctx, getenv)
-	case "version", "--version", "-version":
-		fmt.Fprintf(stdout, "backend %s (commit %s)\n", version, commit)
-		return nil
+	case "--version", "-version":
+		cmd = "version"
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
-	return usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
+	if _, known := commandHelps[cmd]; !known {
+		return usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
+	}
+	// The commands without subcommands take no flags but -h/--help.
+	if done, err := parseFlags(cmd, nil, args, stdout); done || err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stdout, stderr)
+	case "migrate":
+		return migrate(ctx, getenv, stdout)
+	case "env":
+		return printVars(stdout)
+	case "healthcheck":
+		return healthcheck(ctx, getenv)
+	default: // version
+		fmt.Fprintf(stdout, "backend %s (commit %s)\n", version, commit)
+		return nil
+	}
 }

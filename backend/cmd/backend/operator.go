@@ -61,27 +61,29 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 
 func userCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"backend user: want create or set-role\n" + usage}
+		return usageError{"backend user: want create, set-role or reset-password\n" + usage}
 	}
-	switch args[0] {
-	case "create":
+	switch {
+	case args[0] == "create":
 		return userCreate(ctx, args[1:], getenv, stdin, stdout)
-	case "set-role":
+	case args[0] == "set-role":
 		return userSetRole(ctx, args[1:], getenv, stdout)
-	case "reset-password":
+	case args[0] == "reset-password":
 		return userResetPassword(ctx, args[1:], getenv, stdin, stdout)
+	case isHelp(args[0]):
+		printUsage(stdout, "user", nil)
+		return nil
 	}
 	return usageError{fmt.Sprintf("backend user: unknown command %q\n%s", args[0], usage)}
 }
 
 func userCreate(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	email := fs.String("email", "", "email of the new user")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
 	isAdmin := fs.Bool("admin", false, "make the user an admin")
-	if err := fs.Parse(args); err != nil {
-		return usageError{"backend user create: " + err.Error()}
+	if done, err := parseFlags("user create", fs, args, stdout); done || err != nil {
+		return err
 	}
 	if *email == "" || !*fromStdin {
 		return usageError{"backend user create: --email and --password-stdin are required (passwords never go on the command line)"}
@@ -119,11 +121,10 @@ func userCreate(ctx context.Context, args []string, getenv func(string) string, 
 
 func userSetRole(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("user set-role", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	email := fs.String("email", "", "email of the user")
 	role := fs.String("role", "", "admin or user")
-	if err := fs.Parse(args); err != nil {
-		return usageError{"backend user set-role: " + err.Error()}
+	if done, err := parseFlags("user set-role", fs, args, stdout); done || err != nil {
+		return err
 	}
 	if *email == "" || (*role != api.RoleAdmin && *role != api.RoleUser) {
 		return usageError{"backend user set-role: --email and --role admin|user are required"}
@@ -154,11 +155,10 @@ func userSetRole(ctx context.Context, args []string, getenv func(string) string,
 // every session of theirs: for operators without mail.
 func userResetPassword(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("user reset-password", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	email := fs.String("email", "", "email of the user")
 	fromStdin := fs.Bool("password-stdin", false, "read the new password from standard input")
-	if err := fs.Parse(args); err != nil {
-		return usageError{"backend user reset-password: " + err.Error()}
+	if done, err := parseFlags("user reset-password", fs, args, stdout); done || err != nil {
+		return err
 	}
 	if *email == "" || !*fromStdin {
 		return usageError{"backend user reset-password: --email and --password-stdin are required (passwords never go on the command line)"}
@@ -247,15 +247,22 @@ func newProbeClient() *http.Client {
 }
 
 func dbCommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		printUsage(stdout, "db", nil)
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "backup" && args[0] != "restore") {
 		return usageError{"backend db: want backup or restore\n" + usage}
 	}
 	fs := flag.NewFlagSet("db "+args[0], flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	out := fs.String("out", "", "directory under which the backup is written")
-	from := fs.String("from", "", "backup directory to restore")
-	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{"backend db " + args[0] + ": " + err.Error()}
+	var out, from *string
+	if args[0] == "backup" {
+		out = fs.String("out", "", "directory under which the backup is written (default: BACKUP_DIR)")
+	} else {
+		from = fs.String("from", "", "backup directory to restore (one written by db backup or POST /admin/backup)")
+	}
+	if done, err := parseFlags("db "+args[0], fs, args[1:], stdout); done || err != nil {
+		return err
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {

@@ -33,11 +33,35 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "fake-openrouter:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }
+
+// usage is what -h/--help prints.
+const usage = `usage: fake-openrouter
+
+A SIMULATOR of OpenRouter for trying duckgate's AI pages and testing them:
+canned answers, streamed chunk by chunk, generated images and a sample
+video. Every answer is made up. Point the backend at it with
+OPENROUTER_BASE_URL=http://ADDR/api/v1 and OPENROUTER_API_KEY=<the key>.
+
+Environment:
+  FAKE_OPENROUTER_ADDR         listen address (default 127.0.0.1:8090)
+  FAKE_OPENROUTER_KEY          the accepted API key (default fake-key)
+  FAKE_OPENROUTER_CHUNK_DELAY  pause between streamed chunks (Go duration, default 50ms)
+  FAKE_OPENROUTER_VIDEO_POLLS  polls until a video job completes (default 2)
+  FAKE_OPENROUTER_VIDEO_AFTER  or: complete video jobs after this long (Go duration)
+
+A request whose body holds [fake-fail:MODE] fails that way (401, 402, 429,
+500, malformed, hang, error-in-200, error-mid-stream, video-failed).`
+
+// errUsage marks a mistake on the command line (exit status 2).
+var errUsage = errors.New("usage")
 
 // config is the binary's configuration, read from the environment.
 type config struct {
@@ -75,8 +99,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return cfg, nil
 }
 
-// run serves until ctx is done, then shuts down gracefully.
-func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+// run serves until ctx is done, then shuts down gracefully. It takes no
+// arguments: -h/--help prints the usage instead of serving.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 {
+		if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+			_, err := fmt.Fprintln(stdout, usage)
+			return err
+		}
+		return fmt.Errorf("%w: unexpected argument %q (the environment configures the simulator; see --help)", errUsage, args[0])
+	}
 	logger := slog.New(slog.NewJSONHandler(stdout, nil))
 	cfg, err := loadConfig(getenv)
 	if err != nil {

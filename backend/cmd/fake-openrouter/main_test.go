@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -20,7 +21,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return env[k] }, logWriter) }()
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logWriter) }()
 
 	lines := bufio.NewScanner(logs)
 	if !lines.Scan() {
@@ -69,5 +70,25 @@ func TestConfigRejectsNonsense(t *testing.T) {
 		}); err == nil {
 			t.Errorf("%s=%s accepted", name, value)
 		}
+	}
+}
+
+// -h prints the usage and serves nothing; an unknown argument is refused.
+func TestHelpPrintsUsageInsteadOfServing(t *testing.T) {
+	addr := "127.0.0.1:1" // would fail to listen: only help may succeed
+	getenv := func(k string) string { return map[string]string{"FAKE_OPENROUTER_ADDR": addr}[k] }
+	for _, arg := range []string{"-h", "--help", "-help", "help"} {
+		var out strings.Builder
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := run(ctx, []string{arg}, getenv, &out)
+		cancel()
+		if err != nil || !strings.HasPrefix(out.String(), "usage: fake-openrouter") ||
+			!strings.Contains(out.String(), "FAKE_OPENROUTER_ADDR") || !strings.Contains(out.String(), "SIMULATOR") {
+			t.Errorf("%s: %v, printed %q", arg, err, out.String())
+		}
+	}
+	err := run(context.Background(), []string{"--port=1"}, getenv, io.Discard)
+	if !errors.Is(err, errUsage) {
+		t.Errorf("unknown argument: %v, want a usage error", err)
 	}
 }

@@ -57,14 +57,43 @@ const usage = `usage:
   frontend [serve]
   frontend healthcheck
   frontend env
-  frontend version`
+  frontend version
+Every command answers -h/--help with its own usage.`
+
+// commands says what each command does, for its -h/--help.
+var commands = map[string]string{
+	"serve":       "Serve the browser application and its /api proxy. The environment configures it (`frontend env` lists every variable).",
+	"healthcheck": "Probe /readyz of the frontend listening on FRONTEND_ADDR; exit non-zero unless it is ready (it reaches the backend).",
+	"env":         "Print the environment variables the frontend reads, with their defaults and meaning, as JSON.",
+	"version":     "Print the build (version and commit).",
+}
 
 // run dispatches the command line; main only supplies the process's
 // environment, so tests can run it in-process with their own.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
-		cmd = args[0]
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "--version", "-version":
+		cmd = "version"
+	case "help", "-h", "--help":
+		_, err := fmt.Fprintln(stdout, usage)
+		return err
+	}
+	about, known := commands[cmd]
+	if !known {
+		return usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
+	}
+	// No command takes flags or arguments but -h/--help, which prints its
+	// usage and does nothing else.
+	if len(args) > 0 {
+		if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" {
+			_, err := fmt.Fprintf(stdout, "usage: frontend %s\n\n%s\n", cmd, about)
+			return err
+		}
+		return usageError{fmt.Sprintf("frontend %s: unexpected argument %q\nusage: frontend %s", cmd, args[0], cmd)}
 	}
 	switch cmd {
 	case "serve":
@@ -73,14 +102,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return healthcheck(ctx, getenv)
 	case "env":
 		return printVars(stdout)
-	case "version", "--version", "-version":
+	default: // version
 		_, err := fmt.Fprintf(stdout, "frontend %s (commit %s)\n", version, commit)
 		return err
-	case "help", "-h", "--help":
-		_, err := fmt.Fprintln(stdout, usage)
-		return err
 	}
-	return usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
 }
 
 // serve wires configuration, backend client, sessions, proxy and pages,
@@ -116,6 +141,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		}),
 		Logger:         logger,
 		CookieSecure:   cfg.CookieSecure,
+		CSRFSecret:     cfg.CSRFSecret,
 		BackendTimeout: cfg.BackendTimeout,
 		Version:        version,
 		Commit:         commit,
@@ -136,6 +162,9 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		// No write timeout: chat streams and video downloads may last minutes.
 	}
 	logger.Info("frontend listening", "addr", ln.Addr().String(), "backend", cfg.BackendURL.String(), "version", version)
+	if len(cfg.CSRFSecret) == 0 {
+		logger.Warn("CSRF_SECRET is unset: this process made a random one; replicas behind one address need the same CSRF_SECRET")
+	}
 	_ = logs.Flush() // the start-up lines show at once
 
 	serveErr := make(chan error, 1)

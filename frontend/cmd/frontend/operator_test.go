@@ -143,3 +143,49 @@ func TestVersionAndUnknownCommands(t *testing.T) {
 		t.Errorf("unknown command: %v, want a usage error", err)
 	}
 }
+
+// Every command answers -h/--help with its usage on stdout and success,
+// and does nothing else: serve does not listen, healthcheck does not probe.
+func TestEveryCommandPrintsItsHelp(t *testing.T) {
+	// A listener that fails the test if anything connects to it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	probed := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			probed <- struct{}{}
+			c.Close()
+		}
+	}()
+	getenv := func(k string) string { return map[string]string{"FRONTEND_ADDR": ln.Addr().String()}[k] }
+
+	for _, args := range [][]string{
+		{"serve", "--help"}, {"healthcheck", "--help"}, {"healthcheck", "-h"}, {"env", "-help"}, {"version", "--help"},
+	} {
+		var out bytes.Buffer
+		if err := run(context.Background(), args, getenv, &out); err != nil {
+			t.Errorf("%q: %v, want success", args, err)
+		}
+		if want := "usage: frontend " + args[0] + "\n"; !strings.HasPrefix(out.String(), want) || len(out.String()) < len(want)+20 {
+			t.Errorf("%q printed %q, want the command's usage", args, out.String())
+		}
+	}
+	select {
+	case <-probed:
+		t.Fatal("a --help ran the command: something connected to FRONTEND_ADDR")
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"--help"}, getenv, &out); err != nil || !strings.Contains(out.String(), "frontend healthcheck") {
+		t.Errorf("--help: %v %q", err, out.String())
+	}
+	err = run(context.Background(), []string{"healthcheck", "--bogus"}, getenv, &out)
+	var u usageError
+	if !errors.As(err, &u) || !strings.Contains(err.Error(), "usage: frontend healthcheck") {
+		t.Errorf("healthcheck --bogus: %v, want a usage error", err)
+	}
+}

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,7 +34,14 @@ type Config struct {
 	BackendTimeout time.Duration
 	// ShutdownTimeout bounds the graceful shutdown (SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
+	// CSRFSecret keys the HMAC of the CSRF tokens (CSRF_SECRET or
+	// CSRF_SECRET_FILE). Empty when unset: the process makes a random one,
+	// which serves a single replica; several replicas need the same secret.
+	CSRFSecret []byte
 }
+
+// minCSRFSecret is the shortest CSRF secret accepted, in bytes.
+const minCSRFSecret = 32
 
 // Var documents one environment variable; its JSON form is what
 // `frontend env` prints (the same shape as `backend env`).
@@ -40,7 +49,9 @@ type Var struct {
 	Name    string `json:"name"`
 	Default string `json:"default"`
 	Help    string `json:"help"`
-	Secret  bool   `json:"secret"`
+	// Secret values are never logged and may be given as NAME_FILE, a path
+	// to read.
+	Secret bool `json:"secret"`
 }
 
 // Vars lists every variable the frontend reads, with its default.
@@ -53,7 +64,26 @@ func Vars() []Var {
 		{"PROXY_REPLAY_BYTES", "1048576", "largest /api request body buffered so it can be replayed after a token refresh", false},
 		{"BACKEND_TIMEOUT", "30s", "bound of the backend calls one page makes (Go duration)", false},
 		{"SHUTDOWN_TIMEOUT", "15s", "bound of the graceful shutdown (Go duration)", false},
+		{"CSRF_SECRET", "", "key of the CSRF tokens' HMAC, at least 32 bytes (or CSRF_SECRET_FILE); unset: random per process, so set the same one on every replica", true},
 	}
+}
+
+// secretValue reads a secret from NAME or from the file NAME_FILE names
+// (surrounding white space trimmed); "" when neither is set.
+func secretValue(getenv func(string) string, name string) (string, error) {
+	value := strings.TrimSpace(getenv(name))
+	path := strings.TrimSpace(getenv(name + "_FILE"))
+	if path == "" {
+		return value, nil
+	}
+	if value != "" {
+		return "", fmt.Errorf("set either %s or %s_FILE, not both", name, name)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read %s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // Load builds a Config from getenv, applying defaults and validating values.
@@ -102,6 +132,16 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.ProxyReplayBytes, err = strconv.ParseInt(replay, 10, 64)
 	if err != nil || cfg.ProxyReplayBytes < 0 {
 		errs = append(errs, fmt.Errorf("PROXY_REPLAY_BYTES: want a byte count, got %q", replay))
+	}
+
+	secret, err := secretValue(getenv, "CSRF_SECRET")
+	switch {
+	case err != nil:
+		errs = append(errs, err)
+	case secret != "" && len(secret) < minCSRFSecret:
+		errs = append(errs, fmt.Errorf("CSRF_SECRET: want at least %d bytes, got %d (e.g. openssl rand -base64 32)", minCSRFSecret, len(secret)))
+	case secret != "":
+		cfg.CSRFSecret = []byte(secret)
 	}
 
 	if err := errors.Join(errs...); err != nil {

@@ -38,8 +38,8 @@ func firstEvent(b *testing.B, client *http.Client, url string, access string) ti
 		b.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.AddCookie(&http.Cookie{Name: "dg_access", Value: access})
-	req.AddCookie(&http.Cookie{Name: "dg_refresh", Value: "refresh-1"})
+	req.AddCookie(&http.Cookie{Name: "dg_access", Value: "proxy-test-binding-000~" + access})
+	req.AddCookie(&http.Cookie{Name: "dg_refresh", Value: "proxy-test-binding-000~refresh-1"})
 	start := time.Now()
 	resp, err := client.Do(req)
 	if err != nil {

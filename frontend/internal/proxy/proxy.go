@@ -1,24 +1,25 @@
 // Package proxy forwards the browser's /api/* calls to the backend's /*,
-// adding the session's bearer token. Responses stream through unbuffered
-// (chat answers arrive as server-sent events), the browser's cookies never
-// reach the backend, and a 401 is retried once after refreshing the token
-// when the request body can be sent again.
+// adding the session's bearer token. Only the API is forwarded, not the
+// backend's token and operations endpoints (see apiFamilies). Responses
+// stream through unbuffered (chat answers arrive as server-sent events),
+// the browser's cookies never reach the backend, and a 401 is retried once
+// after refreshing the token when the request body can be sent again.
 package proxy
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	pathpkg "path"
 	"strings"
 	"sync"
 
+	"github.com/duckgate/duckgate/frontend/internal/problem"
 	"github.com/duckgate/duckgate/frontend/internal/session"
-	"github.com/duckgate/duckgate/shared/api"
 )
 
 // Prefix is the path under which the frontend exposes the backend API.
@@ -68,20 +69,64 @@ type handler struct {
 
 func (p *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimPrefix(r.URL.Path, Prefix)
-	// Token endpoints answer with tokens in the body; through the proxy they
-	// would hand them to page scripts. Signing in and out goes through the
-	// frontend's own forms.
-	if path == "/auth" || strings.HasPrefix(path, "/auth/") {
-		writeProblem(w, http.StatusNotFound, "Not Found", "The token endpoints are not available to the browser; use the sign-in page.")
+	if family(path) == "auth" {
+		p.fail(w, r, http.StatusNotFound, "The token endpoints are not available to the browser. Use the sign-in page.")
+		return
+	}
+	if !forwarded(path) {
+		p.fail(w, r, http.StatusNotFound, "There is no API at this address.")
 		return
 	}
 	if err := makeReplayable(r, p.opts.ReplayBytes); err != nil {
-		writeProblem(w, http.StatusBadRequest, "Bad Request", "The request body could not be read.")
+		p.fail(w, r, http.StatusBadRequest, "The request body could not be read.")
 		return
 	}
 	out := newImmediateWriter(w)
 	defer out.finish()
 	p.rp.ServeHTTP(out, r.WithContext(context.WithValue(r.Context(), writerKey{}, w)))
+}
+
+// apiFamilies are the first path segments of the backend's API that the
+// proxy forwards: what pages and their scripts call. Nothing else the
+// backend serves reaches browsers through the frontend:
+//
+//   - /auth answers with tokens in the body, which page scripts must never
+//     see; signing in and out goes through the frontend's own forms;
+//   - /metrics, /docs, /openapi.json, /healthz, /readyz and /.well-known
+//     are for operators and integrators, who reach the backend itself. The
+//     frontend answers its own /healthz and /readyz; the backend's would
+//     tell anyone its build and its dependencies' state.
+//
+// An allow-list rather than a deny-list, so a new operations endpoint of
+// the backend stays private by default: a new API family that pages use is
+// added here.
+var apiFamilies = map[string]bool{
+	"users":         true,
+	"admin":         true,
+	"ai":            true,
+	"generate":      true,
+	"conversations": true,
+}
+
+// forwarded reports whether the backend path (the /api path without its
+// prefix) is one the proxy forwards: a clean path (no "." or ".." segment,
+// no empty one, which could name another endpoint once the backend or a
+// proxy in front of it cleans it) in one of apiFamilies.
+func forwarded(path string) bool {
+	if !strings.HasPrefix(path, "/") {
+		return false
+	}
+	clean := pathpkg.Clean(path)
+	if clean != path && clean+"/" != path {
+		return false
+	}
+	return apiFamilies[family(path)]
+}
+
+// family is the first segment of a path.
+func family(path string) string {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return first
 }
 
 // writerKey carries the browser's ResponseWriter to ModifyResponse.
@@ -131,14 +176,12 @@ func (p *handler) backendUnreachable(w http.ResponseWriter, r *http.Request, err
 		return // the browser went away (e.g. a stopped chat): nothing to say
 	}
 	p.opts.Logger.ErrorContext(r.Context(), "proxy: backend call failed", "path", r.URL.Path, "err", err, "request_id", p.opts.RequestID(r))
-	writeProblem(w, http.StatusBadGateway, "Bad Gateway", "The service is unreachable right now. Please try again in a moment.")
+	p.fail(w, r, http.StatusBadGateway, "The service is unreachable right now. Try again in a moment.")
 }
 
-func writeProblem(w http.ResponseWriter, status int, title, detail string) {
-	w.Header().Set("Content-Type", "application/problem+json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(api.Problem{Type: "about:blank", Title: title, Status: status, Detail: detail})
+// fail answers the browser with a problem of the proxy's own.
+func (p *handler) fail(w http.ResponseWriter, r *http.Request, status int, detail string) {
+	problem.Write(w, problem.New(status, detail, p.opts.RequestID(r)))
 }
 
 // makeReplayable buffers a body of at most limit bytes and sets GetBody, so

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -65,8 +66,10 @@ func browserRequest(t *testing.T, method, url, body, access string) *http.Reques
 		t.Fatal(err)
 	}
 	req.Header.Set("X-Request-ID", "req-42")
-	req.AddCookie(&http.Cookie{Name: "dg_access", Value: access})
-	req.AddCookie(&http.Cookie{Name: "dg_refresh", Value: "refresh-1"})
+	// The session's cookies: tokens under the session's binding.
+	const binding = "proxy-test-binding-000"
+	req.AddCookie(&http.Cookie{Name: "dg_access", Value: binding + "~" + access})
+	req.AddCookie(&http.Cookie{Name: "dg_refresh", Value: binding + "~refresh-1"})
 	req.AddCookie(&http.Cookie{Name: "other", Value: "browser-only"})
 	return req
 }
@@ -178,7 +181,7 @@ func TestRetriesOnceAfterRefreshOn401(t *testing.T) {
 	}
 	var rotated bool
 	for _, c := range resp.Cookies() {
-		if c.Name == "dg_refresh" && c.Value == "refresh-2" && c.HttpOnly {
+		if c.Name == "dg_refresh" && c.Value == "proxy-test-binding-000~refresh-2" && c.HttpOnly {
 			rotated = true
 		}
 	}
@@ -235,6 +238,58 @@ func TestTokenEndpointsAreNotExposed(t *testing.T) {
 	}
 }
 
+// Only the API goes through: the backend's metrics, docs, OpenAPI document
+// and health endpoints are for operators, and stay off the browser's side.
+func TestOnlyTheAPIIsForwarded(t *testing.T) {
+	var reached []string
+	var mu sync.Mutex
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reached = append(reached, r.URL.Path)
+		mu.Unlock()
+		_, _ = io.WriteString(w, "backend")
+	}))
+	defer backend.Close()
+	fe := startFrontend(t, backend, 1<<20)
+
+	for _, path := range []string{
+		"/api/metrics", "/api/docs", "/api/openapi.json", "/api/healthz", "/api/readyz",
+		"/api/.well-known/jwks.json", "/api/", "/api/v1/chat/completions", "/api/METRICS",
+		"/api/users/../metrics", "/api/users/%2e%2e/metrics", "/api/users%2F..%2Fmetrics", "/api/ai/./../docs",
+		"/api//metrics", "/api/users//me", "/api/userss/me",
+	} {
+		req := browserRequest(t, "GET", fe.URL+"/x", "", token("a"))
+		req.URL.Opaque = path // sent exactly as written, dots and all
+		resp, err := fe.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p api.Problem
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || p.Status != http.StatusNotFound || p.Type != api.TypeNotFound {
+			t.Errorf("%s: %d %+v, want a 404 problem", path, resp.StatusCode, p)
+		}
+	}
+	if len(reached) != 0 {
+		t.Fatalf("the backend was reached at %q", reached)
+	}
+
+	for _, path := range []string{"/api/users/me", "/api/admin/stats", "/api/ai/models", "/api/generate/video/abc/content", "/api/users/me/"} {
+		resp, err := fe.Client().Do(browserRequest(t, "GET", fe.URL+path, "", token("a")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d, want it forwarded", path, resp.StatusCode)
+		}
+	}
+	if len(reached) != 5 {
+		t.Fatalf("backend reached at %q, want the five API paths", reached)
+	}
+}
+
 func TestUnreachableBackendIsAProblem(t *testing.T) {
 	backend := httptest.NewServer(http.NotFoundHandler())
 	fe := startFrontend(t, backend, 1<<20)
@@ -248,6 +303,11 @@ func TestUnreachableBackendIsAProblem(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 502 || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(body), "unreachable") {
 		t.Fatalf("got %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err != nil || p.Type != api.TypeUpstream || p.Title != "Bad Gateway" ||
+		p.Status != 502 || p.RequestID != "req-42" || p.Detail != "The service is unreachable right now. Try again in a moment." {
+		t.Fatalf("problem %+v (%v), want the proxy's own problem in the backend's shape", p, err)
 	}
 }
 

@@ -4,77 +4,72 @@ import (
 	"context"
 	"crypto/sha256"
 	"sync"
-	"time"
 
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// flight makes sure one refresh token is exchanged at the backend only once.
+// flight makes concurrent refreshes of one refresh token share one backend
+// call.
 //
-// The backend rotates refresh tokens and treats a second use of a rotated one
-// as theft, revoking the whole session (RFC 9700, 4.14). A browser page fires
-// several requests at once, all carrying the same cookie, and a request that
-// started just before the rotation can arrive just after it. So concurrent
-// callers share one backend call, and a successful result is remembered for a
-// grace period, handed to late callers that still present the old token.
+// The backend rotates refresh tokens and treats a second use of a rotated
+// one as theft, revoking the whole session (RFC 9700, 4.14). A browser page
+// fires several requests at once, all carrying the same cookie: they wait
+// for the one call in flight and share its result.
+//
+// Nothing is remembered once the call has finished. A request that still
+// presents the old token after that (it left the browser before the new
+// cookie arrived, or it was replayed) goes to the backend like any other,
+// and the backend decides: within REFRESH_REUSE_GRACE of the rotation the
+// direct parent of the current token rotates again, anything else is
+// reuse. Handing the remembered pair to late callers, as this type once
+// did for 30 s, gave a replayed cookie the current tokens and so bypassed
+// reuse detection altogether.
 type flight struct {
 	mu    sync.Mutex
 	calls map[[32]byte]*call
-	grace time.Duration
-	now   func() time.Time
 }
 
 type call struct {
-	done     chan struct{}
-	pair     *api.TokenPair
-	err      error
-	finished time.Time // zero while in flight
+	done chan struct{}
+	res  refreshed
+	err  error
 }
 
-func newFlight(grace time.Duration, now func() time.Time) *flight {
-	return &flight{calls: make(map[[32]byte]*call), grace: grace, now: now}
+// refreshed is what one refresh hands every request waiting for it: the
+// new pair and the session's binding.
+type refreshed struct {
+	pair    *api.TokenPair
+	binding string
 }
 
-// do runs refresh for token unless a call for the same token is in flight or
-// succeeded within the grace period; then it waits for and shares that result.
-func (f *flight) do(ctx context.Context, token string, refresh func() (*api.TokenPair, error)) (*api.TokenPair, error) {
+func newFlight() *flight {
+	return &flight{calls: make(map[[32]byte]*call)}
+}
+
+// do runs refresh for token unless a call for the same token is in flight;
+// then it waits for that call and shares its result.
+func (f *flight) do(ctx context.Context, token string, refresh func() (refreshed, error)) (refreshed, error) {
 	key := sha256.Sum256([]byte(token))
 
 	f.mu.Lock()
-	f.sweepLocked()
 	if c, ok := f.calls[key]; ok {
 		f.mu.Unlock()
 		select {
 		case <-c.done:
-			return c.pair, c.err
+			return c.res, c.err
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return refreshed{}, ctx.Err()
 		}
 	}
 	c := &call{done: make(chan struct{})}
 	f.calls[key] = c
 	f.mu.Unlock()
 
-	pair, err := refresh()
+	c.res, c.err = refresh()
 
 	f.mu.Lock()
-	c.pair, c.err, c.finished = pair, err, f.now()
-	if err != nil {
-		// Forget failures at once: a network error deserves a fresh try,
-		// and a rejected token is rejected again anyway.
-		delete(f.calls, key)
-	}
+	delete(f.calls, key)
 	f.mu.Unlock()
 	close(c.done)
-	return pair, err
-}
-
-// sweepLocked drops remembered results older than the grace period.
-func (f *flight) sweepLocked() {
-	now := f.now()
-	for k, c := range f.calls {
-		if !c.finished.IsZero() && now.Sub(c.finished) > f.grace {
-			delete(f.calls, k)
-		}
-	}
+	return c.res, c.err
 }

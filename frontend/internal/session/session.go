@@ -1,10 +1,19 @@
 // Package session keeps a browser's backend tokens in HttpOnly cookies and
 // refreshes the access token when it is missing, about to expire, or
 // rejected — the backend-for-frontend pattern: the browser never sees a token.
+//
+// Each sign-in also gets a binding: a random id that names this browser's
+// session for the frontend (the CSRF token is an HMAC of it) and stays the
+// same across token refreshes. It travels inside both token cookies
+// ("<binding>~<token>"), so a cookie planted from elsewhere cannot pair
+// one session's binding with another session's tokens: the access cookie
+// counts only when its binding is the refresh cookie's.
 package session
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,6 +33,36 @@ const (
 	refreshCookie = "dg_refresh"
 )
 
+// bindingLen is the length of a binding: 16 random bytes, base64url.
+const bindingLen = 22
+
+// bindingSep separates the binding from the token in a cookie; it is in
+// neither base64url nor a JWT.
+const bindingSep = '~'
+
+// newBinding returns a fresh random binding.
+func newBinding() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// splitCookie reads "<binding>~<token>". A value of another shape (a cookie
+// from before bindings, or none of ours) has no binding.
+func splitCookie(value string) (binding, token string) {
+	if len(value) <= bindingLen || value[bindingLen] != bindingSep {
+		return "", value
+	}
+	b := value[:bindingLen]
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "", value
+		}
+	}
+	return b, value[bindingLen+1:]
+}
+
 // ErrNoSession means the browser is not signed in.
 var ErrNoSession = errors.New("session: not signed in")
 
@@ -41,9 +80,6 @@ type Options struct {
 	SessionTTL time.Duration // lifetime of the refresh cookie
 	// Skew is how long before its expiry an access token is refreshed.
 	Skew time.Duration
-	// Grace is how long a refresh result is handed to late requests still
-	// carrying the old refresh token.
-	Grace time.Duration
 	// RefreshTimeout bounds one backend refresh call.
 	RefreshTimeout time.Duration
 	Now            func() time.Time
@@ -65,16 +101,13 @@ func NewManager(refresh RefreshFunc, opts Options) *Manager {
 	if opts.Skew == 0 {
 		opts.Skew = 30 * time.Second
 	}
-	if opts.Grace == 0 {
-		opts.Grace = 30 * time.Second
-	}
 	if opts.RefreshTimeout == 0 {
 		opts.RefreshTimeout = 10 * time.Second
 	}
 	if opts.SessionTTL == 0 {
 		opts.SessionTTL = 720 * time.Hour
 	}
-	return &Manager{opts: opts, refresh: refresh, flight: newFlight(opts.Grace, opts.Now)}
+	return &Manager{opts: opts, refresh: refresh, flight: newFlight()}
 }
 
 // Session is one request's view of the browser's tokens. Rotated tokens are
@@ -89,18 +122,40 @@ type Session struct {
 	mu      sync.Mutex
 	access  string
 	refresh string
+	binding string // "" when signed out
 }
 
 // Load reads the session cookies of r; w receives rotated cookies.
+//
+// The refresh cookie decides the binding; an access cookie with another
+// binding is ignored (the refresh token gets a new one). A refresh cookie
+// from before bindings is still honoured: its access cookie is dropped, so
+// the first refresh gives the session a binding. An access cookie without
+// a binding and without a refresh cookie is ignored.
 func (m *Manager) Load(w http.ResponseWriter, r *http.Request, clientIP string) *Session {
 	s := &Session{m: m, w: w, clientIP: clientIP, userAgent: r.UserAgent()}
-	if c, err := r.Cookie(m.name(accessCookie)); err == nil {
-		s.access = c.Value
+	var accessBinding, access string
+	if c, err := r.Cookie(m.name(accessCookie)); err == nil && c.Value != "" {
+		accessBinding, access = splitCookie(c.Value)
 	}
-	if c, err := r.Cookie(m.name(refreshCookie)); err == nil {
-		s.refresh = c.Value
+	if c, err := r.Cookie(m.name(refreshCookie)); err == nil && c.Value != "" {
+		s.binding, s.refresh = splitCookie(c.Value)
+		if s.refresh != "" && s.binding != "" && accessBinding == s.binding {
+			s.access = access
+		}
+	} else if accessBinding != "" && access != "" {
+		s.binding, s.access = accessBinding, access
 	}
 	return s
+}
+
+// Binding is the session's binding: random, fixed from sign-in to sign-out
+// across refreshes, and "" when the browser is not signed in (or holds a
+// session from before bindings that has not been refreshed yet).
+func (s *Session) Binding() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.binding
 }
 
 // SignedIn reports whether the browser holds a session (it may still turn
@@ -150,13 +205,17 @@ func (s *Session) Refresh(ctx context.Context) error {
 	if s.refresh == "" {
 		return ErrNoSession
 	}
-	old := s.refresh
-	pair, err := s.m.flight.do(ctx, old, func() (*api.TokenPair, error) {
+	old, binding := s.refresh, s.binding
+	res, err := s.m.flight.do(ctx, old, func() (refreshed, error) {
 		// Detached from the request: a browser that gives up must not fail
 		// the other requests waiting for the same refresh.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.m.opts.RefreshTimeout)
 		defer cancel()
-		return s.m.refresh(rctx, old, s.clientIP, s.userAgent)
+		pair, err := s.m.refresh(rctx, old, s.clientIP, s.userAgent)
+		if binding == "" {
+			binding = newBinding() // a session from before bindings gets one, shared by the waiters
+		}
+		return refreshed{pair: pair, binding: binding}, err
 	})
 	if err != nil {
 		var p *api.Problem
@@ -166,15 +225,15 @@ func (s *Session) Refresh(ctx context.Context) error {
 		}
 		return fmt.Errorf("session: refresh: %w", err)
 	}
-	s.startLocked(pair)
+	s.startLocked(res.pair, res.binding)
 	return nil
 }
 
-// Start stores a freshly issued pair (after sign-in).
+// Start stores a freshly issued pair (after sign-in) under a new binding.
 func (s *Session) Start(pair *api.TokenPair) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.startLocked(pair)
+	s.startLocked(pair, newBinding())
 }
 
 // End forgets the tokens and clears the cookies (after sign-out).
@@ -184,18 +243,19 @@ func (s *Session) End() {
 	s.endLocked()
 }
 
-func (s *Session) startLocked(pair *api.TokenPair) {
-	s.access, s.refresh = pair.AccessToken, pair.RefreshToken
+func (s *Session) startLocked(pair *api.TokenPair, binding string) {
+	s.access, s.refresh, s.binding = pair.AccessToken, pair.RefreshToken, binding
 	accessAge := time.Duration(pair.ExpiresIn) * time.Second
 	if accessAge <= 0 {
 		accessAge = 15 * time.Minute
 	}
-	http.SetCookie(s.w, s.m.cookie(accessCookie, pair.AccessToken, accessAge))
-	http.SetCookie(s.w, s.m.cookie(refreshCookie, pair.RefreshToken, s.m.opts.SessionTTL))
+	prefix := binding + string(bindingSep)
+	http.SetCookie(s.w, s.m.cookie(accessCookie, prefix+pair.AccessToken, accessAge))
+	http.SetCookie(s.w, s.m.cookie(refreshCookie, prefix+pair.RefreshToken, s.m.opts.SessionTTL))
 }
 
 func (s *Session) endLocked() {
-	s.access, s.refresh = "", ""
+	s.access, s.refresh, s.binding = "", "", ""
 	http.SetCookie(s.w, s.m.cookie(accessCookie, "", -1))
 	http.SetCookie(s.w, s.m.cookie(refreshCookie, "", -1))
 }
@@ -209,7 +269,7 @@ func (m *Manager) name(base string) string {
 
 // cookie builds a session cookie; a negative maxAge deletes it.
 func (m *Manager) cookie(base, value string, maxAge time.Duration) *http.Cookie {
-	c := &http.Cookie{
+	c := &http.Cookie{ //nolint:gosec // Secure follows COOKIE_SECURE: false only for plain-HTTP development
 		Name: m.name(base), Value: value, Path: "/",
 		HttpOnly: true, Secure: m.opts.Secure, SameSite: http.SameSiteLaxMode,
 	}
@@ -242,9 +302,13 @@ func (m *Manager) expiresSoon(iat, exp time.Time) bool {
 // lifetimes remembers the claims read from recent access tokens: every
 // request of a session carries the same token for its whole life, and
 // decoding it each time was a tenth of the /api proxy's own work.
+//
+// The cookie is the browser's to choose, so the cache is keyed by the
+// token's SHA-256 (an entry costs the same whatever the cookie holds) and
+// a token longer than maxTokenBytes is neither read nor remembered.
 type lifetimes struct {
 	mu   sync.Mutex
-	seen map[string]tokenLifetime
+	seen map[[sha256.Size]byte]tokenLifetime
 }
 
 type tokenLifetime struct {
@@ -252,12 +316,21 @@ type tokenLifetime struct {
 	ok       bool
 }
 
-// maxLifetimes bounds the memory: past it the map starts over.
+// maxLifetimes bounds the number of entries: past it the map starts over.
 const maxLifetimes = 4096
 
+// maxTokenBytes is the longest access token whose claims are read. The
+// backend's are about 500 bytes; a longer cookie is no token of its, and
+// counts as unreadable (the backend's 401 then triggers the refresh).
+const maxTokenBytes = 8 << 10
+
 func (l *lifetimes) of(token string) tokenLifetime {
+	if len(token) > maxTokenBytes {
+		return tokenLifetime{}
+	}
+	key := sha256.Sum256([]byte(token))
 	l.mu.Lock()
-	got, found := l.seen[token]
+	got, found := l.seen[key]
 	l.mu.Unlock()
 	if found {
 		return got
@@ -266,9 +339,9 @@ func (l *lifetimes) of(token string) tokenLifetime {
 	got = tokenLifetime{iat: iat, exp: exp, ok: ok}
 	l.mu.Lock()
 	if l.seen == nil || len(l.seen) >= maxLifetimes {
-		l.seen = make(map[string]tokenLifetime)
+		l.seen = make(map[[sha256.Size]byte]tokenLifetime)
 	}
-	l.seen[token] = got
+	l.seen[key] = got
 	l.mu.Unlock()
 	return got
 }

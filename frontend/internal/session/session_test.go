@@ -2,10 +2,13 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +51,24 @@ func (f *fakeRotation) refresh(ctx context.Context, token, ip, ua string) (*api.
 	return pair, nil
 }
 
+// testBinding is the binding of the sessions the tests' browsers hold.
+const testBinding = "test-binding-012345678"
+
+// request is a browser request holding tokens in cookies bound to testBinding.
 func request(access, refresh string) *http.Request {
+	return requestWithCookies(bound(access), bound(refresh))
+}
+
+// bound is a cookie value holding token under testBinding.
+func bound(token string) string {
+	if token == "" {
+		return ""
+	}
+	return testBinding + "~" + token
+}
+
+// requestWithCookies is a browser request with these cookie values as they are.
+func requestWithCookies(access, refresh string) *http.Request {
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	r.Header.Set("User-Agent", "test-browser")
 	if access != "" {
@@ -60,10 +80,21 @@ func request(access, refresh string) *http.Request {
 	return r
 }
 
+// cookies are the session cookies a response sets, values without their binding.
 func cookies(w *httptest.ResponseRecorder) map[string]*http.Cookie {
 	out := map[string]*http.Cookie{}
 	for _, c := range w.Result().Cookies() {
+		_, c.Value = splitCookie(c.Value)
 		out[c.Name] = c
+	}
+	return out
+}
+
+// bindings are the bindings of the session cookies a response sets.
+func bindings(w *httptest.ResponseRecorder) map[string]string {
+	out := map[string]string{}
+	for _, c := range w.Result().Cookies() {
+		out[c.Name], _ = splitCookie(c.Value)
 	}
 	return out
 }
@@ -139,33 +170,74 @@ func TestConcurrentRefreshesOfOneTokenShareOneBackendCall(t *testing.T) {
 			t.Fatalf("request %d got %q, request 0 got %q; all must share the one result", i, got[i], got[0])
 		}
 	}
+}
 
-	// A straggler with the old cookie, arriving after the rotation, gets the
-	// remembered result instead of replaying the rotated token.
-	late := m.Load(httptest.NewRecorder(), request("", "r0"), "ip")
-	if tok, err := late.AccessToken(context.Background()); err != nil || tok != got[0] {
-		t.Fatalf("late request got %q, %v; want %q", tok, err, got[0])
+// A request that presents the old refresh token after the shared call has
+// finished is not handed the remembered result: it goes to the backend,
+// whose REFRESH_REUSE_GRACE decides between a retry and reuse. (Handing it
+// the current pair let a replayed cookie bypass reuse detection.)
+func TestLateRequestWithTheOldTokenGoesToTheBackend(t *testing.T) {
+	var presented []string
+	var mu sync.Mutex
+	reused := false
+	m := NewManager(func(ctx context.Context, token, ip, ua string) (*api.TokenPair, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		presented = append(presented, token)
+		if token == "r0" && len(presented) > 1 && reused {
+			return nil, &api.Problem{Status: http.StatusUnauthorized, Title: "Unauthorized"}
+		}
+		return &api.TokenPair{AccessToken: jwtExpiring(time.Now().Add(15*time.Minute), token+"-next"),
+			RefreshToken: fmt.Sprint("r", len(presented)), ExpiresIn: 900}, nil
+	}, Options{})
+	ctx := context.Background()
+
+	first := m.Load(httptest.NewRecorder(), request("", "r0"), "ip")
+	if _, err := first.AccessToken(ctx); err != nil {
+		t.Fatal(err)
 	}
-	if c := f.calls.Load(); c != 1 {
-		t.Fatalf("late request caused a second refresh (%d calls)", c)
+	// The backend's grace allows the retry: the late request gets what the
+	// backend answered, a pair of its own.
+	w := httptest.NewRecorder()
+	late := m.Load(w, request("", "r0"), "ip")
+	if _, err := late.AccessToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := cookies(w)[refreshCookie]; got == nil || got.Value != "r2" {
+		t.Fatalf("late request's refresh cookie = %+v, want the backend's second answer r2", got)
+	}
+	// Past the grace the backend calls it reuse: the late request's session
+	// ends; it is not rescued by a remembered pair.
+	reused = true
+	replay := m.Load(httptest.NewRecorder(), request("", "r0"), "ip")
+	if _, err := replay.AccessToken(ctx); err != ErrEnded {
+		t.Fatalf("replayed token after the backend refused it: err = %v, want ErrEnded", err)
+	}
+	if want := []string{"r0", "r0", "r0"}; !slices.Equal(presented, want) {
+		t.Fatalf("backend saw %q, want every presentation of r0 to reach it: %q", presented, want)
 	}
 }
 
-func TestRememberedRefreshExpiresAfterGrace(t *testing.T) {
-	now := time.Now()
-	clock := func() time.Time { return now }
-	f := &fakeRotation{}
-	m := NewManager(f.refresh, Options{Grace: time.Second, Now: clock})
+// A failed refresh is not shared with later requests either: a network
+// error deserves a fresh try.
+func TestFailedRefreshIsTriedAgain(t *testing.T) {
+	calls := 0
+	m := NewManager(func(ctx context.Context, token, ip, ua string) (*api.TokenPair, error) {
+		calls++
+		if calls == 1 {
+			return nil, errors.New("connection refused")
+		}
+		return &api.TokenPair{AccessToken: jwtExpiring(time.Now().Add(time.Hour), "a"), RefreshToken: "r1", ExpiresIn: 3600}, nil
+	}, Options{})
 	ctx := context.Background()
-	if _, err := m.Load(httptest.NewRecorder(), request("", "r0"), "ip").AccessToken(ctx); err != nil {
-		t.Fatal(err)
+	if _, err := m.Load(httptest.NewRecorder(), request("", "r0"), "ip").AccessToken(ctx); err == nil || errors.Is(err, ErrEnded) {
+		t.Fatalf("first try: err = %v, want the network error", err)
 	}
-	now = now.Add(2 * time.Second)
 	if _, err := m.Load(httptest.NewRecorder(), request("", "r0"), "ip").AccessToken(ctx); err != nil {
-		t.Fatal(err)
+		t.Fatalf("second try: %v", err)
 	}
-	if c := f.calls.Load(); c != 2 {
-		t.Fatalf("backend calls = %d, want 2 once the grace period passed", c)
+	if calls != 2 {
+		t.Fatalf("backend calls = %d, want 2", calls)
 	}
 }
 
@@ -229,5 +301,155 @@ func TestShortLivedTokensAreRefreshedInTheirLastQuarter(t *testing.T) {
 	old := token(now.Add(-16*time.Second), now.Add(4*time.Second))
 	if got, _ := m.Load(httptest.NewRecorder(), request(old, "r0"), "ip").AccessToken(context.Background()); got == old || f.calls.Load() != 1 {
 		t.Fatalf("did not refresh a token in its last quarter (calls %d)", f.calls.Load())
+	}
+}
+
+// The claims cache is keyed by the token's hash, so a browser's cookie
+// cannot make an entry large, and a token over maxTokenBytes is neither
+// read nor remembered.
+func TestLifetimeCacheKeysByHashAndSkipsHugeTokens(t *testing.T) {
+	var l lifetimes
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	token := jwtExpiring(exp, "x")
+	if got := l.of(token); !got.ok || !got.exp.Equal(exp) {
+		t.Fatalf("of(token) = %+v, want exp %v", got, exp)
+	}
+	if got := l.of(token); !got.ok || len(l.seen) != 1 {
+		t.Fatalf("second read: %+v with %d entries, want the remembered one", got, len(l.seen))
+	}
+	if _, ok := l.seen[sha256.Sum256([]byte(token))]; !ok {
+		t.Fatal("the entry is not keyed by the token's SHA-256")
+	}
+
+	// A megabyte cookie that decodes fine is still not read or kept.
+	huge := jwtExpiring(exp, strings.Repeat("j", 1<<20))
+	if got := l.of(huge); got.ok {
+		t.Fatalf("a %d-byte token was read: %+v", len(huge), got)
+	}
+	atLimit := jwtExpiring(exp, strings.Repeat("j", maxTokenBytes*3/4-200))
+	if len(atLimit) > maxTokenBytes {
+		t.Fatalf("test token of %d bytes is over the limit", len(atLimit))
+	}
+	if got := l.of(atLimit); !got.ok {
+		t.Fatalf("a %d-byte token (under the limit) was not read", len(atLimit))
+	}
+	if len(l.seen) != 2 {
+		t.Fatalf("cache holds %d entries, want the two small tokens only", len(l.seen))
+	}
+
+	// Many distinct tokens never hold more than maxLifetimes entries.
+	for i := range maxLifetimes + 10 {
+		l.of(fmt.Sprint("not-a-token-", i))
+	}
+	if n := len(l.seen); n > maxLifetimes {
+		t.Fatalf("cache holds %d entries, more than %d", n, maxLifetimes)
+	}
+}
+
+// A sign-in starts a new binding; refreshes keep it; sign-out drops it.
+func TestBindingLivesFromSignInToSignOut(t *testing.T) {
+	f := &fakeRotation{}
+	m := NewManager(f.refresh, Options{})
+	pair := &api.TokenPair{AccessToken: jwtExpiring(time.Now().Add(5*time.Second), "a0"), RefreshToken: "r0", ExpiresIn: 900}
+
+	w := httptest.NewRecorder()
+	s := m.Load(w, requestWithCookies("", ""), "ip")
+	if s.Binding() != "" {
+		t.Fatalf("a signed-out browser has binding %q", s.Binding())
+	}
+	s.Start(pair)
+	first := s.Binding()
+	if b := bindings(w); len(first) != bindingLen || b[accessCookie] != first || b[refreshCookie] != first {
+		t.Fatalf("binding %q, cookies carry %v", first, b)
+	}
+
+	// The next request reads it back and keeps it through a refresh.
+	var access, refresh string
+	for _, c := range w.Result().Cookies() {
+		if c.Name == accessCookie {
+			access = c.Value
+		} else {
+			refresh = c.Value
+		}
+	}
+	w = httptest.NewRecorder()
+	s = m.Load(w, requestWithCookies(access, refresh), "ip")
+	if s.Binding() != first {
+		t.Fatalf("loaded binding %q, want %q", s.Binding(), first)
+	}
+	if _, err := s.AccessToken(context.Background()); err != nil || f.calls.Load() != 1 {
+		t.Fatalf("refresh: %v (%d calls)", err, f.calls.Load())
+	}
+	if b := bindings(w); s.Binding() != first || b[accessCookie] != first || b[refreshCookie] != first {
+		t.Fatalf("after a refresh: binding %q, cookies %v, want %q kept", s.Binding(), b, first)
+	}
+
+	// Signing in again starts another; signing out ends it.
+	s.Start(pair)
+	if s.Binding() == first || len(s.Binding()) != bindingLen {
+		t.Fatalf("a new sign-in kept binding %q", s.Binding())
+	}
+	s.End()
+	if s.Binding() != "" {
+		t.Fatalf("signed out with binding %q", s.Binding())
+	}
+}
+
+// An access cookie bound to another session than the refresh cookie's is
+// not used: the refresh token gets a fresh access token of its own session.
+func TestAccessCookieOfAnotherSessionIsIgnored(t *testing.T) {
+	f := &fakeRotation{}
+	m := NewManager(f.refresh, Options{})
+	planted := "planted-binding-abcdef~" + jwtExpiring(time.Now().Add(10*time.Minute), "theirs")
+	w := httptest.NewRecorder()
+	s := m.Load(w, requestWithCookies(planted, bound("r0")), "ip")
+	if s.Binding() != testBinding {
+		t.Fatalf("binding %q, want the refresh cookie's %q", s.Binding(), testBinding)
+	}
+	tok, err := s.AccessToken(context.Background())
+	if err != nil || strings.Contains(tok, "theirs") || f.calls.Load() != 1 {
+		t.Fatalf("AccessToken = %q, %v (%d refreshes); want a refreshed token, not the planted one", tok, err, f.calls.Load())
+	}
+	if b := bindings(w); b[accessCookie] != testBinding {
+		t.Fatalf("rotated cookies carry %v, want %q", b, testBinding)
+	}
+}
+
+// Cookies from before bindings: the refresh cookie still works and its
+// first refresh gives the session a binding, the same one for every
+// request waiting on that refresh; an access cookie alone is ignored.
+func TestCookiesWithoutABindingGetOneAtTheFirstRefresh(t *testing.T) {
+	f := &fakeRotation{delay: 30 * time.Millisecond}
+	m := NewManager(f.refresh, Options{})
+	legacyAccess := jwtExpiring(time.Now().Add(10*time.Minute), "legacy")
+
+	const n = 8
+	got := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			w := httptest.NewRecorder()
+			s := m.Load(w, requestWithCookies(legacyAccess, "r0"), "ip")
+			if s.Binding() != "" || !s.SignedIn() {
+				t.Errorf("legacy cookies: binding %q, signed in %v", s.Binding(), s.SignedIn())
+			}
+			if _, err := s.AccessToken(context.Background()); err != nil {
+				t.Error(err)
+			}
+			got[i] = bindings(w)[refreshCookie]
+		})
+	}
+	wg.Wait()
+	if f.calls.Load() != 1 || len(got[0]) != bindingLen {
+		t.Fatalf("%d refreshes, binding %q; want one refresh giving a binding", f.calls.Load(), got[0])
+	}
+	for i := range got {
+		if got[i] != got[0] {
+			t.Fatalf("requests sharing one refresh got bindings %q and %q", got[0], got[i])
+		}
+	}
+
+	if s := m.Load(httptest.NewRecorder(), requestWithCookies(legacyAccess, ""), "ip"); s.SignedIn() {
+		t.Fatal("an access cookie without binding or refresh cookie counts as a session")
 	}
 }

@@ -36,5 +36,5 @@ func (a *app) adminAudit(c echo.Context) error {
 	}
 	data := auditData{Actor: actor, Action: action, Actions: auditActions, Entries: list.Items,
 		Pager: newPager("/admin/audit", url.Values{"actor": {actor}, "action": {action}}, offset, auditPerPage, list.Total)}
-	return c.Render(http.StatusOK, "admin_audit", newView(c, "Audit trail", "admin", data))
+	return c.Render(http.StatusOK, "admin_audit", a.newView(c, "Audit trail", "admin", data))
 }

@@ -37,14 +37,10 @@ func (a *app) adminOverview(c echo.Context) error {
 	}
 	data := overviewData{Stats: stats}
 	if data.DB, err = cl.DBHealth(ctx); err != nil {
-		data.DBError = "The database does not answer: " + err.Error()
-		var p *api.Problem
-		if asProblem(err, &p) {
-			data.DBError = "The database does not answer: " + problemMessage(p)
-		}
+		data.DBError = "The database does not answer. " + explain(err).Message
 	}
 	data.Chart = usageChart(stats.AI.ByModel)
-	return c.Render(http.StatusOK, "admin", newView(c, "Admin", "admin", data))
+	return c.Render(http.StatusOK, "admin", a.newView(c, "Admin", "admin", data))
 }
 
 func usageChart(models []api.ModelUsage) []bar {
@@ -74,6 +70,6 @@ func (a *app) purgeTokens(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	setFlash(c, fmt.Sprintf("Purged %d expired or revoked tokens.", res.Purged))
+	a.setFlash(c, fmt.Sprintf("Purged %d expired or revoked tokens.", res.Purged))
 	return redirect(c, "/admin")
 }

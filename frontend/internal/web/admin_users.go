@@ -60,7 +60,7 @@ func (a *app) adminUsers(c echo.Context) error {
 	}
 	data := usersData{Query: q, Users: list.Items,
 		Pager: newPager("/admin/users", url.Values{"q": {q}}, offset, usersPerPage, list.Total)}
-	return c.Render(http.StatusOK, "admin_users", newView(c, "Users", "admin", data))
+	return c.Render(http.StatusOK, "admin_users", a.newView(c, "Users", "admin", data))
 }
 
 // backToUsers returns to the list the admin was looking at.
@@ -75,12 +75,12 @@ func (a *app) setRole(c echo.Context) error {
 	if err != nil {
 		var p *api.Problem
 		if asProblem(err, &p) && (p.Status == http.StatusConflict || p.Status == http.StatusUnprocessableEntity) {
-			setFlash(c, problemMessage(p))
+			a.setFlash(c, explain(err).Message)
 			return redirect(c, backToUsers(c))
 		}
 		return err
 	}
-	setFlash(c, u.Email+" is now "+u.Role+".")
+	a.setFlash(c, u.Email+" is now "+u.Role+".")
 	return redirect(c, backToUsers(c))
 }
 
@@ -90,7 +90,7 @@ func (a *app) deleteUser(c echo.Context) error {
 	if err := cl.DeleteUser(ctx, c.Param("id")); err != nil {
 		var p *api.Problem
 		if asProblem(err, &p) && (p.Status == http.StatusConflict || p.Status == http.StatusNotFound) {
-			setFlash(c, problemMessage(p))
+			a.setFlash(c, explain(err).Message)
 			return redirect(c, backToUsers(c))
 		}
 		return err
@@ -99,6 +99,6 @@ func (a *app) deleteUser(c echo.Context) error {
 	if email == "" {
 		email = "The user"
 	}
-	setFlash(c, email+" was deleted.")
+	a.setFlash(c, email+" was deleted.")
 	return redirect(c, backToUsers(c))
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -14,6 +15,11 @@ import (
 func BenchmarkProxiedCall(b *testing.B) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/auth/login" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"`+testAccess+`","refresh_token":"`+testRefresh+`","token_type":"bearer","expires_in":900}`)
+			return
+		}
 		if r.Method == http.MethodPost {
 			w.Header().Set("Content-Type", "text/event-stream")
 			_, _ = io.WriteString(w, "data: {\"choices\":[]}\n\n")
@@ -26,12 +32,12 @@ func BenchmarkProxiedCall(b *testing.B) {
 	}))
 	b.Cleanup(backend.Close)
 	fe := startFrontend(b, backend.URL)
-	csrf := strings.Repeat("c", 43)
+	cookie, csrf := sessionCookies(b, fe.URL)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
 	b.Cleanup(client.CloseIdleConnections)
 	call := func(b *testing.B, method, path, body string) {
 		req, _ := http.NewRequest(method, fe.URL+path, strings.NewReader(body))
-		req.Header.Set("Cookie", "dg_access="+testAccess+"; dg_refresh="+testRefresh+"; dg_csrf="+csrf)
+		req.Header.Set("Cookie", cookie)
 		req.Header.Set("X-CSRF-Token", csrf)
 		resp, err := client.Do(req)
 		if err != nil {
@@ -66,6 +72,10 @@ func BenchmarkProfilePage(b *testing.B) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"id":"u1","email":"duck@example.com","role":"user","created_at":"2026-01-01T00:00:00Z"}`)
 	})
+	mux.HandleFunc("POST /auth/login", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"access_token":"`+testAccess+`","refresh_token":"`+testRefresh+`","token_type":"bearer","expires_in":900}`)
+	})
 	mux.HandleFunc("GET /users/me/sessions", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"items":[{"id":"s1","created_at":"2026-01-01T00:00:00Z","last_used_at":"2026-01-02T00:00:00Z","user_agent":"Mozilla/5.0","ip":"127.0.0.1","current":true}]}`)
@@ -73,12 +83,13 @@ func BenchmarkProfilePage(b *testing.B) {
 	backend := httptest.NewServer(mux)
 	b.Cleanup(backend.Close)
 	fe := startFrontend(b, backend.URL)
+	cookie, _ := sessionCookies(b, fe.URL)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
 	b.Cleanup(client.CloseIdleConnections)
 	b.ReportAllocs()
 	for b.Loop() {
 		req, _ := http.NewRequest(http.MethodGet, fe.URL+"/profile", nil)
-		req.Header.Set("Cookie", "dg_access="+testAccess+"; dg_refresh="+testRefresh+"; dg_csrf="+strings.Repeat("c", 43))
+		req.Header.Set("Cookie", cookie)
 		req.Header.Set("Accept-Encoding", "gzip")
 		resp, err := client.Do(req)
 		if err != nil {
@@ -90,4 +101,18 @@ func BenchmarkProfilePage(b *testing.B) {
 			b.Fatalf("status %d, encoding %q", resp.StatusCode, resp.Header.Get("Content-Encoding"))
 		}
 	}
+}
+
+// sessionCookies signs a browser in at base and returns its Cookie header
+// and the CSRF token of its pages.
+func sessionCookies(tb testing.TB, base string) (cookie, csrf string) {
+	tb.Helper()
+	c := signedIn(tb, base)
+	csrf = pageToken(tb, c, base+"/")
+	u, _ := url.Parse(base)
+	var parts []string
+	for _, ck := range c.Jar.Cookies(u) {
+		parts = append(parts, ck.Name+"="+ck.Value)
+	}
+	return strings.Join(parts, "; "), csrf
 }

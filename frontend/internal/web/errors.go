@@ -1,86 +1,127 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/duckgate/duckgate/frontend/internal/problem"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// problemMessage turns a backend problem into one sentence for a person.
-func problemMessage(p *api.Problem) string {
-	switch {
-	case p.Status == http.StatusTooManyRequests && p.RetryAfter > 0:
-		return fmt.Sprintf("Too many attempts. Please wait %d seconds and try again.", p.RetryAfter)
-	case p.Status == http.StatusForbidden && p.Detail == "":
-		return "You are not allowed to do this."
-	case p.Detail != "":
-		return p.Detail
-	case p.Title != "":
-		return p.Title + "."
-	}
-	return http.StatusText(p.Status)
+// What a person sees when something fails is decided here, and only here:
+// explain turns any error (a backend problem, an echo error, a network
+// failure) into the status, heading and message of the message page, and
+// the same message is what a form, a flash or a notice shows. The backend
+// writes its details for programs ("too many wrong passwords; try again
+// later", lower case, Retry-After in seconds); a person reads sentences
+// ("Too many wrong passwords. Wait 15 minutes and try again.").
+
+// shown is what a person is told about a failure.
+type shown struct {
+	Status  int    // of the page
+	Title   string // its heading
+	Message string // one or two sentences
 }
 
-// errorHandler renders every error as the one message page (or, for /api
-// and healthz callers, as a problem detail), so a user never sees raw JSON
-// or a blank page. Causes are logged, never shown.
-func errorHandler(log *slog.Logger, renderer *Renderer) echo.HTTPErrorHandler {
-	return func(err error, c echo.Context) {
-		if c.Response().Committed {
-			return
-		}
-		status, title, msg := describe(err)
-		if status >= 500 {
-			log.ErrorContext(c.Request().Context(), "request failed", "err", err, "path", c.Request().URL.Path,
-				"request_id", RequestID(c.Request().Context()))
-		}
-		if strings.HasPrefix(c.Request().URL.Path, "/api/") || !acceptsHTML(c.Request()) {
-			_ = c.JSON(status, api.Problem{Type: "about:blank", Title: title, Status: status, Detail: msg})
-			return
-		}
-		view := newView(c, title, "", nil)
-		view.Notice = msg
-		c.Response().Header().Set("Content-Type", echo.MIMETextHTMLCharsetUTF8)
-		c.Response().WriteHeader(status)
-		if rerr := renderer.Render(c.Response(), "message", view, c); rerr != nil {
-			log.ErrorContext(c.Request().Context(), "render error page", "err", rerr)
-		}
-	}
-}
-
-func describe(err error) (status int, title, msg string) {
+// explain maps err to what a person sees.
+func explain(err error) shown {
 	var p *api.Problem
 	var he *echo.HTTPError
+	var netErr net.Error
 	switch {
 	case errors.As(err, &p):
-		status = p.Status
-		if status < 400 {
-			status = http.StatusBadGateway
-		}
-		if p.Status == http.StatusForbidden {
-			return status, "Not allowed", "This page is only for administrators, or you are not allowed to do this."
-		}
-		return status, http.StatusText(status), problemMessage(p)
+		return explainProblem(p)
 	case errors.As(err, &he):
 		msg, _ := he.Message.(string)
 		if msg == "" || msg == http.StatusText(he.Code) {
 			msg = friendlyStatus(he.Code)
 		}
-		return he.Code, http.StatusText(he.Code), msg
+		return shown{Status: he.Code, Title: titleFor(he.Code), Message: sentences(msg)}
+	case errors.Is(err, context.DeadlineExceeded):
+		return shown{Status: http.StatusGatewayTimeout, Title: titleFor(http.StatusGatewayTimeout),
+			Message: "The service took too long to answer. Try again in a moment."}
+	case errors.As(err, &netErr):
+		return shown{Status: http.StatusBadGateway, Title: titleFor(http.StatusBadGateway),
+			Message: "The service could not be reached. Try again in a moment."}
 	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return http.StatusBadGateway, "Service unavailable",
-			"The service could not be reached. Please try again in a moment."
+	return shown{Status: http.StatusInternalServerError, Title: titleFor(http.StatusInternalServerError),
+		Message: friendlyStatus(http.StatusInternalServerError)}
+}
+
+func explainProblem(p *api.Problem) shown {
+	status := p.Status
+	if status < 400 || status > 599 {
+		status = http.StatusBadGateway // the backend answered, but not as it should
 	}
-	return http.StatusInternalServerError, "Something went wrong", friendlyStatus(http.StatusInternalServerError)
+	s := shown{Status: status, Title: titleFor(status)}
+	switch {
+	case status == http.StatusUnauthorized:
+		s.Message = "Your session has ended. Sign in again."
+	case status == http.StatusForbidden:
+		s.Message = "This page is only for administrators, or you are not allowed to do this."
+	case status == http.StatusTooManyRequests:
+		lead := "Too many requests."
+		if first, _, _ := strings.Cut(p.Detail, ";"); strings.TrimSpace(first) != "" {
+			lead = sentences(first)
+		}
+		s.Message = lead + " " + waitAndRetry(p.RetryAfter)
+	case p.Detail != "":
+		s.Message = sentences(p.Detail)
+	case p.Title != "" && p.Title != http.StatusText(p.Status):
+		s.Message = sentences(p.Title)
+	default:
+		s.Message = friendlyStatus(status)
+	}
+	return s
+}
+
+// aiNotice is the notice of an AI page whose model list did not load.
+// Without AI configured (503) a person reads that AI is not available here
+// yet; only admins also get the backend's hint for the operator.
+func aiNotice(err error, admin bool) string {
+	const unavailable = "AI is not available on this server yet."
+	var p *api.Problem
+	if errors.As(err, &p) && p.Status == http.StatusServiceUnavailable {
+		if admin && p.Detail != "" {
+			return unavailable + " " + sentences(p.Detail)
+		}
+		return unavailable
+	}
+	return "The model list could not be loaded. " + explain(err).Message
+}
+
+// titleFor is the heading of the message page for a status.
+func titleFor(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "Signed out"
+	case http.StatusForbidden:
+		return "Not allowed"
+	case http.StatusNotFound:
+		return "Not found"
+	case http.StatusRequestEntityTooLarge:
+		return "Too large"
+	case http.StatusTooManyRequests:
+		return "Too many attempts"
+	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return "Service unavailable"
+	}
+	if status >= 500 {
+		return "Something went wrong"
+	}
+	if t := http.StatusText(status); t != "" {
+		return t
+	}
+	return "Something went wrong"
 }
 
 func friendlyStatus(code int) string {
@@ -93,9 +134,82 @@ func friendlyStatus(code int) string {
 		return "What you sent is too large."
 	}
 	if code >= 500 {
-		return "Something went wrong on our side. Please try again."
+		return "Something went wrong on our side. Try again in a moment."
 	}
-	return http.StatusText(code)
+	if t := http.StatusText(code); t != "" {
+		return t + "."
+	}
+	return "Something went wrong."
+}
+
+// waitAndRetry says how long to wait, in the unit a person would use.
+func waitAndRetry(seconds int) string {
+	switch {
+	case seconds <= 0:
+		return "Wait a moment and try again."
+	case seconds < 60:
+		return fmt.Sprintf("Wait %s and try again.", plural(seconds, "second"))
+	case seconds < 3600:
+		return fmt.Sprintf("Wait %s and try again.", plural((seconds+59)/60, "minute"))
+	default:
+		return fmt.Sprintf("Wait %s and try again.", plural((seconds+3599)/3600, "hour"))
+	}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// sentences turns a detail written for programs into sentences: each
+// clause separated by "; " starts with a capital letter and ends with a
+// full stop.
+func sentences(detail string) string {
+	var out []string
+	for _, clause := range strings.Split(detail, ";") {
+		clause = strings.TrimSpace(clause)
+		if clause == "" {
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(clause)
+		clause = string(unicode.ToUpper(r)) + clause[size:]
+		if last, _ := utf8.DecodeLastRuneInString(clause); !strings.ContainsRune(".!?…", last) {
+			clause += "."
+		}
+		out = append(out, clause)
+	}
+	return strings.Join(out, " ")
+}
+
+// errorHandler renders every error as the one message page, or, for /api
+// and other non-HTML callers, as a problem detail with the same message, so
+// a person never sees raw JSON or a blank page. Causes are logged, never
+// shown.
+func (a *app) errorHandler(log *slog.Logger, renderer *Renderer) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		s := explain(err)
+		r := c.Request()
+		if s.Status >= 500 {
+			log.ErrorContext(r.Context(), "request failed", "err", err, "path", r.URL.Path,
+				"request_id", RequestID(r.Context()))
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/") || !acceptsHTML(r) {
+			problem.Write(c.Response(), problem.New(s.Status, s.Message, RequestID(r.Context())))
+			return
+		}
+		view := a.newView(c, s.Title, "", nil)
+		view.Notice = s.Message
+		c.Response().Header().Set("Content-Type", echo.MIMETextHTMLCharsetUTF8)
+		c.Response().WriteHeader(s.Status)
+		if rerr := renderer.Render(c.Response(), "message", view, c); rerr != nil {
+			log.ErrorContext(r.Context(), "render error page", "err", rerr)
+		}
+	}
 }
 
 func acceptsHTML(r *http.Request) bool {

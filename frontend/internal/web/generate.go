@@ -18,34 +18,29 @@ type generatorData struct {
 }
 
 // models loads the models of a modality. When AI is not configured (503) or
-// the list fails, the page still renders with a notice instead of failing.
+// the list fails, the page still renders with a notice instead of failing
+// (see aiNotice).
 func (a *app) models(c echo.Context, modality string) ([]api.Model, string) {
 	cl, ctx, cancel := a.api(c)
 	defer cancel()
 	list, err := cl.Models(ctx, modality)
 	if err != nil {
-		var p *api.Problem
-		if asProblem(err, &p) && p.Status == http.StatusServiceUnavailable {
-			return nil, "AI is not available: " + problemMessage(p)
-		}
-		if asProblem(err, &p) {
-			return nil, "The model list could not be loaded: " + problemMessage(p)
-		}
-		return nil, "The model list could not be loaded. Please try again in a moment."
+		u := userFrom(c)
+		return nil, aiNotice(err, u != nil && u.Role == api.RoleAdmin)
 	}
 	return list.Data, ""
 }
 
 func (a *app) chat(c echo.Context) error {
 	models, notice := a.models(c, api.ModalityText)
-	v := newView(c, "Chat", "chat", generatorData{Models: models})
+	v := a.newView(c, "Chat", "chat", generatorData{Models: models})
 	v.Notice = notice
 	return c.Render(http.StatusOK, "chat", v)
 }
 
 func (a *app) images(c echo.Context) error {
 	models, notice := a.models(c, api.ModalityImage)
-	v := newView(c, "Images", "images", generatorData{Models: models, AspectRatios: api.ChatImageAspectRatios()})
+	v := a.newView(c, "Images", "images", generatorData{Models: models, AspectRatios: api.ChatImageAspectRatios()})
 	v.Notice = notice
 	return c.Render(http.StatusOK, "images", v)
 }
@@ -58,7 +53,7 @@ func (a *app) videos(c echo.Context) error {
 	if jobs, err := cl.VideoJobs(ctx, 10, 0); err == nil {
 		data.Jobs = jobs.Items
 	}
-	v := newView(c, "Videos", "videos", data)
+	v := a.newView(c, "Videos", "videos", data)
 	v.Notice = notice
 	return c.Render(http.StatusOK, "videos", v)
 }

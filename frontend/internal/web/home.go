@@ -7,5 +7,5 @@ import (
 )
 
 func (a *app) home(c echo.Context) error {
-	return c.Render(http.StatusOK, "home", newView(c, "Duckgate", "home", nil))
+	return c.Render(http.StatusOK, "home", a.newView(c, "Duckgate", "home", nil))
 }

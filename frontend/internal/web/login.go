@@ -13,11 +13,20 @@ import (
 
 func urlQuery(s string) string { return url.QueryEscape(s) }
 
+// afterSignIn is where a sign-in leads: the page that sent the person to
+// sign in when it is one of this site's (see safeNext), else the chat.
+func afterSignIn(next string) string {
+	if next == "" {
+		return "/chat"
+	}
+	return safeNext(next)
+}
+
 func (a *app) loginPage(c echo.Context) error {
 	if userFrom(c) != nil {
-		return redirect(c, safeNext(c.QueryParam("next")))
+		return redirect(c, afterSignIn(c.QueryParam("next")))
 	}
-	v := newView(c, "Sign in", "login", nil)
+	v := a.newView(c, "Sign in", "login", nil)
 	v.Form.Values = map[string]string{"email": c.QueryParam("email"), "next": c.QueryParam("next")}
 	return c.Render(http.StatusOK, "login", v)
 }
@@ -32,7 +41,8 @@ func (a *app) login(c echo.Context) error {
 	pair, err := cl.Login(ctx, api.LoginRequest{Email: email, Password: c.FormValue("password")})
 	if err == nil {
 		session.From(c).Start(pair)
-		return redirect(c, safeNext(next))
+		a.csrf.rotate(c) // the new session's token: none from before counts
+		return redirect(c, afterSignIn(next))
 	}
 	values := map[string]string{"email": email, "next": next}
 	form, ok := formWithProblem(err, values)
@@ -43,7 +53,7 @@ func (a *app) login(c echo.Context) error {
 	if asProblem(err, &p) && p.Status == http.StatusUnauthorized {
 		form.Error = "Wrong email or password."
 	}
-	v := newView(c, "Sign in", "login", nil)
+	v := a.newView(c, "Sign in", "login", nil)
 	v.Form = form
 	status := http.StatusUnauthorized
 	if p != nil && p.Status != 0 {

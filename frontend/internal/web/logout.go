@@ -8,8 +8,11 @@ import (
 
 // logout revokes the session at the backend, then forgets the cookies. The
 // cookies go even when the backend cannot be reached: the person asked to
-// sign out of this browser.
+// sign out of this browser. The browser is also told to clear the site's
+// storage, where pages keep what belongs to the account (the chat's
+// conversation): nothing of it may outlive the session.
 func (a *app) logout(c echo.Context) error {
+	c.Response().Header().Set("Clear-Site-Data", `"storage"`)
 	s := session.From(c)
 	if rt := s.RefreshToken(); rt != "" {
 		cl, ctx, cancel := a.api(c)
@@ -19,6 +22,7 @@ func (a *app) logout(c echo.Context) error {
 		}
 	}
 	s.End()
-	setFlash(c, "You are signed out.")
+	a.csrf.rotate(c) // the signed-in session's token ends with it
+	a.setFlash(c, "You are signed out.")
 	return redirect(c, "/")
 }

@@ -53,7 +53,7 @@ func (a *app) renderProfile(c echo.Context, status int, form Form) error {
 		return err
 	}
 	shown, hidden := shownSessions(list.Items, c.QueryParam("sessions") == "all")
-	v := newView(c, "Your profile", "profile", profileData{Sessions: shown, Hidden: hidden})
+	v := a.newView(c, "Your profile", "profile", profileData{Sessions: shown, Hidden: hidden})
 	v.Form = form
 	return c.Render(status, "profile", v)
 }
@@ -82,7 +82,7 @@ func (a *app) updateMe(c echo.Context, req api.UpdateMeRequest, values map[strin
 	defer cancel()
 	_, err := cl.UpdateMe(ctx, req)
 	if err == nil {
-		setFlash(c, done)
+		a.setFlash(c, done)
 		return redirect(c, "/profile")
 	}
 	var p *api.Problem
@@ -102,7 +102,7 @@ func (a *app) revokeSession(c echo.Context) error {
 	if err := cl.RevokeSession(ctx, c.Param("id")); err != nil {
 		return err
 	}
-	setFlash(c, "That device is signed out.")
+	a.setFlash(c, "That device is signed out.")
 	return redirect(c, "/profile")
 }
 
@@ -112,6 +112,6 @@ func (a *app) revokeOtherSessions(c echo.Context) error {
 	if err := cl.RevokeOtherSessions(ctx); err != nil {
 		return err
 	}
-	setFlash(c, "All your other devices are signed out.")
+	a.setFlash(c, "All your other devices are signed out.")
 	return redirect(c, "/profile")
 }

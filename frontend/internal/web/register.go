@@ -13,7 +13,7 @@ func (a *app) registerPage(c echo.Context) error {
 	if userFrom(c) != nil {
 		return redirect(c, "/")
 	}
-	return c.Render(http.StatusOK, "register", newView(c, "Create an account", "register", nil))
+	return c.Render(http.StatusOK, "register", a.newView(c, "Create an account", "register", nil))
 }
 
 // register creates the account and sends the person to sign in.
@@ -34,7 +34,7 @@ func (a *app) register(c echo.Context) error {
 		defer cancel()
 		_, err := cl.Register(ctx, api.RegisterRequest{Email: email, Password: password})
 		if err == nil {
-			setFlash(c, "Your account is ready. Sign in to start.")
+			a.setFlash(c, "Your account is ready. Sign in to start.")
 			return redirect(c, "/login?email="+urlQuery(email))
 		}
 		f, ok := formWithProblem(err, values)
@@ -43,7 +43,7 @@ func (a *app) register(c echo.Context) error {
 		}
 		form = f
 	}
-	v := newView(c, "Create an account", "register", nil)
+	v := a.newView(c, "Create an account", "register", nil)
 	v.Form = form
 	return c.Render(http.StatusUnprocessableEntity, "register", v)
 }

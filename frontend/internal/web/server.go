@@ -5,6 +5,7 @@ package web
 import (
 	"compress/gzip"
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -21,11 +22,14 @@ import (
 
 // Deps are what the application needs from the outside.
 type Deps struct {
-	Backend        *client.Client // anonymous client of the backend API
-	Sessions       *session.Manager
-	Proxy          http.Handler // serves /api/*
-	Logger         *slog.Logger
-	CookieSecure   bool
+	Backend      *client.Client // anonymous client of the backend API
+	Sessions     *session.Manager
+	Proxy        http.Handler // serves /api/*
+	Logger       *slog.Logger
+	CookieSecure bool
+	// CSRFSecret keys the CSRF tokens' HMAC; every replica needs the same
+	// one. Empty: a random one for this process.
+	CSRFSecret     []byte
 	BackendTimeout time.Duration // bound of one page's backend calls
 	Version        string        // build version, shown by /healthz
 	Commit         string        // build commit, shown by /healthz
@@ -35,6 +39,7 @@ type Deps struct {
 type app struct {
 	Deps
 	renderer *Renderer
+	csrf     *csrfGuard
 }
 
 // New builds the echo server with every route. It fails when a template or
@@ -51,7 +56,11 @@ func New(d Deps) (*echo.Echo, error) {
 	if d.BackendTimeout == 0 {
 		d.BackendTimeout = 30 * time.Second
 	}
-	a := &app{Deps: d, renderer: renderer}
+	if len(d.CSRFSecret) == 0 {
+		d.CSRFSecret = make([]byte, 32)
+		_, _ = rand.Read(d.CSRFSecret)
+	}
+	a := &app{Deps: d, renderer: renderer, csrf: newCSRFGuard(d.CSRFSecret, d.CookieSecure)}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -59,7 +68,7 @@ func New(d Deps) (*echo.Echo, error) {
 	// header the browser could forge.
 	e.IPExtractor = echo.ExtractIPDirect()
 	e.Renderer = renderer
-	e.HTTPErrorHandler = errorHandler(d.Logger, renderer)
+	e.HTTPErrorHandler = a.errorHandler(d.Logger, renderer)
 
 	e.Use(requestID, accessLog(d.Logger), middleware.Recover(), securityHeaders(d.CookieSecure))
 	e.GET("/healthz", a.healthz)
@@ -67,7 +76,7 @@ func New(d Deps) (*echo.Echo, error) {
 	e.GET("/static/*", assets.serve)
 
 	// Everything else knows the session and is CSRF-protected.
-	site := e.Group("", d.Sessions.Middleware(), csrfProtect(d.CookieSecure))
+	site := e.Group("", d.Sessions.Middleware(), a.csrf.protect)
 	site.Any("/api/*", echo.WrapHandler(d.Proxy))
 
 	// Pages are small and compressible; the proxy above must never be

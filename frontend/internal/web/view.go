@@ -5,6 +5,9 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -39,10 +42,10 @@ type Form struct {
 func (v *View) IsAdmin() bool { return v.User != nil && v.User.Role == api.RoleAdmin }
 
 // newView fills the layout's part of a page's view.
-func newView(c echo.Context, title, nav string, data any) *View {
+func (a *app) newView(c echo.Context, title, nav string, data any) *View {
 	return &View{
-		Title: title, Nav: nav, CSRF: csrfToken(c), User: userFrom(c),
-		Flash: takeFlash(c), Data: data,
+		Title: title, Nav: nav, CSRF: a.csrf.pageToken(c), User: userFrom(c),
+		Flash: a.takeFlash(c), Data: data,
 	}
 }
 
@@ -55,10 +58,10 @@ func formWithProblem(err error, values map[string]string) (Form, bool) {
 	}
 	f := Form{Values: values, Errors: map[string]string{}}
 	for _, fe := range p.Errors {
-		f.Errors[fe.Field] = fe.Message
+		f.Errors[fe.Field] = sentences(fe.Message)
 	}
 	if len(f.Errors) == 0 {
-		f.Error = problemMessage(p)
+		f.Error = explain(err).Message
 	}
 	return f, true
 }
@@ -66,21 +69,29 @@ func formWithProblem(err error, values map[string]string) (Form, bool) {
 const flashCookie = "dg_flash"
 
 // setFlash leaves a one-time message for the next page (after a redirect).
-func setFlash(c echo.Context, msg string) {
-	http.SetCookie(c.Response(), &http.Cookie{
-		Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", MaxAge: 60,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode,
-	})
+func (a *app) setFlash(c echo.Context, msg string) {
+	http.SetCookie(c.Response(), a.flashCookie(url.QueryEscape(msg), 60))
 }
 
-func takeFlash(c echo.Context) string {
-	ck, err := c.Cookie(flashCookie)
+func (a *app) takeFlash(c echo.Context) string {
+	ck, err := c.Cookie(a.flashCookie("", 0).Name)
 	if err != nil || ck.Value == "" {
 		return ""
 	}
-	http.SetCookie(c.Response(), &http.Cookie{Name: flashCookie, Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(c.Response(), a.flashCookie("", -1))
 	msg, _ := url.QueryUnescape(ck.Value)
 	return msg
+}
+
+// flashCookie is the flash message's cookie: Secure (and __Host-) like the
+// session's when cookies are; a negative maxAge deletes it.
+func (a *app) flashCookie(value string, maxAge int) *http.Cookie {
+	name := flashCookie
+	if a.CookieSecure {
+		name = "__Host-" + flashCookie
+	}
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge, //nolint:gosec // Secure follows COOKIE_SECURE
+		HttpOnly: true, Secure: a.CookieSecure, SameSite: http.SameSiteLaxMode}
 }
 
 type userKey struct{}
@@ -99,10 +110,32 @@ func withUser(c echo.Context, u *api.User) {
 // redirect answers a form post with 303 See Other.
 func redirect(c echo.Context, to string) error { return c.Redirect(http.StatusSeeOther, to) }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site. It accepts only a
+// path of this site: one that parses with no scheme, host or user, begins
+// with exactly one "/", and holds no control character (browsers strip
+// tabs and newlines from a Location, so "/\t/evil.example" would become
+// "//evil.example"), no backslash (browsers read it as "/") and no
+// invalid UTF-8. Anything else falls back to "/". The result is the path
+// re-encoded by net/url, so a Location header never carries raw non-ASCII.
 func safeNext(next string) string {
-	if len(next) < 1 || next[0] != '/' || (len(next) > 1 && (next[1] == '/' || next[1] == '\\')) {
-		return "/chat"
+	const home = "/"
+	if len(next) == 0 || len(next) > maxNextLength || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return home
 	}
-	return next
+	if !utf8.ValidString(next) || strings.ContainsFunc(next, func(r rune) bool { return r == '\\' || unicode.IsControl(r) }) {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	out := u.String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") || len(out) > maxNextLength {
+		return home
+	}
+	return out
 }
+
+// maxNextLength bounds a redirect target, before and after re-encoding: a
+// longer one is no link of ours.
+const maxNextLength = 2048

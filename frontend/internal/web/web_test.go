@@ -29,6 +29,10 @@ import (
 const (
 	testAccess  = "eyJhbGciOiJFZERTQSJ9.eyJleHAiOjQxMDI0NDQ4MDB9.access-secret"
 	testRefresh = "refresh-secret-value"
+	// The stub's admin signs in with adminPassword and gets these.
+	testAdminAccess  = "eyJhbGciOiJFZERTQSJ9.eyJleHAiOjQxMDI0NDQ4MDB9.admin-access-secret"
+	testAdminRefresh = "admin-refresh-secret-value"
+	adminPassword    = "admin-password"
 )
 
 // stubSessions is how many live sessions the stub's user has; the last
@@ -37,7 +41,8 @@ const stubSessions = 25
 
 type stubBackend struct {
 	*httptest.Server
-	proxied atomic.Int32
+	proxied    atomic.Int32
+	operations atomic.Int32 // calls of /metrics, /docs, /openapi.json, /healthz, /readyz
 }
 
 func startStubBackend(t *testing.T) *stubBackend {
@@ -55,6 +60,10 @@ func startStubBackend(t *testing.T) *stubBackend {
 	mux.HandleFunc("POST /auth/login", func(w http.ResponseWriter, r *http.Request) {
 		var in api.LoginRequest
 		_ = json.NewDecoder(r.Body).Decode(&in)
+		if in.Password == adminPassword {
+			writeJSON(w, api.TokenPair{AccessToken: testAdminAccess, RefreshToken: testAdminRefresh, TokenType: "bearer", ExpiresIn: 900})
+			return
+		}
 		if in.Password != "right-password" {
 			problem(w, api.Problem{Status: 401, Title: "Unauthorized", Detail: "invalid email or password"})
 			return
@@ -66,6 +75,10 @@ func startStubBackend(t *testing.T) *stubBackend {
 			Errors: []api.FieldError{{Field: "password", Message: "must be at least 8 characters"}}})
 	})
 	mux.HandleFunc("GET /users/me", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "Bearer "+testAdminAccess {
+			writeJSON(w, api.User{ID: "u0", Email: "admin@example.com", Role: "admin"})
+			return
+		}
 		if r.Header.Get("Authorization") != "Bearer "+testAccess {
 			problem(w, api.Problem{Status: 401, Title: "Unauthorized"})
 			return
@@ -84,15 +97,21 @@ func startStubBackend(t *testing.T) *stubBackend {
 		problem(w, api.Problem{Status: 403, Title: "Forbidden", Detail: "admin role required"})
 	})
 	mux.HandleFunc("GET /ai/models", func(w http.ResponseWriter, r *http.Request) {
-		problem(w, api.Problem{Status: 503, Title: "Service Unavailable", Detail: "AI is not configured on this server"})
+		problem(w, api.Problem{Status: 503, Title: "Service Unavailable", Detail: aiNotConfigured})
 	})
 	mux.HandleFunc("GET /generate/video", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, api.VideoJobList{Items: []api.VideoJob{}})
 	})
-	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/users/echo", func(w http.ResponseWriter, r *http.Request) {
 		b.proxied.Add(1)
 		_, _ = io.WriteString(w, "ok")
 	})
+	for _, path := range []string{"/metrics", "/docs", "/openapi.json", "/healthz", "/readyz"} {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			b.operations.Add(1)
+			_, _ = io.WriteString(w, "backend_secret_metric 1\n")
+		})
+	}
 	b.Server = httptest.NewServer(mux)
 	t.Cleanup(b.Close)
 	return b
@@ -119,8 +138,24 @@ func startFrontend(t testing.TB, backendURL string) *httptest.Server {
 	return srv
 }
 
+// aiNotConfigured is the backend's detail when OPENROUTER_API_KEY is unset.
+const aiNotConfigured = "AI is not configured on this server: the operator must set OPENROUTER_API_KEY " +
+	"(and OPENROUTER_BASE_URL for another endpoint) and restart the backend"
+
+// signedInAs is a browser signed in to the frontend at base with password.
+func signedInAs(t testing.TB, base, password string) *http.Client {
+	t.Helper()
+	c := browser(t)
+	token := pageToken(t, c, base+"/login")
+	resp, _ := postForm(t, c, base+"/login", url.Values{"email": {"someone@example.com"}, "password": {password}, "csrf_token": {token}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d, want 303", resp.StatusCode)
+	}
+	return c
+}
+
 // signedIn is a browser signed in to the frontend at base as the stub's user.
-func signedIn(t *testing.T, base string) *http.Client {
+func signedIn(t testing.TB, base string) *http.Client {
 	t.Helper()
 	c := browser(t)
 	token := pageToken(t, c, base+"/login")
@@ -129,7 +164,7 @@ func signedIn(t *testing.T, base string) *http.Client {
 }
 
 // browser is an HTTP client with a cookie jar that does not follow redirects.
-func browser(t *testing.T) *http.Client {
+func browser(t testing.TB) *http.Client {
 	jar, _ := cookiejar.New(nil)
 	transport := &http.Transport{}
 	t.Cleanup(transport.CloseIdleConnections)
@@ -139,7 +174,7 @@ func browser(t *testing.T) *http.Client {
 
 var csrfMeta = regexp.MustCompile(`<meta name="csrf-token" content="([^"]+)">`)
 
-func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+func get(t testing.TB, c *http.Client, url string) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.Get(url)
 	if err != nil {
@@ -150,7 +185,7 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Response, string) {
+func postForm(t testing.TB, c *http.Client, u string, form url.Values) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.PostForm(u, form)
 	if err != nil {
@@ -162,7 +197,7 @@ func postForm(t *testing.T, c *http.Client, u string, form url.Values) (*http.Re
 }
 
 // pageToken loads a page and returns the CSRF token it carries.
-func pageToken(t *testing.T, c *http.Client, u string) string {
+func pageToken(t testing.TB, c *http.Client, u string) string {
 	t.Helper()
 	_, body := get(t, c, u)
 	m := csrfMeta.FindStringSubmatch(body)
@@ -201,7 +236,7 @@ func TestAPICallsNeedTheCSRFHeader(t *testing.T) {
 
 	send := func(header, field, fetchSite string) int {
 		body := url.Values{"csrf_token": {field}}.Encode()
-		req, _ := http.NewRequest(http.MethodPost, fe.URL+"/api/echo", strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, fe.URL+"/api/users/echo", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		if header != "" {
 			req.Header.Set("X-CSRF-Token", header)
@@ -229,8 +264,30 @@ func TestAPICallsNeedTheCSRFHeader(t *testing.T) {
 		t.Errorf("header token: %d (backend saw %d), want 200 proxied", got, b.proxied.Load())
 	}
 	// Reads need no token.
-	if resp, _ := get(t, c, fe.URL+"/api/echo"); resp.StatusCode != http.StatusOK {
-		t.Errorf("GET /api/echo: %d", resp.StatusCode)
+	if resp, _ := get(t, c, fe.URL+"/api/users/echo"); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /api/users/echo: %d", resp.StatusCode)
+	}
+}
+
+// /api forwards the API only: the backend's metrics, docs, OpenAPI
+// document and health endpoints are not public through the frontend.
+func TestBackendOperationsEndpointsAreNotBehindAPI(t *testing.T) {
+	b := startStubBackend(t)
+	fe := startFrontend(t, b.URL)
+	for _, c := range []*http.Client{browser(t), signedIn(t, fe.URL)} {
+		for _, path := range []string{"/api/metrics", "/api/docs", "/api/openapi.json", "/api/healthz", "/api/readyz"} {
+			resp, body := get(t, c, fe.URL+path)
+			if resp.StatusCode != http.StatusNotFound || strings.Contains(body, "backend_secret_metric") {
+				t.Errorf("GET %s: %d %.200s, want 404", path, resp.StatusCode, body)
+			}
+		}
+	}
+	if n := b.operations.Load(); n != 0 {
+		t.Fatalf("the backend's operations endpoints were called %d times through /api", n)
+	}
+	// The frontend's own health endpoints answer for the frontend.
+	if resp, body := get(t, browser(t), fe.URL+"/healthz"); resp.StatusCode != http.StatusOK || strings.Contains(body, "backend_secret") {
+		t.Errorf("GET /healthz: %d %s", resp.StatusCode, body)
 	}
 }
 
@@ -263,10 +320,52 @@ func TestSignInKeepsTokensInHttpOnlyCookiesOnly(t *testing.T) {
 
 func TestRedirectAfterSignInStaysOnSite(t *testing.T) {
 	for next, want := range map[string]string{
-		"/videos": "/videos", "//evil.example": "/chat", "https://evil.example/": "/chat", `/\evil`: "/chat", "": "/chat",
+		"/videos":               "/videos",
+		"/admin/users?q=a&x=1":  "/admin/users?q=a&x=1",
+		"/chat#latest":          "/chat#latest",
+		"/café":                 "/caf%C3%A9",
+		"//evil.example":        "/",
+		"https://evil.example/": "/",
+		"javascript:alert(1)":   "/",
+		`/\evil`:                "/",
+		`/x\y`:                  "/",
+		"/\t/evil.example":      "/",
+		"/\r/":                  "/",
+		"/\n/evil.example":      "/",
+		" /videos":              "/",
+		"/\x7f/evil.example":    "/",
+		"/\u0085/evil.example":  "/",
+		"/\xff":                 "/",
+		"/%zz":                  "/",
+		"evil.example":          "/",
+		"":                      "/",
 	} {
 		if got := safeNext(next); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", next, got, want)
+		}
+	}
+	if afterSignIn("") != "/chat" || afterSignIn("/profile") != "/profile" || afterSignIn("//evil.example") != "/" {
+		t.Errorf("afterSignIn: no next leads to the chat, a safe next to itself, anything else to /")
+	}
+}
+
+// A browser strips tabs and newlines from a Location header, so a next of
+// "/<TAB>/evil.example" must not come back as it is: the browser would
+// follow "//evil.example" to another site.
+func TestSignInNeverRedirectsOffSite(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	for _, next := range []string{"/\t/evil.example", "/\r/evil.example", "/\n/evil.example", "/\\evil.example", "//evil.example"} {
+		c := browser(t)
+		token := pageToken(t, c, fe.URL+"/login?next="+url.QueryEscape(next))
+		resp, _ := postForm(t, c, fe.URL+"/login", url.Values{
+			"email": {"duck@example.com"}, "password": {"right-password"}, "csrf_token": {token}, "next": {next}})
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+			t.Errorf("sign-in with next=%q: %d to %q, want 303 to /", next, resp.StatusCode, loc)
+		}
+		// Signed in already, /login?next= redirects at once.
+		resp, _ = get(t, c, fe.URL+"/login?next="+url.QueryEscape(next))
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/" {
+			t.Errorf("signed-in GET /login?next=%q: %d to %q, want 303 to /", next, resp.StatusCode, loc)
 		}
 	}
 }
@@ -284,7 +383,7 @@ func TestWrongPasswordAndValidationAreShownOnTheForm(t *testing.T) {
 	token = pageToken(t, c, fe.URL+"/register")
 	resp, body = postForm(t, c, fe.URL+"/register", url.Values{
 		"email": {"duck@example.com"}, "password": {"short"}, "password_confirm": {"short"}, "csrf_token": {token}})
-	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="password-error">must be at least 8 characters`) {
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `id="password-error">Must be at least 8 characters.`) {
 		t.Errorf("validation: %d, want 422 with the message next to the password field; %.500s", resp.StatusCode, body)
 	}
 }
@@ -314,6 +413,40 @@ func TestBackendProblemsBecomeTheMessagePage(t *testing.T) {
 	}
 }
 
+// /api callers and other programs get the message of a page as a problem
+// detail, written by the same package as the proxy's own problems.
+func TestErrorsOfAPICallersAreProblemDetails(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	req, _ := http.NewRequest(http.MethodPost, fe.URL+"/api/users/echo", nil) // no CSRF token
+	resp, err := browser(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var p api.Problem
+	if err := json.NewDecoder(resp.Body).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 403 || resp.Header.Get("Content-Type") != api.ProblemContentType || p.Type != api.TypeForbidden ||
+		p.Status != 403 || p.Title != "Forbidden" || !strings.Contains(p.Detail, "Reload the page and try again.") ||
+		p.RequestID == "" || p.RequestID != resp.Header.Get("X-Request-ID") {
+		t.Fatalf("%d %s %+v", resp.StatusCode, resp.Header.Get("Content-Type"), p)
+	}
+
+	req, _ = http.NewRequest(http.MethodGet, fe.URL+"/no-such-page", nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err = signedIn(t, fe.URL).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p = api.Problem{}
+	_ = json.NewDecoder(resp.Body).Decode(&p)
+	if resp.StatusCode != 404 || p.Type != api.TypeNotFound || p.Detail != "There is no page at this address." {
+		t.Fatalf("JSON caller of an unknown page: %d %+v", resp.StatusCode, p)
+	}
+}
+
 func TestEveryPageCarriesSecurityHeaders(t *testing.T) {
 	fe := startFrontend(t, startStubBackend(t).URL)
 	resp, _ := get(t, browser(t), fe.URL+"/login")
@@ -336,15 +469,22 @@ func (w testWriter) Write(p []byte) (int, error) {
 
 func TestGeneratorPagesExplainThatAIIsNotConfigured(t *testing.T) {
 	fe := startFrontend(t, startStubBackend(t).URL)
-	c := signedIn(t, fe.URL)
+	user, admin := signedIn(t, fe.URL), signedInAs(t, fe.URL, adminPassword)
 
 	for _, path := range []string{"/chat", "/images", "/videos"} {
-		resp, body := get(t, c, fe.URL+path)
-		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "AI is not available: AI is not configured on this server") {
+		resp, body := get(t, user, fe.URL+path)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "AI is not available on this server yet.") {
 			t.Errorf("%s: %d; want the page with a notice; %.400s", path, resp.StatusCode, body)
+		}
+		if strings.Contains(body, "OPENROUTER") || strings.Contains(body, "operator") {
+			t.Errorf("%s: an ordinary user is shown the operator's hint", path)
 		}
 		if !strings.Contains(body, "disabled") {
 			t.Errorf("%s: the form should be disabled without models", path)
+		}
+		_, body = get(t, admin, fe.URL+path)
+		if !strings.Contains(body, "AI is not available on this server yet. AI is not configured on this server: the operator must set OPENROUTER_API_KEY") {
+			t.Errorf("%s: an admin is not shown the operator's hint; %.400s", path, body)
 		}
 	}
 }
@@ -387,5 +527,23 @@ func TestProfileListsTheCurrentAndRecentSessionsAndOffersTheRest(t *testing.T) {
 	_, page = get(t, c, fe.URL+"/profile?sessions=all")
 	if n := strings.Count(page, "<td>device-"); n != stubSessions || strings.Contains(page, "not listed") {
 		t.Errorf("?sessions=all lists %d sessions, want all %d", n, stubSessions)
+	}
+}
+
+// Nothing of an account outlives its session in the browser: the chat
+// keeps its conversation under the account's id, and signing out tells
+// the browser to clear the site's storage. (e2e/browser_accounts_test.go
+// checks the outcome in Chromium.)
+func TestSignOutClearsTheSiteStorage(t *testing.T) {
+	fe := startFrontend(t, startStubBackend(t).URL)
+	c := signedIn(t, fe.URL)
+	_, chat := get(t, c, fe.URL+"/chat")
+	if !strings.Contains(chat, `id="chat"`) || !strings.Contains(chat, `data-account="u1"`) {
+		t.Fatalf("the chat does not name the account it belongs to: %.600s", chat)
+	}
+	token := pageToken(t, c, fe.URL+"/profile")
+	resp, _ := postForm(t, c, fe.URL+"/logout", url.Values{"csrf_token": {token}})
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Clear-Site-Data") != `"storage"` {
+		t.Fatalf("sign-out: %d, Clear-Site-Data %q; want 303 clearing the storage", resp.StatusCode, resp.Header.Get("Clear-Site-Data"))
 	}
 }

@@ -97,7 +97,8 @@ func (b *bench) startFrontend(ctx context.Context) error {
 var csrfMeta = regexp.MustCompile(`<meta\s+name="csrf-token"\s+content="([^"]+)"`)
 
 // signIn does what a browser does: load /login, post the form with the
-// page's CSRF token, keep the cookies; then checks /api works with them.
+// page's CSRF token, keep the cookies and the signed-in page's token (a
+// sign-in rotates it); then checks /api works with them.
 func (f *frontendState) signIn(ctx context.Context, u *user) error {
 	jar, _ := cookiejar.New(nil)
 	// A browser's client: cookies kept, redirects followed.
@@ -120,11 +121,16 @@ func (f *frontendState) signIn(ctx context.Context, u *user) error {
 	if err != nil {
 		return fmt.Errorf("POST /login: %w", err)
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
+	landing, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST /login: status %d", resp.StatusCode)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST /login: status %d, %v", resp.StatusCode, err)
 	}
+	// Signing in rotates the CSRF token: the signed-in pages carry the new one.
+	if m = csrfMeta.FindStringSubmatch(string(landing)); m == nil {
+		return errors.New(`the page after sign-in has no <meta name="csrf-token">`)
+	}
+	f.csrf = m[1]
 	baseURL, _ := url.Parse(base)
 	var parts []string
 	for _, c := range jar.Cookies(baseURL) {

@@ -22,35 +22,65 @@
 
   var statusText = {
     400: "The request was not understood.",
-    401: "Your session has ended. Please sign in again.",
+    401: "Your session has ended. Sign in again.",
     403: "You are not allowed to do this.",
     404: "Not found.",
     413: "What you sent is too large.",
-    422: "Please check your input.",
-    429: "Too many requests. Please wait a moment and try again.",
-    502: "The AI provider failed. Please try again.",
+    422: "Check what you entered.",
+    429: "Too many requests.",
+    502: "The AI provider failed. Try again.",
     503: "This service is not available right now.",
-    504: "The AI provider took too long. Please try again."
+    504: "The AI provider took too long. Try again."
   };
 
+  // sentences turns a detail written for programs ("too many wrong
+  // passwords; try again later") into sentences for a person, as the pages
+  // do on the server (web/errors.go).
+  function sentences(detail) {
+    return String(detail || "").split(";").map(function (c) { return c.trim(); })
+      .filter(function (c) { return c; })
+      .map(function (c) {
+        c = c.charAt(0).toUpperCase() + c.slice(1);
+        return /[.!?\u2026]$/.test(c) ? c : c + ".";
+      }).join(" ");
+  }
+
+  // waitAndRetry says how long to wait, in the unit a person would use.
+  function waitAndRetry(seconds) {
+    function n(v, unit) { return v + " " + unit + (v === 1 ? "" : "s"); }
+    if (!(seconds > 0)) return "Wait a moment and try again.";
+    if (seconds < 60) return "Wait " + n(seconds, "second") + " and try again.";
+    if (seconds < 3600) return "Wait " + n(Math.ceil(seconds / 60), "minute") + " and try again.";
+    return "Wait " + n(Math.ceil(seconds / 3600), "hour") + " and try again.";
+  }
+
+  // fieldName makes "messages[0].content" readable: "Messages content".
+  function fieldName(field) {
+    var f = String(field || "").replace(/\[\d+\]/g, "").replace(/[._]+/g, " ").trim();
+    return f.charAt(0).toUpperCase() + f.slice(1);
+  }
+
   // problemMessage turns an error response (RFC 9457 problem details) into
-  // one readable sentence; it never shows raw JSON.
+  // sentences for a person; it never shows raw JSON.
   async function problemMessage(resp) {
     var fallback = statusText[resp.status] || ("Something went wrong (" + resp.status + ").");
+    if (resp.status === 401) return statusText[401];
     var problem;
-    try { problem = await resp.json(); } catch (e) { return fallback; }
-    if (!problem || typeof problem !== "object") return fallback;
-    var parts = [];
-    if (problem.detail) parts.push(problem.detail);
-    else if (problem.title) parts.push(problem.title + ".");
-    if (Array.isArray(problem.errors)) {
-      problem.errors.forEach(function (e) { parts.push(e.field + ": " + e.message); });
+    try { problem = await resp.json(); } catch (e) { problem = null; }
+    if (!problem || typeof problem !== "object") problem = {};
+    if (resp.status === 429) {
+      var lead = sentences(String(problem.detail || "").split(";")[0]) || statusText[429];
+      return lead + " " + waitAndRetry(parseInt(resp.headers.get("Retry-After"), 10));
     }
-    if (resp.status === 401) parts = [statusText[401]];
-    var msg = parts.join(" ") || fallback;
-    var retry = resp.headers.get("Retry-After");
-    if (resp.status === 429 && retry) msg += " (retry in " + retry + " s)";
-    return msg;
+    if (Array.isArray(problem.errors) && problem.errors.length) {
+      return problem.errors.map(function (e) {
+        var name = fieldName(e.field);
+        return sentences(name ? name + ": " + e.message : e.message);
+      }).join(" ");
+    }
+    if (problem.detail) return sentences(problem.detail);
+    if (problem.title && problem.title !== resp.statusText) return sentences(problem.title);
+    return fallback;
   }
 
   function showError(el, message) {
@@ -65,5 +95,15 @@
     if (q && !window.confirm(q)) ev.preventDefault();
   });
 
-  window.Duckgate = { api: api, csrfToken: csrfToken, problemMessage: problemMessage, showError: showError };
+  // Signing out leaves nothing of the account in this browser's storage
+  // (the sign-out response's Clear-Site-Data header says the same to
+  // browsers that honour it; this covers the others).
+  document.addEventListener("submit", function (ev) {
+    var action = ev.target.getAttribute && ev.target.getAttribute("action");
+    if (action !== "/logout" || ev.defaultPrevented) return;
+    try { window.localStorage.clear(); } catch (e) { /* disabled */ }
+    try { window.sessionStorage.clear(); } catch (e) { /* disabled */ }
+  });
+
+  window.Duckgate = { api: api, csrfToken: csrfToken, problemMessage: problemMessage, sentences: sentences, showError: showError };
 })();

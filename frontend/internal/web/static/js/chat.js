@@ -1,12 +1,21 @@
-// Chat: a multi-turn conversation kept in localStorage, answers streamed
-// from /api/ai/chat (server-sent events of chat.completion.chunk) and shown
-// as sanitised Markdown.
+// Chat: a multi-turn conversation, answers streamed from /api/ai/chat
+// (server-sent events of chat.completion.chunk) and shown as sanitised
+// Markdown.
+//
+// The conversation lives in this tab's sessionStorage under the signed-in
+// account's id, so a reload keeps it and nothing else does: another
+// account never finds it (entries of other accounts are dropped when the
+// page loads), and signing out clears the app's storage (app.js, and the
+// sign-out response's Clear-Site-Data header).
 (function () {
   "use strict";
   var D = window.Duckgate;
-  var STORE = "duckgate.chat.v1";
+  var PREFIX = "duckgate.chat.";
+  // The backend's limit on a conversation (ai.MaxConversationBytes).
+  var MAX_BYTES = 256 * 1024;
   var root = document.getElementById("chat");
   if (!root) return;
+  var STORE = PREFIX + "v2." + (root.getAttribute("data-account") || "");
   var list = document.getElementById("messages");
   var form = document.getElementById("chat-form");
   var input = document.getElementById("chat-input");
@@ -17,19 +26,34 @@
   var clearBtn = document.getElementById("chat-clear");
   var errorEl = document.getElementById("chat-error");
 
+  forgetOthers();
   var state = load();
   var controller = null;
 
+  // forgetOthers drops every conversation that is not this account's: those
+  // of accounts signed in before in this tab, and the one older versions
+  // kept in localStorage for everyone.
+  function forgetOthers() {
+    [window.localStorage, window.sessionStorage].forEach(function (store) {
+      try {
+        for (var i = store.length - 1; i >= 0; i--) {
+          var key = store.key(i);
+          if (key && key.indexOf(PREFIX) === 0 && !(store === window.sessionStorage && key === STORE)) store.removeItem(key);
+        }
+      } catch (e) { /* storage disabled: nothing kept anyway */ }
+    });
+  }
   function load() {
     try {
-      var s = JSON.parse(localStorage.getItem(STORE) || "null");
+      var s = JSON.parse(sessionStorage.getItem(STORE) || "null");
       if (s && Array.isArray(s.messages)) return s;
     } catch (e) { /* a broken entry starts a new conversation */ }
     return { model: "", system: "", messages: [] };
   }
   function save() {
-    try { localStorage.setItem(STORE, JSON.stringify(state)); } catch (e) { /* full or disabled: keep going */ }
+    try { sessionStorage.setItem(STORE, JSON.stringify(state)); } catch (e) { /* full or disabled: keep going */ }
   }
+  function bytes(s) { return new TextEncoder().encode(s).length; }
 
   function markdown(text) {
     if (window.marked && window.DOMPurify) {
@@ -70,23 +94,39 @@
     input.disabled = busy;
   }
 
+  // send shows the message and streams the answer. The message stays in
+  // the conversation only when an answer came back: a rejected one (too
+  // long, rate limited, …) or one that got no answer at all goes back into
+  // the box, with the reason, and is never sent again with later messages.
   async function send(text) {
     D.showError(errorEl, "");
-    state.messages.push({ role: "user", content: text });
-    list.appendChild(messageEl(state.messages[state.messages.length - 1]));
-    save();
+    var history = state.messages.concat([{ role: "user", content: text }]);
+    var size = history.reduce(function (n, m) { return n + bytes(m.content); }, bytes(systemEl.value.trim()));
+    if (size > MAX_BYTES) {
+      D.showError(errorEl, bytes(text) + bytes(systemEl.value.trim()) > MAX_BYTES
+        ? "That message is too long: shorten it to " + Math.floor(MAX_BYTES / 1024) + " KB."
+        : "This conversation is too long to go on: start a new conversation.");
+      input.value = text;
+      input.focus();
+      return;
+    }
 
+    var mine = messageEl(history[history.length - 1]);
+    list.appendChild(mine);
     var answer = { role: "assistant", content: "" };
     var li = messageEl(answer);
     li.setAttribute("data-streaming", "true");
     list.appendChild(li);
 
-    var messages = state.messages.slice();
+    var messages = history.slice();
     if (systemEl.value.trim()) messages.unshift({ role: "system", content: systemEl.value.trim() });
 
     controller = new AbortController();
     setBusy(true);
     var failed = "";
+    var accepted = false;
+    var stopped = false;
+    var before = state.messages;
     try {
       var resp = await D.api("/ai/chat", {
         method: "POST", signal: controller.signal,
@@ -95,13 +135,17 @@
       if (!resp.ok) {
         failed = await D.problemMessage(resp);
       } else {
+        accepted = true;
+        state.messages = history;
+        save();
         failed = await readStream(resp, function (delta) {
           answer.content += delta;
           scheduleRender(li, answer);
         });
       }
     } catch (e) {
-      if (e.name !== "AbortError") failed = "The connection broke off. Please try again.";
+      if (e.name === "AbortError") stopped = true;
+      else failed = "The connection broke off. Try again.";
     } finally {
       controller = null;
       setBusy(false);
@@ -112,7 +156,15 @@
       state.messages.push(answer);
       save();
     } else {
+      // Not part of the conversation: off the page, back in the box.
+      if (accepted) {
+        state.messages = before;
+        save();
+        if (!failed && !stopped) failed = "The model gave no answer. Try again.";
+      }
+      mine.remove();
       li.remove();
+      if (!input.value) input.value = text;
     }
     if (failed) D.showError(errorEl, failed);
     input.focus();
@@ -165,6 +217,8 @@
     input.value = "";
     send(text);
   });
+  // Editing the text after a failed send clears its message.
+  input.addEventListener("input", function () { if (!controller) D.showError(errorEl, ""); });
   input.addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
       ev.preventDefault();
