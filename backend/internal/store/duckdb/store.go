@@ -42,6 +42,9 @@ type Store struct {
 	users    *userCache
 	sessions *sessionCache
 	throttle *throttleCache
+	keys     *keyCache
+	budgets  *budgetCache
+	spend    *spendCache
 }
 
 // Open opens (creating if needed) the database at path, applies pending
@@ -76,7 +79,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, log: opts.Logger, now: opts.Now, users: newUserCache(), sessions: newSessionCache()}
+	s := &Store{db: db, log: opts.Logger, now: opts.Now, users: newUserCache(), sessions: newSessionCache(),
+		keys: newKeyCache(), budgets: newBudgetCache(), spend: newSpendCache()}
 	if err := s.migrate(ctx, opts.schemaUpTo); err != nil {
 		db.Close()
 		return nil, err
@@ -91,6 +95,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.throttle = &throttleCache{rows: map[string]throttleRow{}}
 	if err := s.loadThrottle(ctx, opts.schemaUpTo); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.loadKeys(ctx, opts.schemaUpTo); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -191,6 +191,9 @@ func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *model.Audit
 		if err := t.revokeUser(id, uuid.Nil); err != nil {
 			return err
 		}
+		if err := t.revokeUserKeys(id); err != nil {
+			return err
+		}
 		if _, err := t.exec(t.st.deleteUser, id); err != nil {
 			return fmt.Errorf("store: delete user: %w", err)
 		}
