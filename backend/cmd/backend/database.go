@@ -11,7 +11,9 @@ import (
 
 	"github.com/duckgate/duckgate/backend/internal/admin"
 	"github.com/duckgate/duckgate/backend/internal/ai"
+	"github.com/duckgate/duckgate/backend/internal/apikeys"
 	"github.com/duckgate/duckgate/backend/internal/auth"
+	"github.com/duckgate/duckgate/backend/internal/budgets"
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/store/duckdb"
 	"github.com/duckgate/duckgate/backend/internal/users"
@@ -25,6 +27,8 @@ type database interface {
 	users.Store
 	admin.Store
 	ai.Store
+	apikeys.Store
+	budgets.Store
 	// SchemaVersion is the schema the database is at; LatestSchema the one
 	// this binary knows (readiness compares them).
 	SchemaVersion(ctx context.Context) (int, error)

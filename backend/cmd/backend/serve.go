@@ -20,7 +20,9 @@ import (
 
 	"github.com/duckgate/duckgate/backend/internal/admin"
 	"github.com/duckgate/duckgate/backend/internal/ai"
+	"github.com/duckgate/duckgate/backend/internal/apikeys"
 	"github.com/duckgate/duckgate/backend/internal/auth"
+	"github.com/duckgate/duckgate/backend/internal/budgets"
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/httpapi"
 	"github.com/duckgate/duckgate/backend/internal/openapi"
@@ -139,7 +141,10 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 	authSvc := auth.NewService(st, hasher, tokens, auth.Config{RefreshTTL: cfg.RefreshTokenTTL, RefreshGrace: cfg.RefreshReuseGrace,
 		LoginMaxFailures: cfg.LoginMaxFailures, LoginLockout: cfg.LoginLockout})
 	usersSvc := users.NewService(st, hasher, authSvc)
-	aiSvc := ai.NewFromConfig(cfg, st, logger, httpapi.StatusFor) // closed by app.close, after the server stopped
+	budgetSvc := budgets.NewService(st, budgets.Config{DefaultUSD: cfg.AIMonthlyBudgetUSD,
+		RequestsPerMinute: cfg.AIRequestsPerMinute, ReservationTTL: cfg.AITimeout + time.Minute})
+	// closed by app.close, after the server stopped
+	aiSvc := ai.NewFromConfig(cfg, st, logger, httpapi.StatusFor, httpapi.OpenAIErrorFor, budgetSvc)
 	adminSvc := admin.NewService(st, cfg.BackupDir, nil)
 
 	metrics, err := httpapi.NewMetrics(prometheus.NewRegistry(), st.metrics)
@@ -147,7 +152,7 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		return nil, err
 	}
 	limits := httpapi.BodyLimits{Default: cfg.MaxBodyBytes, Image: cfg.MaxImageBytes}
-	doc, err := httpapi.Document(openapi.Info{Title: "duckgate API", Version: version}, limits)
+	doc, err := httpapi.Document(openapi.Info{Title: "duckgate API", Version: version, License: openapi.License}, limits)
 	if err != nil {
 		return nil, fmt.Errorf("build OpenAPI document: %w", err)
 	}
@@ -160,6 +165,8 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		Metrics:          metrics,
 		RequireUser:      authSvc.RequireUser(),
 		RequireAdmin:     auth.RequireAdmin(),
+		RequireScope:     auth.RequireScope,
+		RateLimit:        budgetSvc.RateLimit(),
 		Limits:           limits,
 		BodyReadTimeout:  cfg.BodyReadTimeout,
 		MetricsElsewhere: cfg.MetricsAddr != "",
@@ -170,10 +177,13 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		Commit:           commit,
 		Docs:             docs,
 		Handlers: httpapi.Handlers{
-			Auth:  auth.NewHandler(authSvc, tokens),
-			Users: users.NewHandler(usersSvc),
-			Admin: admin.NewHandler(adminSvc),
-			AI:    ai.NewHandler(aiSvc),
+			Auth:    auth.NewHandler(authSvc, tokens),
+			Users:   users.NewHandler(usersSvc),
+			Admin:   admin.NewHandler(adminSvc),
+			AI:      ai.NewHandler(aiSvc),
+			APIKeys: apikeys.NewHandler(apikeys.NewService(st, nil)),
+			Budgets: budgets.NewHandler(budgetSvc),
+			OpenAI:  ai.NewOpenAIHandler(aiSvc),
 		},
 	})
 	if err != nil {
@@ -184,8 +194,12 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 	if cfg.BackupInterval > 0 {
 		stopBackups = adminSvc.ScheduleBackups(cfg.BackupInterval, cfg.BackupKeep, logger)
 	}
+	stopKeyUses := authSvc.RecordKeyUses(auth.DefaultKeyUseInterval, func(err error) {
+		logger.Warn("recording API key uses failed; they will be retried with the next ones", "err", err)
+	})
 	return &app{router: router, metrics: metrics.Handler(), auth: authSvc, close: func() {
 		stopBackups()
+		stopKeyUses()
 		aiSvc.Close()
 	}}, nil
 }

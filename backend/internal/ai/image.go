@@ -44,7 +44,10 @@ func (s *Service) GenerateImage(ctx context.Context, userID uuid.UUID, in api.Im
 		return api.ImageResponse{}, model.Invalid(model.Field("aspect_ratio",
 			fmt.Sprintf("%q is not offered by %s; allowed values: %s", in.AspectRatio, plan.model, strings.Join(plan.aspectRatios, ", "))))
 	}
-	c := s.startCall(userID, model.KindImage, plan.model)
+	c, err := s.beginCall(ctx, userID, model.KindImage, plan.model, s.imageEstimate(ctx, plan.model, in.Prompt))
+	if err != nil {
+		return api.ImageResponse{}, err
+	}
 	var out api.ImageResponse
 	if plan.viaImagesEndpoint {
 		out, err = s.imageViaImagesEndpoint(ctx, c, plan, in)

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -108,10 +110,21 @@ type BudgetExceededError struct {
 
 func (e *BudgetExceededError) Error() string {
 	if e.LimitUSD == 0 {
-		return "AI is not available to this account (monthly budget of $0)"
+		return "AI is not available to this account: its monthly budget is $0"
 	}
-	return fmt.Sprintf("the monthly AI budget of $%.2f is used up ($%.4f spent); it resets at %s",
-		e.LimitUSD, e.SpentUSD, e.ResetsAt.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("the monthly AI budget of $%s is used up ($%s spent); it resets at %s",
+		usd(e.LimitUSD), usd(e.SpentUSD), e.ResetsAt.UTC().Format(time.RFC3339))
+}
+
+// usd writes an amount of dollars with as many decimals as it needs (at
+// most six).
+func usd(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 6, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if !strings.Contains(s, ".") {
+		return s + ".00"
+	}
+	return s
 }
 
 // RateLimitedError refuses a call over a requests-per-minute limit.
