@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,28 +94,47 @@ func (s *Service) authenticateKey(ctx context.Context, secret, ip string) (Princ
 
 // keyUses coalesces key uses: the latest per key, written in one batch
 // every interval (a write per request would cost the store a commit each).
+// Noting a use takes no lock: each key has a slot of atomics, found in a
+// sync.Map (read-mostly, so its lookups do not contend).
 type keyUses struct {
-	mu      sync.Mutex
-	pending map[uuid.UUID]model.KeyUse
+	slots sync.Map // uuid.UUID → *useSlot
+}
+
+type useSlot struct {
+	at atomic.Int64 // Unix nanoseconds of the latest use not yet taken; 0: none
+	ip atomic.Pointer[string]
 }
 
 func (u *keyUses) note(use model.KeyUse) {
-	u.mu.Lock()
-	if u.pending == nil {
-		u.pending = map[uuid.UUID]model.KeyUse{}
+	v, ok := u.slots.Load(use.KeyID)
+	if !ok {
+		v, _ = u.slots.LoadOrStore(use.KeyID, &useSlot{})
 	}
-	u.pending[use.KeyID] = use
-	u.mu.Unlock()
+	slot := v.(*useSlot)
+	if ip := slot.ip.Load(); ip == nil || *ip != use.IP {
+		slot.ip.Store(&use.IP)
+	}
+	slot.at.Store(use.At.UnixNano())
 }
 
+// take returns the uses noted since the last take. Slots stay (about a
+// hundred bytes per key ever used by this process): deleting an idle one
+// could lose a use noted on it at that instant.
 func (u *keyUses) take() []model.KeyUse {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	out := make([]model.KeyUse, 0, len(u.pending))
-	for _, use := range u.pending {
-		out = append(out, use)
-	}
-	clear(u.pending)
+	var out []model.KeyUse
+	u.slots.Range(func(k, v any) bool {
+		slot := v.(*useSlot)
+		at := slot.at.Swap(0)
+		if at == 0 {
+			return true
+		}
+		ip := ""
+		if p := slot.ip.Load(); p != nil {
+			ip = *p
+		}
+		out = append(out, model.KeyUse{KeyID: k.(uuid.UUID), At: time.Unix(0, at).UTC(), IP: ip})
+		return true
+	})
 	return out
 }
 

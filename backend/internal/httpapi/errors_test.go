@@ -303,3 +303,38 @@ func TestErrorTable(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAIEnvelopeRendersTheSameTable: the /v1 renderer is the error
+// table's second shape, so every error keeps its status, message and
+// Retry-After; only the envelope changes.
+func TestOpenAIEnvelopeRendersTheSameTable(t *testing.T) {
+	for _, err := range []error{
+		model.Invalid(model.Field("messages[0].role", "must be one of system, user"), model.Field("n", "only 1")),
+		model.ErrAPIKeyInvalid,
+		&model.BudgetExceededError{LimitUSD: 0},
+		&model.RateLimitedError{Limit: 3, Per: "user", RetryAfter: 1500 * time.Millisecond},
+		httpx.ErrNoRoute,
+		&openrouter.Error{Kind: openrouter.KindTimeout, Message: "the AI provider timed out"},
+		errors.New("store: secret path /var/lib/x"),
+	} {
+		p := ProblemFor(err)
+		rec := httptest.NewRecorder()
+		WriteOpenAIError(rec, httptest.NewRequest("POST", "/v1/chat/completions", nil), p)
+		var body struct {
+			Error *api.OpenAIError `json:"error"`
+		}
+		if e := json.Unmarshal(rec.Body.Bytes(), &body); e != nil || body.Error == nil {
+			t.Fatalf("%v: not the envelope: %s", err, rec.Body)
+		}
+		got := body.Error
+		if rec.Code != p.Status || !strings.HasPrefix(got.Message, p.Detail) || got.Type == "" || strings.Contains(got.Message, "/var/lib") {
+			t.Errorf("%v: %d %+v, problem %+v", err, rec.Code, got, p)
+		}
+		if (p.RetryAfter > 0) != (rec.Header().Get("Retry-After") != "") {
+			t.Errorf("%v: Retry-After %q for a problem retrying after %v", err, rec.Header().Get("Retry-After"), p.RetryAfter)
+		}
+		if len(p.Fields) > 0 && (got.Param == nil || *got.Param != p.Fields[0].Field || !strings.Contains(got.Message, "n only 1")) {
+			t.Errorf("%v: param %v, message %q", err, got.Param, got.Message)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -105,6 +106,7 @@ func apiKeys(t *testing.T, e *env) {
 func apiKeyLimit(t *testing.T, e *env) {
 	ann := e.user("ann@example.com", model.RoleUser)
 	var errs atomic.Int64
+	var mu sync.Mutex
 	var last model.APIKey
 	concurrently(model.MaxAPIKeysPerUser+5, func(i int) {
 		k := model.APIKey{ID: uuid.Must(uuid.NewV7()), UserID: ann.ID, Name: fmt.Sprint(i), Hash: fmt.Sprintf("h-%d", i),
@@ -114,7 +116,9 @@ func apiKeyLimit(t *testing.T, e *env) {
 		} else if err != nil {
 			t.Errorf("create: %v", err)
 		} else {
+			mu.Lock()
 			last = k
+			mu.Unlock()
 		}
 	})
 	if errs.Load() != 5 {
