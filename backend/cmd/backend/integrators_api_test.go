@@ -188,7 +188,7 @@ func TestDeletingAUserStopsTheirKeysAtOnce(t *testing.T) {
 func TestEveryOperationAdmitsAPIKeysByItsDocumentedScope(t *testing.T) {
 	t.Parallel()
 	_, fakeURL := newFake(t, fakeopenrouter.Options{})
-	ts := newTestServer(t, aiEnv(fakeURL))
+	ts := newTestServer(t, aiEnv(fakeURL, "BACKUP_DIR", t.TempDir())) // POST /admin/backup runs
 	user, _ := ts.newUser("matrix@example.com")
 	allScopes := newKey(t, user, api.ScopeAI, api.ScopeRead).Secret
 	onlyRead := newKey(t, user, api.ScopeRead).Secret
