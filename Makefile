@@ -60,9 +60,10 @@ run-fake-ai: build-fake
 	OPENROUTER_BASE_URL=http://$$addr/api/v1 OPENROUTER_API_KEY=fake-key $(MAKE) --no-print-directory run
 
 # Installs what the tests need on a fresh machine (Chromium for the browser
-# tests, the pinned linter), lints, runs every module's tests under the
-# race detector, then every fuzz target for TEST_FUZZTIME (a quick pass
-# beyond the seed corpora, which go test runs).
+# tests, the pinned official OpenAI Node SDK for the /v1 tests, the pinned
+# linter), lints, runs every module's tests under the race detector, then
+# every fuzz target for TEST_FUZZTIME (a quick pass beyond the seed
+# corpora, which go test runs).
 TEST_FUZZTIME ?= 2s
 test: test-deps lint
 	@for m in $(MODULES); do \
@@ -81,10 +82,22 @@ FUZZ ?=
 fuzz:
 	@FUZZTIME=$(FUZZTIME) .ci/fuzz $(FUZZ)
 
+# The official OpenAI Node SDK the /v1 tests drive, at the version pinned
+# in e2e/node/package-lock.json (into e2e/node/node_modules, not committed).
+OPENAI_NODE_VERSION := $(shell sed -n 's/.*"openai": "\(.*\)".*/\1/p' e2e/node/package.json)
+
 test-deps:
 	@if [ -d frontend/cmd/frontend ] && ! command -v chromium >/dev/null 2>&1; then \
 		echo "== installing chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "== installing node and npm for the OpenAI Node SDK tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	fi
+	@if ! grep -qs '"version": "$(OPENAI_NODE_VERSION)"' e2e/node/node_modules/openai/package.json; then \
+		echo "== installing the openai Node package $(OPENAI_NODE_VERSION) for the SDK tests"; \
+		cd e2e/node && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
 # Load scenarios against the real binaries on loopback, each compared with a

@@ -53,7 +53,7 @@ func TestOnlineBackupRestoresEveryAcknowledgedUser(t *testing.T) {
 			}
 		}()
 	}
-	for len(snapshot(&mu, acknowledged)) < 20 {
+	for len(snapshot(&mu, &acknowledged)) < 20 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	backupStarted.Store(true)
@@ -114,8 +114,8 @@ func TestOfflineBackupOfAStoppedBackend(t *testing.T) {
 	}
 }
 
-func snapshot(mu *sync.Mutex, s []string) []string {
+func snapshot(mu *sync.Mutex, s *[]string) []string {
 	mu.Lock()
 	defer mu.Unlock()
-	return append([]string(nil), s...)
+	return append([]string(nil), *s...)
 }

@@ -136,6 +136,53 @@ func TestBrowserJourney(t *testing.T) {
 		b.waitFor("job listed", `document.querySelectorAll("#video-jobs li[data-job]").length >= 1`, time.Second)
 	})
 
+	t.Run("profile creates, shows once and revokes an API key", func(t *testing.T) {
+		b.t = t
+		b.open("/profile")
+		b.do("choose scopes", 5*time.Second, chromedp.Click(css(`input[name=key_scopes][value=read]`)))
+		b.submit("create key", map[string]string{"#key-name": "journey", "#key-expires": "30"}, `#key-form button[type=submit]`)
+		secret := b.text("#new-key-secret")
+		if !regexp.MustCompile(`^dg_[0-9A-Za-z]{43}$`).MatchString(secret) {
+			b.fail("new key", fmt.Errorf("secret shown: %q", secret))
+		}
+		b.do("copy", 5*time.Second, chromedp.Click(css("#copy-key")))
+		b.waitFor("copied or selected", `!document.querySelector("#copy-done").hidden || window.getSelection().toString() === `+strconv.Quote(secret), 5*time.Second)
+		// The key works as a bearer credential on the API, within its scopes.
+		if status := bearerStatus(t, backend.URL+"/users/me", secret); status != http.StatusOK {
+			b.fail("key on the API", fmt.Errorf("GET /users/me with the key: %d", status))
+		}
+		if status := bearerStatus(t, backend.URL+"/users/me/sessions", secret); status != http.StatusForbidden {
+			b.fail("key on account management", fmt.Errorf("GET /users/me/sessions with the key: %d", status))
+		}
+		b.open("/profile")
+		if strings.Contains(b.text("main"), secret) {
+			b.fail("secret shown once", fmt.Errorf("the secret is on the profile again"))
+		}
+		b.waitFor("key listed", `[...document.querySelectorAll("#keys tbody td")].some(td => td.textContent === "journey")`, time.Second)
+		b.submit("revoke key", nil, `#keys form[action$="/revoke"] button`)
+		if flash := b.text(".flash"); !strings.Contains(flash, "revoked") {
+			b.fail("revoked", fmt.Errorf("flash %q", flash))
+		}
+		if status := bearerStatus(t, backend.URL+"/users/me", secret); status != http.StatusUnauthorized {
+			b.fail("revoked key", fmt.Errorf("GET /users/me with the revoked key: %d", status))
+		}
+		b.assertNoTokenVisible("profile keys")
+	})
+
+	t.Run("usage page charts the spend", func(t *testing.T) {
+		b.t = t
+		b.open("/usage")
+		b.waitFor("chart drawn", `[...document.querySelectorAll("#usage-chart rect")].some(r => +r.getAttribute("height") > 0)`, 5*time.Second)
+		if n, _ := strconv.Atoi(b.text("#usage-requests .big")); n < 3 {
+			b.fail("usage requests", fmt.Errorf("the page shows %d requests, want the chat, image and video calls", n))
+		}
+		if !strings.Contains(b.text("#usage-models"), "openai/gpt-4o-mini") || !strings.Contains(b.text("#usage-cost .big"), "$") {
+			b.fail("usage by model", fmt.Errorf("models table %q, cost %q", b.text("#usage-models"), b.text("#usage-cost .big")))
+		}
+		b.open("/usage?period=30")
+		b.waitFor("30 days", `document.querySelectorAll("#usage-chart rect").length >= 30`, 5*time.Second)
+	})
+
 	t.Run("profile changes the password", func(t *testing.T) {
 		b.t = t
 		b.open("/profile")
@@ -186,6 +233,9 @@ func TestBrowserJourney(t *testing.T) {
 			b.fail("AI stats", fmt.Errorf("stats show %d AI requests, want at least 3", n))
 		}
 		b.waitFor("usage chart", `document.querySelectorAll("table.usage svg.bar rect").length >= 1`, time.Second)
+		if spend := b.text("#spend-by-user"); !strings.Contains(spend, email) {
+			b.fail("spend by user", fmt.Errorf("the admin's spend table does not list %s: %q", email, spend))
+		}
 		if status := b.text("#db-health .big"); status != "ok" {
 			b.fail("db health", fmt.Errorf("DB status %q", status))
 		}
@@ -240,6 +290,22 @@ func requireGateway(t *testing.T, backendURL string) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("GET /ai/models without a token answered %d, want 401: the AI routes are missing", resp.StatusCode)
 	}
+}
+
+// bearerStatus is the status of GET url with a bearer credential.
+func bearerStatus(t *testing.T, url, bearer string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // writePNG writes a small real PNG for the upload.

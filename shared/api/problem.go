@@ -64,4 +64,5 @@ const (
 	TypeUnavailable      = "https://duckgate.dev/problems/unavailable"
 	TypeAINotConfigured  = "https://duckgate.dev/problems/ai-not-configured"
 	TypeUpstreamTimeout  = "https://duckgate.dev/problems/upstream-timeout"
+	TypeBudgetExceeded   = "https://duckgate.dev/problems/budget-exceeded"
 )

@@ -12,7 +12,9 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/accounts"
 	"github.com/duckgate/duckgate/backend/internal/admin"
 	"github.com/duckgate/duckgate/backend/internal/ai"
+	"github.com/duckgate/duckgate/backend/internal/apikeys"
 	"github.com/duckgate/duckgate/backend/internal/auth"
+	"github.com/duckgate/duckgate/backend/internal/budgets"
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/store/duckdb"
 	"github.com/duckgate/duckgate/backend/internal/users"
@@ -29,6 +31,8 @@ type database interface {
 	ai.Store
 	workspace.Store
 	accounts.Store
+	apikeys.Store
+	budgets.Store
 	// SchemaVersion is the schema the database is at; LatestSchema the one
 	// this binary knows (readiness compares them).
 	SchemaVersion(ctx context.Context) (int, error)

@@ -21,7 +21,9 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/accounts"
 	"github.com/duckgate/duckgate/backend/internal/admin"
 	"github.com/duckgate/duckgate/backend/internal/ai"
+	"github.com/duckgate/duckgate/backend/internal/apikeys"
 	"github.com/duckgate/duckgate/backend/internal/auth"
+	"github.com/duckgate/duckgate/backend/internal/budgets"
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/httpapi"
 	"github.com/duckgate/duckgate/backend/internal/mail"
@@ -152,7 +154,10 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		return nil, err
 	}
 	accountsSvc := accounts.NewService(st, hasher, mailer, accounts.Config{PublicURL: cfg.PublicURL, PasswordChanged: passwordChanged}, logger)
-	aiSvc := ai.NewFromConfig(cfg, st, logger, httpapi.Describe) // closed by app.close, after the server stopped
+	budgetSvc := budgets.NewService(st, budgets.Config{DefaultUSD: cfg.AIMonthlyBudgetUSD,
+		RequestsPerMinute: cfg.AIRequestsPerMinute, ReservationTTL: cfg.AITimeout + time.Minute})
+	// closed by app.close, after the server stopped
+	aiSvc := ai.NewFromConfig(cfg, st, logger, httpapi.Describe, httpapi.OpenAIErrorFor, budgetSvc)
 	workspaceSvc := workspace.NewService(st, aiSvc, logger, nil)
 	adminSvc := admin.NewService(st, cfg.BackupDir, nil)
 
@@ -161,7 +166,7 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		return nil, err
 	}
 	limits := httpapi.BodyLimits{Default: cfg.MaxBodyBytes, Image: cfg.MaxImageBytes}
-	doc, err := httpapi.Document(openapi.Info{Title: "duckgate API", Version: version}, limits)
+	doc, err := httpapi.Document(openapi.Info{Title: "duckgate API", Version: version, License: openapi.License}, limits)
 	if err != nil {
 		return nil, fmt.Errorf("build OpenAPI document: %w", err)
 	}
@@ -174,6 +179,8 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		Metrics:          metrics,
 		RequireUser:      authSvc.RequireUser(),
 		RequireAdmin:     auth.RequireAdmin(),
+		RequireScope:     auth.RequireScope,
+		RateLimit:        budgetSvc.RateLimit(),
 		Limits:           limits,
 		BodyReadTimeout:  cfg.BodyReadTimeout,
 		MetricsElsewhere: cfg.MetricsAddr != "",
@@ -190,6 +197,9 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 			AI:        ai.NewHandler(aiSvc),
 			Workspace: workspace.NewHandler(workspaceSvc),
 			Accounts:  accounts.NewHandler(accountsSvc),
+			APIKeys:   apikeys.NewHandler(apikeys.NewService(st, nil)),
+			Budgets:   budgets.NewHandler(budgetSvc),
+			OpenAI:    ai.NewOpenAIHandler(aiSvc),
 		},
 	})
 	if err != nil {
@@ -201,8 +211,12 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		stopBackups = adminSvc.ScheduleBackups(cfg.BackupInterval, cfg.BackupKeep, logger)
 	}
 	firstAdmin.removeIfChanged(ctx)
+	stopKeyUses := authSvc.RecordKeyUses(auth.DefaultKeyUseInterval, func(err error) {
+		logger.Warn("recording API key uses failed; they will be retried with the next ones", "err", err)
+	})
 	return &app{router: router, metrics: metrics.Handler(), auth: authSvc, initialAdmin: firstAdmin, close: func() {
 		stopBackups()
+		stopKeyUses()
 		workspaceSvc.Close() // titles being written use the AI gateway
 		accountsSvc.Close()  // reset mail being sent
 		aiSvc.Close()

@@ -31,7 +31,7 @@ func (s *Service) Chat(ctx context.Context, userID uuid.UUID, in api.ChatRequest
 	if err != nil {
 		return api.ChatResponse{}, err
 	}
-	out, err := s.complete(ctx, model.KindChat, req)
+	out, err := s.complete(ctx, model.KindChat, req, s.chatEstimate(ctx, req))
 	if err != nil {
 		return api.ChatResponse{}, err
 	}
@@ -60,7 +60,7 @@ func (s *Service) GenerateText(ctx context.Context, userID uuid.UUID, in api.Tex
 	messages = append(messages, openrouter.Message{Role: openrouter.RoleUser, Content: openrouter.Content(in.Prompt)})
 	req := openrouter.ChatRequest{Model: modelOr(in.Model, s.opts.DefaultTextModel), Messages: messages,
 		Temperature: in.Temperature, MaxTokens: in.MaxTokens, UserID: userID.String()}
-	out, err := s.complete(ctx, model.KindText, req)
+	out, err := s.complete(ctx, model.KindText, req, s.chatEstimate(ctx, req))
 	if err != nil {
 		return api.TextResponse{}, err
 	}
@@ -68,9 +68,12 @@ func (s *Service) GenerateText(ctx context.Context, userID uuid.UUID, in api.Tex
 }
 
 // complete sends one non-streaming completion and records it.
-func (s *Service) complete(ctx context.Context, kind string, req openrouter.ChatRequest) (*openrouter.ChatCompletion, error) {
+func (s *Service) complete(ctx context.Context, kind string, req openrouter.ChatRequest, estimate func() float64) (*openrouter.ChatCompletion, error) {
 	userID, _ := uuid.Parse(req.UserID)
-	c := s.startCall(userID, kind, req.Model)
+	c, err := s.beginCall(ctx, userID, kind, req.Model, estimate)
+	if err != nil {
+		return nil, err
+	}
 	out, err := s.client.ChatCompletion(ctx, req)
 	if err != nil {
 		c.finish(ctx, err, nil, "")
@@ -106,7 +109,10 @@ func (s *Service) StreamChat(ctx context.Context, userID uuid.UUID, in api.ChatR
 	if err != nil {
 		return err
 	}
-	c := s.startCall(userID, model.KindChat, req.Model)
+	c, err := s.beginCall(ctx, userID, model.KindChat, req.Model, s.chatEstimate(ctx, req))
+	if err != nil {
+		return err
+	}
 	stream, err := s.client.ChatCompletionStream(ctx, req)
 	if err != nil {
 		c.finish(ctx, err, nil, "")

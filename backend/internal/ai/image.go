@@ -47,7 +47,10 @@ func (s *Service) GenerateImage(ctx context.Context, userID uuid.UUID, in api.Im
 	if err := s.checkImageQuota(ctx, userID); err != nil {
 		return api.ImageResponse{}, err
 	}
-	c := s.startCall(userID, model.KindImage, plan.model)
+	c, err := s.beginCall(ctx, userID, model.KindImage, plan.model, s.imageEstimate(ctx, plan.model, in.Prompt))
+	if err != nil {
+		return api.ImageResponse{}, err
+	}
 	var out api.ImageResponse
 	if plan.viaImagesEndpoint {
 		out, err = s.imageViaImagesEndpoint(ctx, c, plan, in)

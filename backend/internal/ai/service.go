@@ -21,6 +21,7 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
+	"github.com/duckgate/duckgate/shared/api"
 )
 
 // Store is what the gateway needs from storage.
@@ -79,6 +80,20 @@ type Options struct {
 	// a stream that fails after it began tells both in its error event.
 	// Without it every failure is a 500 with a generic detail.
 	Describe func(error) (status int, detail string)
+	// Budget reserves each call's estimated cost before it goes upstream;
+	// nil: no budgets.
+	Budget Budget
+	// OpenAIError renders an error in OpenAI's envelope (the HTTP layer's
+	// error table): what a /v1 stream's error event carries.
+	OpenAIError func(error) api.OpenAIError
+}
+
+// Budget keeps users within their monthly spending limits: Reserve holds
+// a call's estimated cost (asked for only when a limit applies) or refuses
+// the call; the call's usage record names the reservation and settles it.
+type Budget interface {
+	Reserve(ctx context.Context, user uuid.UUID, estimate func() float64) (uuid.UUID, error)
+	Release(ctx context.Context, user, id uuid.UUID)
 }
 
 // Service holds the gateway's rules.
@@ -155,10 +170,20 @@ type call struct {
 	start  time.Time
 }
 
-func (s *Service) startCall(userID uuid.UUID, kind, modelID string) *call {
+// beginCall checks the user's budget, reserving the call's estimated cost
+// (a *model.BudgetExceededError refuses the call, and nothing is recorded:
+// nothing went upstream), then starts measuring the call.
+func (s *Service) beginCall(ctx context.Context, userID uuid.UUID, kind, modelID string, estimate func() float64) (*call, error) {
+	var reservation uuid.UUID
+	if s.opts.Budget != nil {
+		var err error
+		if reservation, err = s.opts.Budget.Reserve(ctx, userID, estimate); err != nil {
+			return nil, err
+		}
+	}
 	now := s.now()
 	return &call{s: s, start: time.Now(),
-		record: model.UsageRecord{At: now, UserID: userID, Kind: kind, Model: modelID}}
+		record: model.UsageRecord{At: now, UserID: userID, Kind: kind, Model: modelID, Reservation: reservation}}, nil
 }
 
 // finish records the call, committed before it returns: its outcome (err
@@ -193,8 +218,10 @@ func (s *Service) failureStatus(err error) (status, kind string) {
 // NewFromConfig builds the service the backend runs: an upstream client when
 // OPENROUTER_API_KEY is set (none otherwise: the AI endpoints answer 503),
 // the configured default models and the decoded-image limit.
-func NewFromConfig(cfg config.Config, st Store, logger *slog.Logger, describe func(error) (int, string)) *Service {
-	opts := Options{Store: st, Logger: logger, Describe: describe, ImageQuotaBytes: cfg.ImageQuotaBytes, DefaultTextModel: cfg.AIDefaultTextModel,
+func NewFromConfig(cfg config.Config, st Store, logger *slog.Logger, describe func(error) (int, string),
+	openAIError func(error) api.OpenAIError, budget Budget) *Service {
+	opts := Options{Store: st, Logger: logger, Describe: describe, OpenAIError: openAIError, Budget: budget,
+		ImageQuotaBytes: cfg.ImageQuotaBytes, DefaultTextModel: cfg.AIDefaultTextModel,
 		DefaultImageModel: cfg.AIDefaultImageModel, DefaultVideoModel: cfg.AIDefaultVideoModel}
 	if cfg.OpenRouterAPIKey != "" {
 		opts.Client = openrouter.New(openrouter.Config{BaseURL: cfg.OpenRouterBaseURL, APIKey: cfg.OpenRouterAPIKey,

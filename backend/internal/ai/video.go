@@ -63,7 +63,10 @@ func (s *Service) submitVideo(ctx context.Context, userID uuid.UUID, in api.Vide
 		return api.VideoJob{}, err
 	}
 
-	c := s.startCall(userID, model.KindVideo, modelID)
+	c, err := s.beginCall(ctx, userID, model.KindVideo, modelID, s.videoEstimate(ctx, modelID))
+	if err != nil {
+		return api.VideoJob{}, err
+	}
 	up, err := s.client.SubmitVideo(ctx, openrouter.VideoRequest{Model: modelID, Prompt: in.Prompt, Duration: in.Duration,
 		Resolution: in.Resolution, AspectRatio: in.AspectRatio, FirstFrameURL: imageURL})
 	if err != nil {

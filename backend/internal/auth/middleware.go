@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -21,7 +22,7 @@ func (s *Service) RequireUser() gin.HandlerFunc {
 			httpx.Abort(c, model.ErrTokenRequired)
 			return
 		}
-		p, err := s.Authenticate(c.Request.Context(), strings.TrimSpace(token))
+		p, err := s.Authenticate(c.Request.Context(), strings.TrimSpace(token), c.ClientIP())
 		if err != nil {
 			httpx.Abort(c, err)
 			return
@@ -37,6 +38,25 @@ func RequireAdmin() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !PrincipalOf(c).IsAdmin() {
 			httpx.Abort(c, model.ErrAdminOnly)
+			return
+		}
+		c.Next()
+	}
+}
+
+// RequireScope lets API keys through only on routes that name a scope
+// the key holds; scope "" refuses every key (account management, admin).
+// Access tokens pass. It runs after RequireUser.
+func RequireScope(scope string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := PrincipalOf(c)
+		switch {
+		case !p.ViaKey():
+		case scope == "":
+			httpx.Abort(c, model.ErrKeyNotAllowed)
+			return
+		case !slices.Contains(p.KeyScopes, scope):
+			httpx.Abort(c, &model.MissingScopeError{Scope: scope})
 			return
 		}
 		c.Next()

@@ -35,6 +35,8 @@ type Store interface {
 	LockedUntil(ctx context.Context, keys []string) (map[string]time.Time, error)
 	RecordFailures(ctx context.Context, rules []model.ThrottleRule) (map[string]time.Time, error)
 	ClearFailures(ctx context.Context, keys []string) error
+
+	KeyStore
 }
 
 // Config tunes the service.
@@ -54,9 +56,11 @@ type Config struct {
 // Service holds the rules of registration, sign-in, refresh and sign-out.
 type Service struct {
 	store  Store
+	keys   KeyStore
 	hasher *Hasher
 	tokens *Tokens
 	cfg    Config
+	uses   keyUses
 }
 
 // NewService wires the auth rules.
@@ -67,7 +71,7 @@ func NewService(st Store, hasher *Hasher, tokens *Tokens, cfg Config) *Service {
 	if cfg.ShortTTL <= 0 {
 		cfg.ShortTTL = cfg.RefreshTTL
 	}
-	return &Service{store: st, hasher: hasher, tokens: tokens, cfg: cfg}
+	return &Service{store: st, keys: st, hasher: hasher, tokens: tokens, cfg: cfg}
 }
 
 // Client describes who is calling, for sessions and the audit trail.
@@ -291,16 +295,32 @@ type Principal struct {
 	UserID    uuid.UUID
 	Email     string
 	Role      string
-	SessionID uuid.UUID
+	SessionID uuid.UUID // uuid.Nil for an API key
+	// KeyID is the API key the caller authenticated with (uuid.Nil for an
+	// access token), with its scopes and own rate limit.
+	KeyID                uuid.UUID
+	KeyScopes            []string
+	KeyRequestsPerMinute int
 }
 
 // IsAdmin reports whether the caller is an admin.
 func (p Principal) IsAdmin() bool { return p.Role == api.RoleAdmin }
 
-// Authenticate turns a bearer token into the current principal. The token
-// must verify, its session must be live and its user must exist: all three
-// are answered from memory.
-func (s *Service) Authenticate(ctx context.Context, bearer string) (Principal, error) {
+// ViaKey reports whether the caller authenticated with an API key.
+func (p Principal) ViaKey() bool { return p.KeyID != uuid.Nil }
+
+// Authenticate turns a bearer credential (an access token, or an API key
+// used from ip) into the current principal.
+func (s *Service) Authenticate(ctx context.Context, bearer, ip string) (Principal, error) {
+	if IsKey(bearer) {
+		return s.authenticateKey(ctx, bearer, ip)
+	}
+	return s.authenticateToken(ctx, bearer)
+}
+
+// authenticateToken checks an access token: it must verify, its session
+// must be live and its user must exist; all three are answered from memory.
+func (s *Service) authenticateToken(ctx context.Context, bearer string) (Principal, error) {
 	c, err := s.tokens.Verify(bearer)
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", model.ErrAccessTokenInvalid, err)

@@ -41,6 +41,11 @@ type Config struct {
 	AIDefaultTextModel  string
 	AIDefaultImageModel string
 	AIDefaultVideoModel string
+	// AIRequestsPerMinute limits the AI calls of a user and of an API key
+	// (0: no limit); AIMonthlyBudgetUSD is every user's monthly spending
+	// limit unless an admin set theirs (nil: no limit).
+	AIRequestsPerMinute int
+	AIMonthlyBudgetUSD  *float64
 
 	ImageQuotaBytes int64
 	MaxBodyBytes    int64
@@ -109,6 +114,8 @@ func (c *Config) fields() []field {
 		{Var{"AI_DEFAULT_IMAGE_MODEL", "google/gemini-2.5-flash-image", "model for images when a request names none", false}, nonEmpty(&c.AIDefaultImageModel)},
 		{Var{"AI_DEFAULT_VIDEO_MODEL", "google/veo-3.1", "model for videos when a request names none", false}, nonEmpty(&c.AIDefaultVideoModel)},
 		{Var{"IMAGE_QUOTA_BYTES", "104857600", "bytes of generated images each user keeps; generating more is refused until they delete some", false}, size(&c.ImageQuotaBytes)},
+		{Var{"AI_REQUESTS_PER_MINUTE", "60", "AI generation calls a minute allowed to each user and to each API key (429 with Retry-After above; 0 turns the limit off)", false}, nonNegativeInt(&c.AIRequestsPerMinute)},
+		{Var{"AI_MONTHLY_BUDGET_USD", "", "every user's AI spending limit per calendar month in USD unless an admin sets theirs (PUT /users/{id}/budget); 0 allows no AI; unset: no limit", false}, optionalUSD(&c.AIMonthlyBudgetUSD)},
 		{Var{"MAX_BODY_BYTES", "1048576", "request body limit in bytes (413 above it)", false}, size(&c.MaxBodyBytes)},
 		{Var{"BODY_READ_TIMEOUT", "10s", "time to receive a request body, plus a second per 64 KiB (408 after); bounds clients that trickle bodies to hold connections", false},
 			duration(&c.BodyReadTimeout, 100*time.Millisecond, 10*time.Minute)},
@@ -326,6 +333,33 @@ func positiveInt(dst *int) func(string) error {
 			return fmt.Errorf("%q is not a positive integer", v)
 		}
 		*dst = n
+		return nil
+	}
+}
+
+func nonNegativeInt(dst *int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a whole number of at least 0", v)
+		}
+		*dst = n
+		return nil
+	}
+}
+
+// optionalUSD is an amount of dollars of at least 0, or nothing.
+func optionalUSD(dst **float64) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			*dst = nil
+			return nil
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1e9 || f != f {
+			return fmt.Errorf("%q is not an amount of USD such as 20 or 7.50", v)
+		}
+		*dst = &f
 		return nil
 	}
 }

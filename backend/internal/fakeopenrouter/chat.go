@@ -19,6 +19,62 @@ type chatRequest struct {
 	Modalities []string `json:"modalities"`
 	Stream     bool     `json:"stream"`
 	User       string   `json:"user"`
+	Tools      []struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name       string `json:"name"`
+			Parameters struct {
+				Properties map[string]struct {
+					Type string `json:"type"`
+				} `json:"properties"`
+				Required []string `json:"required"`
+			} `json:"parameters"`
+		} `json:"function"`
+	} `json:"tools"`
+	ToolChoice json.RawMessage `json:"tool_choice"`
+}
+
+// toolCall is the call the fake makes when offered tools: the first
+// function (or the one tool_choice names), its required string parameters
+// all set to the last user message. It calls only when the last message is
+// the user's (after a tool's answer, it answers in text) and tool_choice is
+// not "none".
+func (c chatRequest) toolCall() (name, arguments string, ok bool) {
+	if len(c.Tools) == 0 || len(c.Messages) == 0 || c.Messages[len(c.Messages)-1].Role != "user" {
+		return "", "", false
+	}
+	var choice struct {
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	var mode string
+	if json.Unmarshal(c.ToolChoice, &mode) == nil && mode == "none" {
+		return "", "", false
+	}
+	_ = json.Unmarshal(c.ToolChoice, &choice)
+	tool := c.Tools[0]
+	for _, t := range c.Tools {
+		if t.Function.Name == choice.Function.Name {
+			tool = t
+		}
+	}
+	args := map[string]any{}
+	for _, p := range tool.Function.Parameters.Required {
+		if tool.Function.Parameters.Properties[p].Type == "string" {
+			args[p] = c.lastUserText()
+		}
+	}
+	encoded, _ := json.Marshal(args)
+	return tool.Function.Name, string(encoded), true
+}
+
+// lastToolText is the content of the last message when it is a tool's.
+func (c chatRequest) lastToolText() (string, bool) {
+	if len(c.Messages) == 0 || c.Messages[len(c.Messages)-1].Role != "tool" {
+		return "", false
+	}
+	return contentText(c.Messages[len(c.Messages)-1].Content), true
 }
 
 // lastUserText is the text of the last user message (string content or the
@@ -97,6 +153,13 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := fmt.Sprintf("You said: %q. This is %s, simulated by the fake OpenRouter.", req.lastUserText(), m.Name)
+	if result, ok := req.lastToolText(); ok {
+		answer = fmt.Sprintf("The tool answered: %q. This is %s, simulated by the fake OpenRouter.", result, m.Name)
+	}
+	if name, args, ok := req.toolCall(); ok {
+		s.answerToolCall(w, r, req, name, args)
+		return
+	}
 	if req.Stream {
 		s.streamChat(w, r, req, answer)
 		return
@@ -143,6 +206,47 @@ func (s *Server) answerChat(w http.ResponseWriter, req chatRequest, answer strin
 		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop", "message": message}},
 		"usage":   usage(req.promptTokens(), completion),
 	})
+}
+
+// answerToolCall answers with the assistant calling a tool, whole or
+// streamed (the call's id and name first, then its arguments in two
+// pieces, then finish_reason tool_calls).
+func (s *Server) answerToolCall(w http.ResponseWriter, r *http.Request, req chatRequest, name, args string) {
+	id, callID, created := s.nextID("gen"), s.nextID("call"), s.opts.Now().Unix()
+	completion := countTokens(name) + countTokens(args) + 5
+	if !req.Stream {
+		message := map[string]any{"role": "assistant", "content": nil, "tool_calls": []any{map[string]any{
+			"id": callID, "type": "function", "function": map[string]any{"name": name, "arguments": args}}}}
+		writeJSON(w, http.StatusOK, map[string]any{
+			"id": id, "object": "chat.completion", "created": created, "model": req.Model, "system_fingerprint": nil,
+			"choices": []any{map[string]any{"index": 0, "finish_reason": "tool_calls", "message": message}},
+			"usage":   usage(req.promptTokens(), completion),
+		})
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	chunk := func(delta map[string]any, finish any) map[string]any {
+		return map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
+			"choices": []any{map[string]any{"index": 0, "delta": delta, "finish_reason": finish}}}
+	}
+	half := len(args) / 2
+	events := []any{
+		chunk(map[string]any{"role": "assistant", "content": nil, "tool_calls": []any{map[string]any{"index": 0, "id": callID,
+			"type": "function", "function": map[string]any{"name": name, "arguments": ""}}}}, nil),
+		chunk(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "function": map[string]any{"arguments": args[:half]}}}}, nil),
+		chunk(map[string]any{"tool_calls": []any{map[string]any{"index": 0, "function": map[string]any{"arguments": args[half:]}}}}, nil),
+		chunk(map[string]any{}, "tool_calls"),
+		map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,
+			"choices": []any{}, "usage": usage(req.promptTokens(), completion)},
+	}
+	for _, event := range events {
+		if !s.sendEvent(w, r, event) {
+			return
+		}
+	}
+	s.send(w, r, []byte("data: [DONE]\n\n"))
 }
 
 // usage is the spec's ChatUsage with a deterministic cost.

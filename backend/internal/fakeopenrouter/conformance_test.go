@@ -159,6 +159,9 @@ func TestFakeAnswersFollowTheSpec(t *testing.T) {
 	job := submit(t, srv.URL, `{"model":"google/veo-3.1","prompt":"duck","duration":4}`, nil)
 	failing := submit(t, srv.URL, `{"model":"openai/sora-2","prompt":"duck"}`, map[string]string{"X-Fake-Fail": "video-failed"})
 	chat := `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
+	toolChat := `{"model":"openai/gpt-4o-mini","tools":[{"type":"function","function":{"name":"get_weather",` +
+		`"parameters":{"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}}}],` +
+		`"messages":[{"role":"user","content":"Paris"}]}`
 	exchanges := []exchange{
 		{name: "models", method: "GET", path: "/models?output_modalities=all", specPath: "/models", status: 200},
 		{name: "text models", method: "GET", path: "/models", specPath: "/models", status: 200},
@@ -169,6 +172,12 @@ func TestFakeAnswersFollowTheSpec(t *testing.T) {
 			body: `{"model":"google/gemini-2.5-flash-image","modalities":["image","text"],"messages":[{"role":"user","content":"a duck"}]}`},
 		{name: "chat image only", method: "POST", path: "/chat/completions", specPath: "/chat/completions", status: 200,
 			body: `{"model":"black-forest-labs/flux.2-pro","modalities":["image"],"messages":[{"role":"user","content":"a duck"}]}`},
+		{name: "chat tool call", method: "POST", path: "/chat/completions", specPath: "/chat/completions", status: 200, body: toolChat},
+		{name: "chat after a tool", method: "POST", path: "/chat/completions", specPath: "/chat/completions", status: 200,
+			body: `{"model":"openai/gpt-4o-mini","tools":[{"type":"function","function":{"name":"f"}}],"messages":[` +
+				`{"role":"developer","content":"be brief"},{"role":"user","content":[{"type":"text","text":"Paris?"}]},` +
+				`{"role":"assistant","content":null,"tool_calls":[{"id":"call-1","type":"function","function":{"name":"f","arguments":"{}"}}]},` +
+				`{"role":"tool","tool_call_id":"call-1","content":"sunny"}]}`},
 		{name: "chat unknown model", method: "POST", path: "/chat/completions", specPath: "/chat/completions", status: 400,
 			body: `{"model":"nobody/nothing","messages":[{"role":"user","content":"x"}]}`},
 		{name: "images", method: "POST", path: "/images", specPath: "/images", status: 200,
@@ -217,15 +226,19 @@ func TestFakeAnswersFollowTheSpec(t *testing.T) {
 			t.Error("the spec no longer says video/mp4")
 		}
 	})
-	for _, mode := range []string{"", "error-mid-stream"} {
+	for _, mode := range []string{"", "error-mid-stream", "tools"} {
 		t.Run("stream "+mode, func(t *testing.T) {
 			streamed := s.responseSchema(t, "/chat/completions", "POST", 200, "text/event-stream")
 			header := map[string]string{}
-			if mode != "" {
+			request := `{"model":"openai/gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi there duck"}]}`
+			switch mode {
+			case "tools":
+				request = strings.Replace(toolChat, `{`, `{"stream":true,`, 1)
+			case "":
+			default:
 				header["X-Fake-Fail"] = mode
 			}
-			resp, body := call(t, srv.URL, "POST", "/chat/completions",
-				`{"model":"openai/gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"hi there duck"}]}`, header)
+			resp, body := call(t, srv.URL, "POST", "/chat/completions", request, header)
 			if resp.Header.Get("Content-Type") != "text/event-stream" {
 				t.Fatalf("content type %q", resp.Header.Get("Content-Type"))
 			}
@@ -242,10 +255,13 @@ func TestFakeAnswersFollowTheSpec(t *testing.T) {
 				// The spec's SSE schema is {"data": ChatStreamChunk}.
 				validate(t, streamed, fmt.Sprintf("event %d", i), []byte(`{"data":`+data+`}`))
 			}
-			if (mode != "") != sawError {
+			if mode == "tools" && !strings.Contains(strings.Join(events, ""), `"tool_calls"`) {
+				t.Error("no tool call streamed")
+			}
+			if (mode == "error-mid-stream") != sawError {
 				t.Errorf("mode %q: error event seen = %v", mode, sawError)
 			}
-			if mode == "" && events[len(events)-1] != "[DONE]" {
+			if mode != "error-mid-stream" && events[len(events)-1] != "[DONE]" {
 				t.Errorf("the stream does not end with [DONE]: %q", events[len(events)-1])
 			}
 		})

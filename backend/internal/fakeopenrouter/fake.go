@@ -14,7 +14,11 @@
 //
 // Every API call needs "Authorization: Bearer <Options.APIKey>" (401 in
 // OpenRouter's error shape otherwise). Chat answers are deterministic: they
-// quote the last user message. With "modalities" containing "image" the
+// quote the last user message. Offered tools, a chat whose last message is
+// the user's answers with a call of the first tool (or the one tool_choice
+// names; none with "none"), its required string parameters set to that
+// message, finish_reason tool_calls; after a tool message it answers in
+// text quoting the tool. With "modalities" containing "image" the
 // answer carries a small real PNG as a data: URL; image-only models must be
 // asked with ["image"] and text models refuse images, like upstream. Video
 // jobs go pending → in_progress → completed after Options.VideoPolls polls

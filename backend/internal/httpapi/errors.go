@@ -61,6 +61,11 @@ var errorTable = []errorRow{
 		return Problem{Status: 429, Detail: "too many wrong passwords; try again later", RetryAfter: e.RetryAfter}
 	}),
 	is(model.ErrAdminOnly, 403, "this needs the admin role"),
+	is(model.ErrAPIKeyInvalid, 401, "the API key is invalid, expired or revoked"),
+	is(model.ErrKeyNotAllowed, 403, "API keys cannot be used here: account management and admin endpoints need a signed-in user's access token"),
+	as(func(e *model.MissingScopeError) Problem {
+		return Problem{Status: 403, Detail: "this API key does not have the scope " + e.Scope + "; create a key with it"}
+	}),
 
 	// Accounts.
 	is(model.ErrEmailTaken, 409, "an account with this email already exists"),
@@ -72,8 +77,16 @@ var errorTable = []errorRow{
 	is(model.ErrLockoutNotFound, 404, "no such lock-out: it ended or was lifted"),
 	is(model.ErrAccountTokenInvalid, 400, "this link is invalid, has expired, was already used, or was replaced by a newer one; ask for a new one"),
 	is(model.ErrMailNotConfigured, 503, "password recovery by mail is not available on this server; ask an administrator for a reset link"),
+	is(model.ErrAPIKeyNotFound, 404, "no such API key"),
+	is(model.ErrTooManyKeys, 409, fmt.Sprintf("you hold the most API keys allowed (%d); revoke one first", model.MaxAPIKeysPerUser)),
 
 	// The AI gateway.
+	as(func(e *model.BudgetExceededError) Problem {
+		return Problem{Status: http.StatusPaymentRequired, Type: api.TypeBudgetExceeded, Detail: e.Error()}
+	}),
+	as(func(e *model.RateLimitedError) Problem {
+		return Problem{Status: http.StatusTooManyRequests, Detail: e.Error(), RetryAfter: e.RetryAfter}
+	}),
 	is(model.ErrAINotConfigured, 503, "AI is not configured on this server: the operator must set OPENROUTER_API_KEY "+
 		"(and OPENROUTER_BASE_URL for another endpoint) and restart the backend"),
 	is(model.ErrVideoJobNotFound, 404, "no such video job"),
@@ -171,6 +184,8 @@ func typeFor(status int) string {
 	switch status {
 	case http.StatusBadRequest:
 		return api.TypeBadRequest
+	case http.StatusPaymentRequired:
+		return api.TypeBudgetExceeded
 	case http.StatusUnauthorized:
 		return api.TypeUnauthorized
 	case http.StatusForbidden:
@@ -225,7 +240,7 @@ func Errors(logger *slog.Logger) gin.HandlerFunc {
 			logger.LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
 				requestAttrs(c, slog.Int("status", p.Status), slog.String("error", err.Error()))...)
 		}
-		WriteProblem(c.Writer, c.Request, p)
+		writeFailure(c, p)
 	}
 }
 
@@ -247,7 +262,7 @@ func Recovery(logger *slog.Logger) gin.HandlerFunc {
 				requestAttrs(c, slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))...)
 			c.Abort()
 			if !c.Writer.Written() {
-				WriteProblem(c.Writer, c.Request, ProblemFor(nil))
+				writeFailure(c, ProblemFor(nil))
 			}
 		}()
 		c.Next()

@@ -250,6 +250,9 @@ func TestErrorTable(t *testing.T) {
 		{wrap(model.ErrTokenReused), 401, api.TypeUnauthorized, "refresh token is invalid", 0, nil},
 		{&model.LockedOutError{RetryAfter: time.Minute}, 429, api.TypeRateLimited, "too many wrong passwords", time.Minute, nil},
 		{model.ErrAdminOnly, 403, api.TypeForbidden, "admin role", 0, nil},
+		{wrap(model.ErrAPIKeyInvalid), 401, api.TypeUnauthorized, "API key is invalid", 0, nil},
+		{model.ErrKeyNotAllowed, 403, api.TypeForbidden, "API keys cannot be used here", 0, nil},
+		{&model.MissingScopeError{Scope: "ai"}, 403, api.TypeForbidden, "scope ai", 0, nil},
 		{wrap(model.ErrEmailTaken), 409, api.TypeConflict, "already exists", 0, nil},
 		{model.ErrWrongPassword, 403, api.TypeForbidden, "current password is wrong", 0, nil},
 		{model.ErrDeleteSelf, 409, api.TypeConflict, "your own account", 0, nil},
@@ -259,6 +262,12 @@ func TestErrorTable(t *testing.T) {
 		{model.ErrLockoutNotFound, 404, api.TypeNotFound, "no such lock-out", 0, nil},
 		{wrap(model.ErrAccountTokenInvalid), 400, api.TypeBadRequest, "ask for a new one", 0, nil},
 		{model.ErrMailNotConfigured, 503, api.TypeUnavailable, "ask an administrator", 0, nil},
+		{wrap(model.ErrAPIKeyNotFound), 404, api.TypeNotFound, "no such API key", 0, nil},
+		{wrap(model.ErrTooManyKeys), 409, api.TypeConflict, "most API keys allowed (50)", 0, nil},
+		{wrap(&model.BudgetExceededError{LimitUSD: 5, SpentUSD: 5.25, ResetsAt: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}),
+			402, api.TypeBudgetExceeded, "budget of $5.00 is used up ($5.25 spent); it resets at 2026-02-01T00:00:00Z", 0, nil},
+		{&model.RateLimitedError{Limit: 60, Per: "user", RetryAfter: 1500 * time.Millisecond}, 429, api.TypeRateLimited,
+			"more than 60 AI requests a minute for this user", 1500 * time.Millisecond, nil},
 		{model.ErrAINotConfigured, 503, api.TypeUnavailable, "OPENROUTER_API_KEY", 0, nil},
 		{model.ErrVideoJobNotFound, 404, api.TypeNotFound, "no such video job", 0, nil},
 		{&model.VideoNotReadyError{Status: "in_progress"}, 409, api.TypeConflict, "the job is in_progress", 0, nil},
@@ -299,6 +308,41 @@ func TestErrorTable(t *testing.T) {
 	for i, h := range hit {
 		if !h {
 			t.Errorf("row %d of the error table is not exercised by any case", i)
+		}
+	}
+}
+
+// TestOpenAIEnvelopeRendersTheSameTable: the /v1 renderer is the error
+// table's second shape, so every error keeps its status, message and
+// Retry-After; only the envelope changes.
+func TestOpenAIEnvelopeRendersTheSameTable(t *testing.T) {
+	for _, err := range []error{
+		model.Invalid(model.Field("messages[0].role", "must be one of system, user"), model.Field("n", "only 1")),
+		model.ErrAPIKeyInvalid,
+		&model.BudgetExceededError{LimitUSD: 0},
+		&model.RateLimitedError{Limit: 3, Per: "user", RetryAfter: 1500 * time.Millisecond},
+		httpx.ErrNoRoute,
+		&openrouter.Error{Kind: openrouter.KindTimeout, Message: "the AI provider timed out"},
+		errors.New("store: secret path /var/lib/x"),
+	} {
+		p := ProblemFor(err)
+		rec := httptest.NewRecorder()
+		WriteOpenAIError(rec, httptest.NewRequest("POST", "/v1/chat/completions", nil), p)
+		var body struct {
+			Error *api.OpenAIError `json:"error"`
+		}
+		if e := json.Unmarshal(rec.Body.Bytes(), &body); e != nil || body.Error == nil {
+			t.Fatalf("%v: not the envelope: %s", err, rec.Body)
+		}
+		got := body.Error
+		if rec.Code != p.Status || !strings.HasPrefix(got.Message, p.Detail) || got.Type == "" || strings.Contains(got.Message, "/var/lib") {
+			t.Errorf("%v: %d %+v, problem %+v", err, rec.Code, got, p)
+		}
+		if (p.RetryAfter > 0) != (rec.Header().Get("Retry-After") != "") {
+			t.Errorf("%v: Retry-After %q for a problem retrying after %v", err, rec.Header().Get("Retry-After"), p.RetryAfter)
+		}
+		if len(p.Fields) > 0 && (got.Param == nil || *got.Param != p.Fields[0].Field || !strings.Contains(got.Message, "n only 1")) {
+			t.Errorf("%v: param %v, message %q", err, got.Param, got.Message)
 		}
 	}
 }

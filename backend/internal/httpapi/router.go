@@ -18,9 +18,13 @@ type RouterConfig struct {
 	Logger       *slog.Logger
 	Metrics      *Metrics
 	Handlers     Handlers
-	RequireUser  gin.HandlerFunc // authenticates the bearer token (401 without)
+	RequireUser  gin.HandlerFunc // authenticates the bearer token or API key (401 without)
 	RequireAdmin gin.HandlerFunc // runs after RequireUser (403 for non-admins)
-	Limits       BodyLimits
+	// RequireScope admits API keys on a route of this scope only ("": none).
+	RequireScope func(scope string) gin.HandlerFunc
+	// RateLimit admits metered requests within the per-minute limits.
+	RateLimit gin.HandlerFunc
+	Limits    BodyLimits
 	// BodyReadTimeout bounds reading a request body (plus a second per
 	// 64 KiB); 0 leaves it unbounded.
 	BodyReadTimeout time.Duration
@@ -60,17 +64,24 @@ func NewRouter(cfg RouterConfig) (*gin.Engine, error) {
 		SecurityHeaders(),
 		CORS(cfg.CORSOrigins),
 	)
-	r.NoRoute(NoRoute())
-	r.NoMethod(NoMethod())
+	r.NoRoute(OpenAIErrorsUnder("/v1/"), NoRoute())
+	r.NoMethod(OpenAIErrorsUnder("/v1/"), NoMethod())
 
 	ops := &operations{cfg: cfg}
 	for _, rt := range routes(cfg.Handlers, ops, cfg.Limits) {
-		chain := []gin.HandlerFunc{BodyLimit(rt.MaxBody, cfg.BodyReadTimeout)}
-		switch rt.Auth {
-		case User:
-			chain = append(chain, cfg.RequireUser)
-		case Admin:
-			chain = append(chain, cfg.RequireUser, cfg.RequireAdmin)
+		var chain []gin.HandlerFunc
+		if rt.OpenAI {
+			chain = append(chain, OpenAIErrors())
+		}
+		chain = append(chain, BodyLimit(rt.MaxBody, cfg.BodyReadTimeout))
+		if rt.Auth != Public {
+			chain = append(chain, cfg.RequireUser, cfg.RequireScope(rt.Scope))
+		}
+		if rt.Auth == Admin {
+			chain = append(chain, cfg.RequireAdmin)
+		}
+		if rt.Metered {
+			chain = append(chain, cfg.RateLimit)
 		}
 		r.Handle(rt.Method, openapi.GinPath(rt.Path), append(chain, rt.Handler)...)
 	}
@@ -87,8 +98,8 @@ func Operations(limits BodyLimits) []openapi.Operation {
 	var ops []openapi.Operation
 	for _, rt := range routes(Handlers{}, nil, limits) {
 		if !rt.Hidden {
-			ops = append(ops, openapi.Operation{Method: rt.Method, Path: rt.Path, Auth: rt.Auth.String(),
-				MaxBodyBytes: rt.MaxBody, Doc: rt.Doc})
+			ops = append(ops, openapi.Operation{Method: rt.Method, Path: rt.Path, Auth: rt.Auth.String(), KeyScope: rt.Scope,
+				Metered: rt.Metered, OpenAI: rt.OpenAI, MaxBodyBytes: rt.MaxBody, Doc: rt.Doc})
 		}
 	}
 	return ops

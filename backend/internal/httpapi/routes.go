@@ -6,7 +6,10 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/accounts"
 	"github.com/duckgate/duckgate/backend/internal/admin"
 	"github.com/duckgate/duckgate/backend/internal/ai"
+	"github.com/duckgate/duckgate/backend/internal/apikeys"
 	"github.com/duckgate/duckgate/backend/internal/auth"
+	"github.com/duckgate/duckgate/backend/internal/budgets"
+	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/openapi"
 	"github.com/duckgate/duckgate/backend/internal/users"
 	"github.com/duckgate/duckgate/backend/internal/workspace"
@@ -16,9 +19,19 @@ import (
 // Route is one endpoint of the backend: what serves it, who may call it,
 // how large its body may be, and what the OpenAPI document says about it.
 type Route struct {
-	Method  string
-	Path    string // OpenAPI style: /users/{id}
-	Auth    Access
+	Method string
+	Path   string // OpenAPI style: /users/{id}
+	Auth   Access
+	// Scope is the API key scope that admits a key (model.ScopeAI,
+	// model.ScopeRead); empty: keys are refused, whatever the user's role
+	// (account management, admin). Access tokens ignore it.
+	Scope string
+	// Metered routes are AI generation calls: they count against the
+	// requests-per-minute limits of the user and the key.
+	Metered bool
+	// OpenAI routes (/v1) render failures in OpenAI's error envelope
+	// instead of problem details: the same error table, another shape.
+	OpenAI  bool
 	Handler gin.HandlerFunc
 	// MaxBody is the request body limit in bytes; 0 takes MAX_BODY_BYTES.
 	MaxBody int64
@@ -48,6 +61,9 @@ type Handlers struct {
 	AI        *ai.Handler
 	Workspace *workspace.Handler
 	Accounts  *accounts.Handler
+	APIKeys   *apikeys.Handler
+	Budgets   *budgets.Handler
+	OpenAI    *ai.OpenAIHandler
 }
 
 // BodyLimits are the request body limits of the configuration.
@@ -141,7 +157,7 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Problems:  openapi.BodyProblems}},
 
 		// Users.
-		{Method: "GET", Path: "/users/me", Auth: User, Handler: h.Users.Me,
+		{Method: "GET", Path: "/users/me", Auth: User, Scope: model.ScopeRead, Handler: h.Users.Me,
 			Doc: openapi.Doc{Tag: "Users", Summary: "The signed-in user",
 				Responses: []openapi.Response{openapi.OK(200, "The caller's account.", api.User{})},
 				Problems:  openapi.UserProblems}},
@@ -168,6 +184,38 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 			Doc: openapi.Doc{Tag: "Users", Summary: "Sign out everywhere else",
 				Responses: []openapi.Response{openapi.NoContent("Every session but the current one ended.")},
 				Problems:  openapi.UserProblems}},
+		{Method: "GET", Path: "/users/me/usage", Auth: User, Scope: model.ScopeRead, Handler: h.Budgets.Usage,
+			Doc: openapi.Doc{Tag: "Users", Summary: "The caller's AI usage and budget",
+				Description: "Spend (USD, OpenRouter's own cost) and tokens of the caller's AI calls in [from, to), by UTC day (oldest first) " +
+					"and by model (the most expensive first), with this calendar month's budget: its limit, what is spent and reserved by calls " +
+					"in flight, and when it resets. from defaults to the first of this month, to to the end of today; each takes a date " +
+					"(YYYY-MM-DD) or an RFC 3339 time, at most 366 days apart.",
+				Params: []openapi.Param{
+					openapi.Query("from", "Start of the period (inclusive).", openapi.Schema{"type": "string", "examples": []string{"2026-01-01"}}),
+					openapi.Query("to", "End of the period (exclusive).", openapi.Schema{"type": "string", "examples": []string{"2026-02-01"}})},
+				Responses: []openapi.Response{openapi.OK(200, "The usage.", api.UserUsage{})},
+				Problems:  []int{401, 403, 422}}},
+		{Method: "POST", Path: "/users/me/api-keys", Auth: User, Handler: h.APIKeys.Create,
+			Doc: openapi.Doc{Tag: "API keys", Summary: "Create an API key",
+				Description: "The answer holds the secret (dg_ and 43 base62 characters) this once; only its hash is kept. Use it as " +
+					"`Authorization: Bearer dg_…` on the endpoints its scopes allow: ai (models, chat, generation, /v1) and read " +
+					"(GET /users/me, GET /users/me/usage). A key never reaches account management nor admin endpoints. " +
+					"A user holds at most 50 live keys (409 beyond).",
+				Body:      &openapi.Body{JSON: api.APIKeyRequest{}},
+				Responses: []openapi.Response{openapi.OK(201, "The new key and its secret.", api.NewAPIKey{})},
+				Problems:  openapi.Statuses(openapi.BodyProblems, []int{401, 403, 409})}},
+		{Method: "GET", Path: "/users/me/api-keys", Auth: User, Handler: h.APIKeys.Mine,
+			Doc: openapi.Doc{Tag: "API keys", Summary: "The caller's API keys",
+				Description: "Live (not revoked) keys, newest first, without their secrets; last use is recorded within about ten seconds.",
+				Params:      []openapi.Param{openapi.LimitParam, openapi.OffsetParam},
+				Responses:   []openapi.Response{openapi.OK(200, "A page of keys.", api.APIKeyList{})},
+				Problems:    []int{401, 403, 422}}},
+		{Method: "DELETE", Path: "/users/me/api-keys/{id}", Auth: User, Handler: h.APIKeys.RevokeMine,
+			Doc: openapi.Doc{Tag: "API keys", Summary: "Revoke an API key",
+				Description: "The key stops working at once. Another user's key answers 404.",
+				Params:      []openapi.Param{openapi.PathID("Key id.")},
+				Responses:   []openapi.Response{openapi.NoContent("Revoked.")},
+				Problems:    []int{401, 403, 404}}},
 		{Method: "GET", Path: "/users", Auth: Admin, Handler: h.Users.List,
 			Doc: openapi.Doc{Tag: "Users", Summary: "List users",
 				Params: []openapi.Param{openapi.LimitParam, openapi.OffsetParam,
@@ -205,6 +253,15 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Body:        &openapi.Body{JSON: api.RoleRequest{}},
 				Responses:   []openapi.Response{openapi.OK(200, "The updated user.", api.User{})},
 				Problems:    openapi.Statuses(openapi.BodyProblems, openapi.AdminProblems, []int{404, 409})}},
+
+		{Method: "PUT", Path: "/users/{id}/budget", Auth: Admin, Handler: h.Budgets.SetBudget,
+			Doc: openapi.Doc{Tag: "Users", Summary: "Set a user's monthly AI budget",
+				Description: "monthly_usd is the user's spending limit per calendar month (UTC) in USD; 0 refuses them every AI call; " +
+					"null applies AI_MONTHLY_BUDGET_USD again. A call that would start at or over the limit answers 402. Audited.",
+				Params:    []openapi.Param{openapi.PathID("User id.")},
+				Body:      &openapi.Body{JSON: api.BudgetRequest{}},
+				Responses: []openapi.Response{openapi.OK(200, "The user's budget as it stands.", api.Budget{})},
+				Problems:  openapi.Statuses(openapi.BodyProblems, openapi.AdminProblems, []int{404})}},
 
 		// Admin.
 		{Method: "GET", Path: "/admin/stats", Auth: Admin, Handler: h.Admin.Stats,
@@ -260,15 +317,28 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Responses: []openapi.Response{openapi.OK(200, "The report.", api.UsageReport{})},
 				Problems:  openapi.Statuses(openapi.AdminProblems, []int{400, 422})}},
 
+		{Method: "GET", Path: "/admin/api-keys", Auth: Admin, Handler: h.APIKeys.All,
+			Doc: openapi.Doc{Tag: "API keys", Summary: "Every user's API keys",
+				Description: "Live keys of all users, newest first, without secrets.",
+				Params:      []openapi.Param{openapi.LimitParam, openapi.OffsetParam},
+				Responses:   []openapi.Response{openapi.OK(200, "A page of keys.", api.APIKeyList{})},
+				Problems:    openapi.Statuses(openapi.AdminProblems, []int{422})}},
+		{Method: "DELETE", Path: "/admin/api-keys/{id}", Auth: Admin, Handler: h.APIKeys.RevokeAny,
+			Doc: openapi.Doc{Tag: "API keys", Summary: "Revoke any API key",
+				Description: "The key stops working at once; audited.",
+				Params:      []openapi.Param{openapi.PathID("Key id.")},
+				Responses:   []openapi.Response{openapi.NoContent("Revoked.")},
+				Problems:    openapi.Statuses(openapi.AdminProblems, []int{404})}},
+
 		// AI.
-		{Method: "GET", Path: "/ai/models", Auth: User, Handler: h.AI.Models,
+		{Method: "GET", Path: "/ai/models", Auth: User, Scope: model.ScopeAI, Handler: h.AI.Models,
 			Doc: openapi.Doc{Tag: "AI", Summary: "Available models",
 				Description: "OpenRouter's models merged with its video models, optionally only those with one output modality.",
 				Params: []openapi.Param{openapi.Query("modality", "Keep models with this output modality.",
 					openapi.Schema{"type": "string", "enum": []string{api.ModalityText, api.ModalityImage, api.ModalityVideo}})},
 				Responses: []openapi.Response{openapi.OK(200, "The models.", api.ModelList{})},
 				Problems:  openapi.Statuses(openapi.AIProblems, []int{400, 422})}},
-		{Method: "POST", Path: "/ai/chat", Auth: User, Handler: h.AI.Chat,
+		{Method: "POST", Path: "/ai/chat", Auth: User, Scope: model.ScopeAI, Metered: true, Handler: h.AI.Chat,
 			Doc: openapi.Doc{Tag: "AI", Summary: "Chat completion",
 				Description: "Without stream, one JSON answer. With \"stream\": true, a text/event-stream of OpenAI-style " +
 					"chat.completion.chunk events (see the ChatChunk schema) ending with `data: [DONE]`; an upstream failure after " +
@@ -276,46 +346,45 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Body: &openapi.Body{JSON: api.ChatRequest{}},
 				Responses: []openapi.Response{
 					openapi.OK(200, "The assistant's message, or the event stream when stream is true.", api.ChatResponse{}),
-					{Status: 200, MediaType: "text/event-stream", AlsoJSON: true,
-						Raw: openapi.Schema{"type": "string", "description": "Server-sent events; each data line is a ChatChunk or [DONE]."}},
+					{Status: 200, MediaType: "text/event-stream", AlsoJSON: true, Events: api.ChatChunk{}},
 				},
 				Problems: openapi.AIBodyProblems}},
-		{Method: "POST", Path: "/generate/text", Auth: User, Handler: h.AI.Text,
+		{Method: "POST", Path: "/generate/text", Auth: User, Scope: model.ScopeAI, Metered: true, Handler: h.AI.Text,
 			Doc: openapi.Doc{Tag: "AI", Summary: "Generate text",
 				Body:      &openapi.Body{JSON: api.TextRequest{}},
 				Responses: []openapi.Response{openapi.OK(200, "The generated text.", api.TextResponse{})},
 				Problems:  openapi.AIBodyProblems}},
-		{Method: "POST", Path: "/generate/image", Auth: User, Handler: h.AI.Image,
+		{Method: "POST", Path: "/generate/image", Auth: User, Scope: model.ScopeAI, Metered: true, Handler: h.AI.Image,
 			Doc: openapi.Doc{Tag: "AI", Summary: "Generate images",
 				Description: "aspect_ratio is checked against the model's capabilities (422 names the allowed values). Image URLs may be data: URLs.",
 				Body:        &openapi.Body{JSON: api.ImageRequest{}},
 				Responses:   []openapi.Response{openapi.OK(200, "The generated images.", api.ImageResponse{})},
 				Problems:    openapi.Statuses(openapi.AIBodyProblems, []int{409})}},
-		{Method: "GET", Path: "/generate/image", Auth: User, Handler: h.AI.Images,
+		{Method: "GET", Path: "/generate/image", Auth: User, Scope: model.ScopeAI, Handler: h.AI.Images,
 			Doc: openapi.Doc{Tag: "AI", Summary: "The caller's kept images",
 				Description: "Generated images are kept (IMAGE_QUOTA_BYTES per user); newest first, with the storage used.",
 				Params:      []openapi.Param{openapi.LimitParam, openapi.OffsetParam},
 				Responses:   []openapi.Response{openapi.OK(200, "A page of images.", api.ImageList{})},
 				Problems:    openapi.Statuses(openapi.UserProblems, []int{400, 422})}},
-		{Method: "GET", Path: "/generate/image/{id}/content", Auth: User, Handler: h.AI.ImageContent,
+		{Method: "GET", Path: "/generate/image/{id}/content", Auth: User, Scope: model.ScopeAI, Handler: h.AI.ImageContent,
 			Doc: openapi.Doc{Tag: "AI", Summary: "A kept image's bytes",
 				Description: "The owner or an admin may read an image; anyone else gets 404.",
 				Params:      []openapi.Param{openapi.PathID("Image id.")},
 				Responses: []openapi.Response{{Status: 200, Description: "The image.", MediaType: "image/*",
 					Raw: openapi.Schema{"type": "string", "contentMediaType": "image/*"}}},
 				Problems: openapi.Statuses(openapi.UserProblems, []int{404})}},
-		{Method: "DELETE", Path: "/generate/image/{id}", Auth: User, Handler: h.AI.DeleteImage,
+		{Method: "DELETE", Path: "/generate/image/{id}", Auth: User, Scope: model.ScopeAI, Handler: h.AI.DeleteImage,
 			Doc: openapi.Doc{Tag: "AI", Summary: "Delete a kept image",
 				Params:    []openapi.Param{openapi.PathID("Image id.")},
 				Responses: []openapi.Response{openapi.NoContent("Deleted.")},
 				Problems:  openapi.Statuses(openapi.UserProblems, []int{404})}},
-		{Method: "POST", Path: "/generate/video", Auth: User, Handler: h.AI.Video,
+		{Method: "POST", Path: "/generate/video", Auth: User, Scope: model.ScopeAI, Metered: true, Handler: h.AI.Video,
 			Doc: openapi.Doc{Tag: "AI", Summary: "Start a video generation",
 				Description: "duration, resolution and aspect_ratio are checked against the model's capabilities (422 names the allowed values). Poll the job until it is terminal.",
 				Body:        &openapi.Body{JSON: api.VideoRequest{}},
 				Responses:   []openapi.Response{openapi.OK(202, "The job, accepted.", api.VideoJob{})},
 				Problems:    openapi.AIBodyProblems}},
-		{Method: "POST", Path: "/generate/video/from-image", Auth: User, Handler: h.AI.VideoFromImage, MaxBody: limits.Image,
+		{Method: "POST", Path: "/generate/video/from-image", Auth: User, Scope: model.ScopeAI, Metered: true, Handler: h.AI.VideoFromImage, MaxBody: limits.Image,
 			Doc: openapi.Doc{Tag: "AI", Summary: "Start a video generation from an image",
 				Description: "image_url is an https URL or a data: URL of a PNG, JPEG or WebP image (judged by its bytes, not its declared type) " +
 					"of at most 5 MiB once decoded; this endpoint takes bodies up to MAX_IMAGE_BYTES (413 above). " +
@@ -323,18 +392,18 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Body:      &openapi.Body{JSON: api.VideoFromImageRequest{}},
 				Responses: []openapi.Response{openapi.OK(202, "The job, accepted.", api.VideoJob{})},
 				Problems:  openapi.AIBodyProblems}},
-		{Method: "GET", Path: "/generate/video", Auth: User, Handler: h.AI.VideoJobs,
+		{Method: "GET", Path: "/generate/video", Auth: User, Scope: model.ScopeAI, Handler: h.AI.VideoJobs,
 			Doc: openapi.Doc{Tag: "AI", Summary: "The caller's video jobs",
 				Params:    []openapi.Param{openapi.LimitParam, openapi.OffsetParam},
 				Responses: []openapi.Response{openapi.OK(200, "A page of jobs, newest first.", api.VideoJobList{})},
 				Problems:  openapi.Statuses(openapi.UserProblems, []int{400, 422, 503})}},
-		{Method: "GET", Path: "/generate/video/{id}", Auth: User, Handler: h.AI.VideoJob,
+		{Method: "GET", Path: "/generate/video/{id}", Auth: User, Scope: model.ScopeAI, Handler: h.AI.VideoJob,
 			Doc: openapi.Doc{Tag: "AI", Summary: "A video job",
 				Description: "The owner or an admin may read a job; anyone else gets 404.",
 				Params:      []openapi.Param{openapi.PathID("Job id.")},
 				Responses:   []openapi.Response{openapi.OK(200, "The job's current state.", api.VideoJob{})},
 				Problems:    openapi.Statuses(openapi.AIProblems, []int{404})}},
-		{Method: "GET", Path: "/generate/video/{id}/content", Auth: User, Handler: h.AI.VideoContent,
+		{Method: "GET", Path: "/generate/video/{id}/content", Auth: User, Scope: model.ScopeAI, Handler: h.AI.VideoContent,
 			Doc: openapi.Doc{Tag: "AI", Summary: "A finished video",
 				Description: "Streams the MP4 of a completed job (owner or admin). A job that is not completed answers 409.",
 				Params:      []openapi.Param{openapi.PathID("Job id.")},
@@ -342,37 +411,37 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 					Raw: openapi.Schema{"type": "string", "contentMediaType": "video/mp4"}}},
 				Problems: openapi.Statuses(openapi.AIProblems, []int{404, 409})}},
 		// The workspace: conversations kept per user.
-		{Method: "GET", Path: "/conversations", Auth: User, Handler: h.Workspace.List,
+		{Method: "GET", Path: "/conversations", Auth: User, Scope: model.ScopeAI, Handler: h.Workspace.List,
 			Doc: openapi.Doc{Tag: "Conversations", Summary: "The caller's conversations",
 				Description: "Pinned ones first, then the most recently updated. q searches titles and message text.",
 				Params: []openapi.Param{openapi.LimitParam, openapi.OffsetParam,
 					openapi.Query("q", "Keep conversations whose title or messages contain this text.", openapi.Schema{"type": "string"})},
 				Responses: []openapi.Response{openapi.OK(200, "A page of conversations.", api.ConversationList{})},
 				Problems:  openapi.Statuses(openapi.UserProblems, []int{400, 422})}},
-		{Method: "POST", Path: "/conversations", Auth: User, Handler: h.Workspace.Create,
+		{Method: "POST", Path: "/conversations", Auth: User, Scope: model.ScopeAI, Handler: h.Workspace.Create,
 			Doc: openapi.Doc{Tag: "Conversations", Summary: "Start a conversation",
 				Description: "All fields are optional; the title is made from the first exchange when it is empty.",
 				Body:        &openapi.Body{JSON: api.NewConversationRequest{}},
 				Responses:   []openapi.Response{openapi.OK(201, "The new conversation.", api.Conversation{})},
 				Problems:    openapi.Statuses(openapi.BodyProblems, openapi.UserProblems)}},
-		{Method: "GET", Path: "/conversations/{id}", Auth: User, Handler: h.Workspace.Get,
+		{Method: "GET", Path: "/conversations/{id}", Auth: User, Scope: model.ScopeAI, Handler: h.Workspace.Get,
 			Doc: openapi.Doc{Tag: "Conversations", Summary: "A conversation with its messages",
 				Description: "Only the owner reads a conversation; anyone else, admins included, gets 404.",
 				Params:      []openapi.Param{openapi.PathID("Conversation id.")},
 				Responses:   []openapi.Response{openapi.OK(200, "The conversation.", api.ConversationDetail{})},
 				Problems:    openapi.Statuses(openapi.UserProblems, []int{404})}},
-		{Method: "PATCH", Path: "/conversations/{id}", Auth: User, Handler: h.Workspace.Update,
+		{Method: "PATCH", Path: "/conversations/{id}", Auth: User, Scope: model.ScopeAI, Handler: h.Workspace.Update,
 			Doc: openapi.Doc{Tag: "Conversations", Summary: "Rename, pin, or change the model or system prompt",
 				Params:    []openapi.Param{openapi.PathID("Conversation id.")},
 				Body:      &openapi.Body{JSON: api.ConversationPatch{}},
 				Responses: []openapi.Response{openapi.OK(200, "The conversation.", api.Conversation{})},
 				Problems:  openapi.Statuses(openapi.BodyProblems, openapi.UserProblems, []int{404})}},
-		{Method: "DELETE", Path: "/conversations/{id}", Auth: User, Handler: h.Workspace.Delete,
+		{Method: "DELETE", Path: "/conversations/{id}", Auth: User, Scope: model.ScopeAI, Handler: h.Workspace.Delete,
 			Doc: openapi.Doc{Tag: "Conversations", Summary: "Delete a conversation",
 				Params:    []openapi.Param{openapi.PathID("Conversation id.")},
 				Responses: []openapi.Response{openapi.NoContent("Deleted, with its messages.")},
 				Problems:  openapi.Statuses(openapi.UserProblems, []int{404})}},
-		{Method: "POST", Path: "/conversations/{id}/messages", Auth: User, Handler: h.Workspace.Send,
+		{Method: "POST", Path: "/conversations/{id}/messages", Auth: User, Scope: model.ScopeAI, Metered: true, Handler: h.Workspace.Send,
 			Doc: openapi.Doc{Tag: "Conversations", Summary: "Send a message",
 				Description: "Adds the caller's message and streams the answer exactly like POST /ai/chat with stream (ChatChunk " +
 					"events, then [DONE]). The exchange is kept when the answer ends, also when the client goes away: then with " +
@@ -382,7 +451,7 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Responses: []openapi.Response{{Status: 200, Description: "Server-sent events: ChatChunk or [DONE].", MediaType: "text/event-stream",
 					Raw: openapi.Schema{"type": "string"}}},
 				Problems: openapi.Statuses(openapi.AIBodyProblems, []int{404, 409})}},
-		{Method: "PUT", Path: "/conversations/{id}/messages/{messageId}", Auth: User, Handler: h.Workspace.Edit,
+		{Method: "PUT", Path: "/conversations/{id}/messages/{messageId}", Auth: User, Scope: model.ScopeAI, Metered: true, Handler: h.Workspace.Edit,
 			Doc: openapi.Doc{Tag: "Conversations", Summary: "Edit a message and continue from it",
 				Description: "Replaces one of the caller's messages, drops every message after it, and streams a new answer (as POST …/messages).",
 				Params: []openapi.Param{openapi.PathID("Conversation id."),
@@ -391,7 +460,7 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Responses: []openapi.Response{{Status: 200, Description: "Server-sent events: ChatChunk or [DONE].", MediaType: "text/event-stream",
 					Raw: openapi.Schema{"type": "string"}}},
 				Problems: openapi.Statuses(openapi.AIBodyProblems, []int{404, 409})}},
-		{Method: "POST", Path: "/conversations/{id}/regenerate", Auth: User, Handler: h.Workspace.Regenerate,
+		{Method: "POST", Path: "/conversations/{id}/regenerate", Auth: User, Scope: model.ScopeAI, Metered: true, Handler: h.Workspace.Regenerate,
 			Doc: openapi.Doc{Tag: "Conversations", Summary: "Regenerate the last answer",
 				Description: "Replaces the last answer with a new one, streamed (as POST …/messages). The body is optional.",
 				Params:      []openapi.Param{openapi.PathID("Conversation id.")},
@@ -399,7 +468,7 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Responses: []openapi.Response{{Status: 200, Description: "Server-sent events: ChatChunk or [DONE].", MediaType: "text/event-stream",
 					Raw: openapi.Schema{"type": "string"}}},
 				Problems: openapi.Statuses(openapi.AIBodyProblems, []int{404, 409})}},
-		{Method: "GET", Path: "/conversations/{id}/export", Auth: User, Handler: h.Workspace.Export,
+		{Method: "GET", Path: "/conversations/{id}/export", Auth: User, Scope: model.ScopeAI, Handler: h.Workspace.Export,
 			Doc: openapi.Doc{Tag: "Conversations", Summary: "Export a conversation",
 				Description: "As Markdown (the default) or as JSON (the ConversationDetail shape), for download.",
 				Params: []openapi.Param{openapi.PathID("Conversation id."),
@@ -407,6 +476,41 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Responses: []openapi.Response{{Status: 200, Description: "The conversation as a file.", MediaType: "text/markdown",
 					Raw: openapi.Schema{"type": "string"}}, {Status: 200, Description: "The conversation as a file.", JSON: api.ConversationDetail{}}},
 				Problems: openapi.Statuses(openapi.UserProblems, []int{404, 422})}},
+
+		// OpenAI-compatible.
+		{Method: "GET", Path: "/v1/models", Auth: User, Scope: model.ScopeAI, OpenAI: true, Handler: h.OpenAI.Models,
+			Doc: openapi.Doc{Tag: "OpenAI-compatible", Summary: "Models (OpenAI's shape)",
+				Description: "The chat and image models, as OpenAI's GET /v1/models lists them. Set an OpenAI SDK's base URL to " +
+					"this server's /v1 and its API key to a duckgate key (dg_…) or an access token.",
+				Responses: []openapi.Response{openapi.OK(200, "The models.", api.OpenAIModelList{})},
+				Problems:  []int{401, 403, 429, 502, 503, 504}}},
+		{Method: "POST", Path: "/v1/chat/completions", Auth: User, Scope: model.ScopeAI, Metered: true, OpenAI: true,
+			Handler: h.OpenAI.ChatCompletions, MaxBody: limits.Image,
+			Doc: openapi.Doc{Tag: "OpenAI-compatible", Summary: "Chat completion (OpenAI's shape)",
+				Description: "OpenAI's chat completions: messages with the roles system, developer, user, assistant and tool, content " +
+					"as a string or content parts (text, image_url, input_audio, file), tools and tool_choice with the assistant's " +
+					"tool_calls, response_format, max_tokens or max_completion_tokens, and the other members of CompletionRequest, " +
+					"passed to OpenRouter as they are; any other member is refused (422 naming it), and n must be 1. `user` is " +
+					"replaced by the gateway's pseudonym of the caller. Without stream, one chat.completion; with \"stream\": true, a " +
+					"text/event-stream of chat.completion.chunk events ending with `data: [DONE]` (the usage chunk only with " +
+					"stream_options.include_usage); a failure after the stream began arrives as an event in OpenAI's error envelope. " +
+					"Failures use OpenAI's envelope {\"error\": {\"message\", \"type\", \"param\", \"code\"}} with the statuses of " +
+					"the rest of the API: 402 when the monthly budget is spent, 429 with Retry-After over the request rate. " +
+					"Bodies may hold images as data: URLs, up to MAX_IMAGE_BYTES.",
+				Body: &openapi.Body{JSON: api.CompletionRequest{}},
+				Responses: []openapi.Response{
+					openapi.OK(200, "The completion, or the event stream when stream is true.", api.Completion{}),
+					{Status: 200, MediaType: "text/event-stream", AlsoJSON: true, Events: api.CompletionChunk{}},
+				},
+				Problems: openapi.AIBodyProblems}},
+		{Method: "POST", Path: "/v1/images/generations", Auth: User, Scope: model.ScopeAI, Metered: true, OpenAI: true,
+			Handler: h.OpenAI.ImageGenerations,
+			Doc: openapi.Doc{Tag: "OpenAI-compatible", Summary: "Generate an image (OpenAI's shape)",
+				Description: "OpenAI's image generation over OpenRouter's: one image (n: 1) answered as b64_json; size picks the aspect " +
+					"ratio (1024x1024 is 1:1, 1792x1024 16:9, …), checked against the model's. Other members are refused.",
+				Body:      &openapi.Body{JSON: api.ImageGenerationRequest{}},
+				Responses: []openapi.Response{openapi.OK(200, "The image.", api.ImagesResponse{})},
+				Problems:  openapi.AIBodyProblems}},
 
 		// The docs page's scripts and styles.
 		{Method: "GET", Path: "/docs/{asset...}", Auth: Public, Handler: ops.docs, Hidden: true},
@@ -437,4 +541,5 @@ var auditActions = []string{
 	api.AuditUserCreated, api.AuditBackup, api.AuditRefreshRetried, api.AuditLockoutLifted, api.AuditLoginSucceeded,
 	api.AuditRegistered, api.AuditResetRequested, api.AuditPasswordReset, api.AuditInvitationAccepted, api.AuditUserInvited,
 	api.AuditResetLinkIssued, api.AuditSessionsRevokedByAdmin,
+	api.AuditKeyCreated, api.AuditKeyRevoked, api.AuditAdminKeyRevoked, api.AuditBudgetSet,
 }

@@ -21,6 +21,8 @@ var (
 	ErrTokenReused    = errors.New("a rotated refresh token was presented again")
 	ErrAccountChanged = errors.New("the account changed after its credentials were verified")
 	ErrSchemaTooNew   = errors.New("the database schema is newer than this binary")
+	ErrTooManyKeys    = errors.New("the user holds the most API keys allowed")
+	ErrOverBudget     = errors.New("the call would start at or over the monthly budget")
 	ErrClosed         = errors.New("the store is closed")
 )
 
@@ -31,6 +33,8 @@ var (
 	ErrAccessTokenInvalid = errors.New("the access token is invalid or expired")
 	ErrSessionEnded       = errors.New("the session has ended")
 	ErrAdminOnly          = errors.New("this needs the admin role")
+	ErrAPIKeyInvalid      = errors.New("the API key is unknown, expired or revoked")
+	ErrKeyNotAllowed      = errors.New("API keys cannot be used on this endpoint")
 )
 
 // Account management.
@@ -42,6 +46,7 @@ var (
 	ErrLockoutNotFound     = errors.New("no such lock-out")
 	ErrAccountTokenInvalid = errors.New("the link is invalid, expired, already used or replaced by a newer one")
 	ErrMailNotConfigured   = errors.New("mail is not configured: SMTP_URL is not set")
+	ErrAPIKeyNotFound      = errors.New("no such API key")
 )
 
 // The AI gateway.

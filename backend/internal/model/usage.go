@@ -31,6 +31,9 @@ type UsageRecord struct {
 	Cost             *float64 // OpenRouter's own usage.cost, when it said
 	GenerationID     string
 	ErrorKind        string
+	// Reservation is the budget reservation this record settles (uuid.Nil
+	// for none): the store frees it in the write that stores the record.
+	Reservation uuid.UUID
 }
 
 // AIStats is the ai part of the admin stats.

@@ -29,7 +29,21 @@ type Info struct {
 	Version     string
 	Description string
 	ServerURL   string // where "Try it out" sends requests; "/" when empty
+	// License names the API's license; empty: none said.
+	License string
 }
+
+// License is what the document says of the project's license. The
+// repository carries no LICENSE file, so no licence is granted: change
+// this (to an SPDX identifier) when one is chosen.
+const License = "Proprietary: no licence is granted (the repository has no LICENSE file)"
+
+// DefaultDescription introduces the API in the document's info.
+const DefaultDescription = "The HTTP API of duckgate: accounts with access and refresh tokens, API keys, an AI gateway " +
+	"over OpenRouter (chat, text, images, videos) with monthly budgets and rate limits, an OpenAI-compatible API under /v1 " +
+	"that the official OpenAI SDKs use unmodified, and administration. Errors are RFC 9457 problem details " +
+	"(application/problem+json), except under /v1, which answers OpenAI's error envelope. Authenticate with " +
+	"`Authorization: Bearer <access token>` (POST /auth/login) or `Bearer dg_…` (an API key, on the operations its scopes allow)."
 
 // GinPath converts an OpenAPI path template (/users/{id}) to gin's syntax
 // (/users/:id); {name...} becomes the catch-all *name.
@@ -73,7 +87,7 @@ func Build(info Info, ops []Operation) ([]byte, error) {
 func document(info Info, ops []Operation) (schema, error) {
 	r := newReflector(schemaHints())
 	problemRef := r.ref(api.Problem{})
-	r.ref(api.ChatChunk{}) // described by /ai/chat's stream, not referenced by a body
+	openAIErrorRef := r.ref(api.OpenAIErrorResponse{})
 
 	paths := schema{}
 	for _, op := range ops {
@@ -86,7 +100,11 @@ func document(info Info, ops []Operation) (schema, error) {
 		if _, dup := item[method]; dup {
 			return nil, fmt.Errorf("openapi: %s %s is declared twice", op.Method, op.Path)
 		}
-		item[method] = operationObject(r, op, problemRef)
+		errorRef, errorType := problemRef, api.ProblemContentType
+		if op.OpenAI {
+			errorRef, errorType = openAIErrorRef, "application/json"
+		}
+		item[method] = operationObject(r, op, errorRef, errorType)
 	}
 
 	server := info.ServerURL
@@ -95,11 +113,7 @@ func document(info Info, ops []Operation) (schema, error) {
 	}
 	return schema{
 		"openapi": Version,
-		"info": schema{
-			"title":       info.Title,
-			"version":     info.Version,
-			"description": info.Description,
-		},
+		"info":    infoObject(info),
 		"servers": []schema{{"url": server}},
 		"tags": []schema{
 			{"name": "Auth", "description": "Accounts, sign-in and token rotation."},
@@ -107,6 +121,8 @@ func document(info Info, ops []Operation) (schema, error) {
 			{"name": "Admin", "description": "Statistics, health, maintenance and audit (admins only)."},
 			{"name": "AI", "description": "Chat, text, image and video generation through OpenRouter."},
 			{"name": "Conversations", "description": "Conversations kept per user on the server, answered by the AI gateway."},
+			{"name": "OpenAI-compatible", "description": "OpenAI's API shapes under /v1, for the official SDKs and the tools built on them."},
+			{"name": "API keys", "description": "Long-lived credentials for integrators (dg_…), scoped to ai and read."},
 			{"name": "Operations", "description": "Health, metrics, keys and this documentation."},
 		},
 		"paths": paths,
@@ -117,8 +133,28 @@ func document(info Info, ops []Operation) (schema, error) {
 	}, nil
 }
 
+func infoObject(info Info) schema {
+	description := info.Description
+	if description == "" {
+		description = DefaultDescription
+	}
+	out := schema{"title": info.Title, "version": info.Version, "description": description}
+	if info.License != "" {
+		out["license"] = schema{"name": info.License}
+	}
+	return out
+}
+
+// KeyScopeExtension names the API key scope that admits keys on an
+// operation (absent: keys are refused).
+const KeyScopeExtension = "x-api-key-scope"
+
 func securitySchemes() schema {
 	return schema{
+		"apiKey": schema{ //nolint:gosec // a security scheme's description, not a credential
+			"type": "http", "scheme": "bearer", "bearerFormat": "dg_ API key",
+			"description": "An API key from POST /users/me/api-keys; the scopes it needs are listed in each operation's requirement.",
+		},
 		"bearerAuth": schema{
 			"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
 			"description": "An access token from POST /auth/login or POST /auth/refresh.",
@@ -134,25 +170,39 @@ func securitySchemes() schema {
 }
 
 // security is the requirement of an operation: none, or a bearer token
-// obtained either way.
-func security(auth string) []schema {
+// obtained either way, or an API key holding the scope.
+func security(auth, scope string) []schema {
 	if auth == AuthNone {
 		return []schema{}
 	}
-	return []schema{{"bearerAuth": []string{}}, {"oauth2Password": []string{}}}
+	out := []schema{{"bearerAuth": []string{}}, {"oauth2Password": []string{}}}
+	if scope != "" {
+		out = append(out, schema{"apiKey": []string{scope}})
+	}
+	return out
 }
 
-func operationObject(r *reflector, op Operation, problemRef schema) schema {
+func operationObject(r *reflector, op Operation, errorRef schema, errorType string) schema {
 	description := op.Description
 	if op.Auth == AuthAdmin {
 		description = strings.TrimSpace("Requires the admin role. " + description)
+	}
+	if op.Auth != AuthNone {
+		if op.KeyScope != "" {
+			description = strings.TrimSpace(description + " API keys with the " + op.KeyScope + " scope may call it.")
+		} else {
+			description = strings.TrimSpace(description + " API keys cannot call it (403).")
+		}
 	}
 	obj := schema{
 		"operationId": operationID(op.Method, op.Path),
 		"tags":        []string{op.Tag},
 		"summary":     op.Summary,
-		"security":    security(op.Auth),
-		"responses":   responsesObject(r, op, problemRef),
+		"security":    security(op.Auth, op.KeyScope),
+		"responses":   responsesObject(r, op, errorRef, errorType),
+	}
+	if op.KeyScope != "" {
+		obj[KeyScopeExtension] = op.KeyScope
 	}
 	if description != "" {
 		obj["description"] = description
@@ -195,7 +245,7 @@ func parameters(op Operation) []schema {
 	return out
 }
 
-func responsesObject(r *reflector, op Operation, problemRef schema) schema {
+func responsesObject(r *reflector, op Operation, errorRef schema, errorType string) schema {
 	out := schema{}
 	for _, resp := range op.Responses {
 		key := strconv.Itoa(resp.Status)
@@ -212,20 +262,30 @@ func responsesObject(r *reflector, op Operation, problemRef schema) schema {
 			content = schema{}
 			entry["content"] = content
 		}
-		if resp.JSON != nil {
+		switch {
+		case resp.JSON != nil:
 			content["application/json"] = schema{"schema": r.ref(resp.JSON)}
-		} else {
+		case resp.Events != nil:
+			content[resp.MediaType] = schema{"schema": eventStream(r.ref(resp.Events)), "x-sse-sentinel": "[DONE]"}
+		default:
 			content[resp.MediaType] = schema{"schema": resp.Raw}
 		}
 	}
-	for _, status := range slices.Concat(op.Problems, []int{http.StatusInternalServerError}) {
+	statuses := slices.Concat(op.Problems, []int{http.StatusInternalServerError})
+	if op.Auth != AuthNone {
+		statuses = append(statuses, http.StatusForbidden) // an API key without the scope
+	}
+	if op.Metered {
+		statuses = append(statuses, http.StatusPaymentRequired, http.StatusTooManyRequests)
+	}
+	for _, status := range statuses {
 		key := strconv.Itoa(status)
 		if _, documented := out[key]; documented {
 			continue
 		}
 		entry := schema{
 			"description": http.StatusText(status) + problemNote(status),
-			"content":     schema{api.ProblemContentType: schema{"schema": problemRef}},
+			"content":     schema{errorType: schema{"schema": errorRef}},
 		}
 		if h := problemHeaders(status); h != nil {
 			entry["headers"] = h
@@ -235,6 +295,18 @@ func responsesObject(r *reflector, op Operation, problemRef schema) schema {
 	return out
 }
 
+// eventStream is the schema of a text/event-stream body whose events'
+// data are of the schema data (the convention of OpenRouter's own
+// document: an object whose data member is the event).
+func eventStream(data schema) schema {
+	return schema{
+		"type":        "object",
+		"description": "Server-sent events: each `data:` line holds one such value; the stream ends with `data: [DONE]`.",
+		"properties":  schema{"data": data},
+		"required":    []string{"data"},
+	}
+}
+
 // problemNote says what a problem status means in this API.
 func problemNote(status int) string {
 	switch status {
@@ -242,8 +314,10 @@ func problemNote(status int) string {
 		return ": the body or a parameter cannot be parsed."
 	case 401:
 		return ": no valid access token (or wrong credentials for sign-in)."
+	case 402:
+		return ": the monthly AI budget is spent; the detail says the limit and when it resets."
 	case 403:
-		return ": signed in, but not allowed."
+		return ": signed in, but not allowed (or an API key without the scope)."
 	case 404:
 		return ": no such resource, or not yours."
 	case 409:

@@ -128,18 +128,24 @@ func TestEveryOperationHasSuccessSecurityAndProblems(t *testing.T) {
 		case op.Auth != openapi.AuthNone && len(sec) == 0:
 			t.Errorf("%s needs a token but declares none", name)
 		}
-		if op.Auth != openapi.AuthNone {
-			ref := at(t, responses, "401", "content", "application/problem+json", "schema", "$ref")
-			if ref != "#/components/schemas/Problem" {
-				t.Errorf("%s: 401 is not a Problem: %v", name, ref)
-			}
+		errorType, errorSchema := "application/problem+json", "#/components/schemas/Problem"
+		if op.OpenAI {
+			errorType, errorSchema = "application/json", "#/components/schemas/OpenAIErrorResponse"
 		}
-		if op.Auth == openapi.AuthAdmin {
-			at(t, responses, "403")
+		if op.Auth != openapi.AuthNone {
+			ref := at(t, responses, "401", "content", errorType, "schema", "$ref")
+			if ref != errorSchema {
+				t.Errorf("%s: 401 is not a %s: %v", name, errorSchema, ref)
+			}
+			at(t, responses, "403") // admins only, or an API key without the scope
+		}
+		if op.Metered {
+			at(t, responses, "402", "content", errorType)
+			at(t, responses, "429", "headers", "Retry-After")
 		}
 		if _, hasBody := obj["requestBody"]; hasBody {
 			for _, status := range []string{"400", "413", "415"} {
-				at(t, responses, status, "content", "application/problem+json")
+				at(t, responses, status, "content", errorType)
 			}
 		}
 		id := obj["operationId"].(string)

@@ -20,10 +20,16 @@ type Schema = map[string]any
 // route table (internal/httpapi/routes.go) declares these beside the
 // handlers, so the document and the router come from one list.
 type Operation struct {
-	Method       string // GET, POST, …
-	Path         string // OpenAPI style: /users/{id}
-	Auth         string // AuthNone, AuthUser or AuthAdmin
-	MaxBodyBytes int64  // the request body limit (413 above it)
+	Method string // GET, POST, …
+	Path   string // OpenAPI style: /users/{id}
+	Auth   string // AuthNone, AuthUser or AuthAdmin
+	// KeyScope is the API key scope that admits keys ("": keys refused).
+	KeyScope string
+	// Metered operations count against the AI requests-per-minute limits.
+	Metered bool
+	// OpenAI operations answer failures in OpenAI's error envelope.
+	OpenAI       bool
+	MaxBodyBytes int64 // the request body limit (413 above it)
 	Doc
 }
 
@@ -65,6 +71,9 @@ type Response struct {
 	MediaType   string // non-JSON body (text/event-stream, video/mp4, …)
 	Raw         Schema // schema of the non-JSON body
 	AlsoJSON    bool   // MediaType is an alternative to the JSON body
+	// Events is a Go value whose type is each event's data of a
+	// text/event-stream body (the stream ends with data: [DONE]).
+	Events any
 }
 
 // Shorthands that keep the route table readable.

@@ -53,8 +53,11 @@ func (r *reflector) simple(t reflect.Type) schema {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return schema{"type": "integer"}
-	case reflect.Float32, reflect.Float64:
-		return schema{"type": "number"}
+	case reflect.Float32:
+		return schema{"type": "number", "format": "float"}
+	case reflect.Float64:
+		// Money (USD costs, budgets) and latencies: full precision.
+		return schema{"type": "number", "format": "double"}
 	case reflect.Slice, reflect.Array:
 		if t.Elem().Kind() == reflect.Uint8 { // encoding/json writes []byte as base64
 			return schema{"type": "string", "contentEncoding": "base64"}

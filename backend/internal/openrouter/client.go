@@ -231,28 +231,38 @@ func (c *Client) send(op string, parent context.Context, req *http.Request) (*ht
 // call performs one bounded JSON call: it sends in (nil for GET) to target
 // and decodes the answer into out.
 func (c *Client) call(ctx context.Context, op, method, target string, in, out any) error {
+	body, err := c.callRaw(ctx, op, method, target, in)
+	if err != nil {
+		return err
+	}
+	return c.decode(op, body, out)
+}
+
+// callRaw performs one bounded call and returns the 2xx answer's body as
+// it came.
+func (c *Client) callRaw(ctx context.Context, op, method, target string, in any) ([]byte, error) {
 	if c.configErr != nil {
-		return c.misconfigured(op)
+		return nil, c.misconfigured(op)
 	}
 	callCtx, cancel := context.WithTimeoutCause(ctx, c.timeout, errCallTimeout)
 	defer cancel()
 	req, err := c.newRequest(callCtx, method, target, in)
 	if err != nil {
-		return fmt.Errorf("openrouter: %s: %w", op, err)
+		return nil, fmt.Errorf("openrouter: %s: %w", op, err)
 	}
 	resp, err := c.send(op, ctx, req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	if err != nil {
-		return c.transportFailure(op, ctx, callCtx, err)
+		return nil, c.transportFailure(op, ctx, callCtx, err)
 	}
 	if len(body) > maxBodyBytes {
-		return c.malformed(op, errors.New("answer larger than 64 MiB"))
+		return nil, c.malformed(op, errors.New("answer larger than 64 MiB"))
 	}
-	return c.decode(op, body, out)
+	return body, nil
 }
 
 // errorCarrier is an answer type that also holds the top-level "error"

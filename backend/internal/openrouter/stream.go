@@ -54,11 +54,16 @@ type StreamEvent struct {
 // the first event (status, timeout, refused request) are returned here;
 // failures after it come from Next.
 func (c *Client) ChatCompletionStream(ctx context.Context, req ChatRequest) (*Stream, error) {
-	const op = "chat completion stream"
 	wire, err := c.chatWire(req, true)
 	if err != nil {
 		return nil, err
 	}
+	return c.chatStream(ctx, wire)
+}
+
+// chatStream opens a streaming chat completion with this body.
+func (c *Client) chatStream(ctx context.Context, wire any) (*Stream, error) {
+	const op = "chat completion stream"
 	resp, reqCtx, _, err := c.openStream(ctx, op, http.MethodPost, c.chatURL, wire)
 	if err != nil {
 		return nil, err

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"sort"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/duckgate/duckgate/shared/api"
+	"github.com/duckgate/duckgate/shared/client"
 )
 
 // overviewData is the admin's system state at a glance.
@@ -15,6 +18,14 @@ type overviewData struct {
 	DB      *api.DBHealth
 	DBError string
 	Chart   []bar
+	// Spend is every user's AI use of the last 30 days, the dearest first.
+	Spend []userSpend
+}
+
+// userSpend is one user's row of the admin's spend table.
+type userSpend struct {
+	User string // email, or the id of a user no longer listed
+	api.UsageRow
 }
 
 // bar is one row of the AI usage chart, its length precomputed in percent
@@ -40,7 +51,37 @@ func (a *app) adminOverview(c echo.Context) error {
 		data.DBError = "The database does not answer. " + explain(err).Message
 	}
 	data.Chart = usageChart(stats.AI.ByModel)
+	if data.Spend, err = spendByUser(ctx, cl); err != nil {
+		return err
+	}
 	return c.Render(http.StatusOK, "admin", a.newView(c, "Admin", "admin", data))
+}
+
+// spendByUser is GET /admin/usage by user over 30 days, the dearest first,
+// with the users' emails.
+func spendByUser(ctx context.Context, cl *client.Client) ([]userSpend, error) {
+	report, err := cl.Usage(ctx, client.UsageParams{Days: 30, GroupBy: "user"})
+	if err != nil {
+		return nil, err
+	}
+	users, err := cl.ListUsers(ctx, client.ListUsersParams{Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	emails := map[string]string{}
+	for _, u := range users.Items {
+		emails[u.ID] = u.Email
+	}
+	out := make([]userSpend, 0, len(report.Rows))
+	for _, r := range report.Rows {
+		name := emails[r.Key]
+		if name == "" {
+			name = r.Key
+		}
+		out = append(out, userSpend{User: name, UsageRow: r})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Cost > out[j].Cost })
+	return out, nil
 }
 
 func usageChart(models []api.ModelUsage) []bar {

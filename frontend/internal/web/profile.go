@@ -3,17 +3,22 @@ package web
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// profileData is the profile page: the account and its signed-in devices.
+// profileData is the profile page: the account, its signed-in devices and
+// its API keys.
 type profileData struct {
 	Sessions []api.Session
 	// Hidden counts the sessions left out of a shortened list.
 	Hidden int
+	Keys   []api.APIKey
+	// NewKey is the key just created: its secret is shown this once.
+	NewKey *api.NewAPIKey
 }
 
 // sessionsShown bounds the devices listed by default: a script that signs
@@ -46,16 +51,73 @@ func (a *app) profile(c echo.Context) error {
 }
 
 func (a *app) renderProfile(c echo.Context, status int, form Form) error {
+	return a.renderProfileWith(c, status, form, nil)
+}
+
+func (a *app) renderProfileWith(c echo.Context, status int, form Form, newKey *api.NewAPIKey) error {
 	cl, ctx, cancel := a.api(c)
 	defer cancel()
 	list, err := cl.Sessions(ctx)
 	if err != nil {
 		return err
 	}
+	keys, err := cl.APIKeys(ctx, 200, 0)
+	if err != nil {
+		return err
+	}
 	shown, hidden := shownSessions(list.Items, c.QueryParam("sessions") == "all")
-	v := a.newView(c, "Your profile", "profile", profileData{Sessions: shown, Hidden: hidden})
+	v := a.newView(c, "Your profile", "profile", profileData{Sessions: shown, Hidden: hidden, Keys: keys.Items, NewKey: newKey})
 	v.Form = form
+	if newKey != nil {
+		c.Response().Header().Set("Cache-Control", "no-store") // the page holds a secret
+	}
 	return c.Render(status, "profile", v)
+}
+
+// keyLifetimes are the expiries the profile page offers, in days (0: never).
+var keyLifetimes = map[string]int{"": 0, "30": 30, "90": 90, "365": 365}
+
+// createAPIKey makes a key and shows the profile with its secret, once:
+// the page answers the form post itself, so the secret is never in a URL
+// or a cookie.
+func (a *app) createAPIKey(c echo.Context) error {
+	form, _ := c.FormParams()
+	values := map[string]string{"key_name": strings.TrimSpace(c.FormValue("key_name")), "key_expires": c.FormValue("key_expires")}
+	in := api.APIKeyRequest{Name: values["key_name"], Scopes: form["key_scopes"]}
+	days, ok := keyLifetimes[values["key_expires"]]
+	if !ok {
+		return a.renderProfile(c, http.StatusUnprocessableEntity, Form{Values: values,
+			Errors: map[string]string{"key_expires": "Choose one of the offered lifetimes."}})
+	}
+	if days > 0 {
+		at := time.Now().UTC().AddDate(0, 0, days)
+		in.ExpiresAt = &at
+	}
+	cl, ctx, cancel := a.api(c)
+	defer cancel()
+	key, err := cl.CreateAPIKey(ctx, in)
+	if err == nil {
+		return a.renderProfileWith(c, http.StatusOK, Form{}, key)
+	}
+	f, ok := formWithProblem(err, values)
+	if !ok {
+		return err
+	}
+	for field, msg := range f.Errors {
+		delete(f.Errors, field)
+		f.Errors["key_"+field] = msg
+	}
+	return a.renderProfile(c, explain(err).Status, f)
+}
+
+func (a *app) revokeAPIKey(c echo.Context) error {
+	cl, ctx, cancel := a.api(c)
+	defer cancel()
+	if err := cl.RevokeAPIKey(ctx, c.Param("id")); err != nil {
+		return err
+	}
+	a.setFlash(c, "The API key is revoked: it stopped working at once.")
+	return redirect(c, "/profile#api-keys")
 }
 
 func (a *app) changeEmail(c echo.Context) error {

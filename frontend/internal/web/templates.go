@@ -34,6 +34,13 @@ func NewRenderer(assets *Assets) (*Renderer, error) {
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
 		"add": func(a, b int) int { return a + b },
+		"usd": usd,
+		"deref": func(v *float64) float64 {
+			if v == nil {
+				return 0
+			}
+			return *v
+		},
 		"percent": func(part, whole int) int {
 			if whole <= 0 {
 				return 0

@@ -138,6 +138,8 @@ func (b *bench) startServers(ctx context.Context) error {
 		"JWT_ISSUER=http://" + backendAddr,
 		"ADMIN_EMAIL=" + adminEmail, "ADMIN_PASSWORD=" + adminPassword,
 		"OPENROUTER_BASE_URL=" + b.fake.url + "/api/v1", "OPENROUTER_API_KEY=" + fakeKey,
+		// The chat scenarios send thousands of calls a minute per user.
+		"AI_REQUESTS_PER_MINUTE=0",
 	})
 	b.logf("starting backend on %s (data in %s)", backendAddr, dataDir)
 	if _, err := b.backend.startAndWait(ctx, "/readyz", 30*time.Second); err != nil {
@@ -191,6 +193,10 @@ func (b *bench) scenarios() []scenario {
 		{name: "chat-throughput", rowNames: []string{"floor-throughput"}, run: b.runChatThroughput},
 		{name: "chat-stream", rowNames: []string{"floor-stream", "chat-stream-gap"}, run: b.runChatStream},
 		{name: "chat-streams-500", run: b.runChatStreams500},
+		{name: "v1-chat-latency", run: b.runV1Latency},
+		{name: "v1-chat-throughput", run: b.runV1Throughput},
+		{name: "v1-chat-stream", run: b.runV1Stream},
+		{name: "apikey-vs-jwt", run: b.runAPIKeyVsJWT},
 		{name: "frontend-idle-rss", run: b.runFrontendIdleRSS},
 		{name: "proxy-overhead", run: b.runProxyOverhead},
 		{name: "proxy-stream", rowNames: []string{"floor-proxy-stream"}, run: b.runProxyStream},

@@ -33,8 +33,8 @@ const (
 // asks who is signed in, then the page handler makes its own calls
 // (web.renderProfile, web.adminOverview).
 var (
-	profileBackendCalls = []string{"/users/me", "/users/me/sessions"}
-	adminBackendCalls   = []string{"/users/me", "/admin/stats", "/admin/health/db"}
+	profileBackendCalls = []string{"/users/me", "/users/me/sessions", "/users/me/api-keys?limit=200"}
+	adminBackendCalls   = []string{"/users/me", "/admin/stats", "/admin/health/db", "/admin/usage?days=30&group_by=user", "/users?limit=200"}
 )
 
 // runPageRender times GET /profile as a bench user and GET /admin as the

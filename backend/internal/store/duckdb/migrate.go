@@ -93,8 +93,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("%w: the database is at schema version %d, this binary knows up to %d; run a newer backend",
 			model.ErrSchemaTooNew, current, latest)
 	}
+	// Every migration not recorded yet is applied, not only those above the
+	// highest recorded: migrations written on parallel branches land out of
+	// order (0004 and 0006 before 0005), and a database already at 0006
+	// must still get 0005.
+	applied, err := appliedVersions(ctx, s.db)
+	if err != nil {
+		return err
+	}
 	for _, m := range ms {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		if err := s.apply(ctx, m); err != nil {
@@ -103,6 +111,23 @@ func (s *Store) migrate(ctx context.Context) error {
 		s.log.Info("applied migration", "version", m.version, "name", m.name)
 	}
 	return nil
+}
+
+func appliedVersions(ctx context.Context, db *sql.DB) (map[int]bool, error) {
+	rows, err := db.QueryContext(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, fmt.Errorf("store: read applied migrations: %w", err)
+	}
+	defer rows.Close()
+	out := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("store: read applied migrations: %w", err)
+		}
+		out[v] = true
+	}
+	return out, rows.Err()
 }
 
 func (s *Store) apply(ctx context.Context, m migration) error {

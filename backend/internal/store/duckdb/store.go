@@ -40,6 +40,9 @@ type Store struct {
 	users    *userCache
 	sessions *sessionCache
 	throttle *throttleCache
+	keys     *keyCache
+	budgets  *budgetCache
+	spend    *spendCache
 }
 
 // Open opens (creating if needed) the database at path, applies pending
@@ -74,7 +77,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	s := &Store{db: db, log: opts.Logger, now: opts.Now, users: newUserCache(), sessions: newSessionCache()}
+	s := &Store{db: db, log: opts.Logger, now: opts.Now, users: newUserCache(), sessions: newSessionCache(),
+		keys: newKeyCache(), budgets: newBudgetCache(), spend: newSpendCache()}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -89,6 +93,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	s.throttle = &throttleCache{rows: map[string]throttleRow{}}
 	if err := s.loadThrottle(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.loadKeys(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}

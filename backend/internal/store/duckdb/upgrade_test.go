@@ -68,3 +68,31 @@ func TestUpgradeFromTheFirstReleasedSchema(t *testing.T) {
 		t.Fatalf("tables of later migrations missing: %v", err)
 	}
 }
+
+// TestAMigrationBelowTheHighestAppliedIsStillApplied: migrations written on
+// parallel branches land out of order (0004 and 0006 before 0005), so a
+// database that recorded a later migration but not an earlier one still
+// gets the earlier one on the next start. Here 0003 is the one missing
+// below 0005.
+func TestAMigrationBelowTheHighestAppliedIsStillApplied(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gap.duckdb")
+	ctx := context.Background()
+	old, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"DROP TABLE login_throttle", "DELETE FROM schema_migrations WHERE version = 3"} {
+		if _, err := old.db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	s := openStoreAt(t, path, nil)
+	if _, err := s.Lockouts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM login_throttle").Scan(&n); err != nil {
+		t.Fatalf("0003 was skipped below 0005: %v", err)
+	}
+}

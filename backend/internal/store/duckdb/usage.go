@@ -31,6 +31,9 @@ func (s *Store) InsertUsage(ctx context.Context, records []model.UsageRecord) er
 		if err := t.appendRows("ai_usage", usageColumns, rows); err != nil {
 			return fmt.Errorf("store: insert %d usage records: %w", len(rows), err)
 		}
+		// The records' costs join their months' spend and their
+		// reservations go in one step, once they are durable.
+		t.AfterCommit(func() { s.spend.settle(records) })
 		return nil
 	})
 }
@@ -114,8 +117,21 @@ func (s *Store) UsageReport(ctx context.Context, since time.Time, groupBy string
 // setUsageCost fills in the cost of an earlier record once it is known (a
 // video's cost arrives when the job completes).
 func (t *Tx) setUsageCost(generationID string, cost float64) error {
-	if _, err := t.conn.ExecContext(t.ctx, "UPDATE ai_usage SET cost = ? WHERE generation_id = ? AND cost IS NULL",
-		cost, generationID); err != nil {
+	rows, err := t.conn.QueryContext(t.ctx, "UPDATE ai_usage SET cost = ? WHERE generation_id = ? AND cost IS NULL RETURNING user_id, occurred_at",
+		cost, generationID)
+	if err != nil {
+		return fmt.Errorf("store: set usage cost: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var user uuid.UUID
+		var at time.Time
+		if err := rows.Scan(&user, &at); err != nil {
+			return fmt.Errorf("store: set usage cost: %w", err)
+		}
+		t.AfterCommit(func() { t.s.spend.add(user, at, cost) })
+	}
+	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: set usage cost: %w", err)
 	}
 	return nil

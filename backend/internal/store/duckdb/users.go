@@ -200,6 +200,9 @@ func (s *Store) DeleteUser(ctx context.Context, id uuid.UUID, audit *model.Audit
 		if audit != nil && audit.TargetEmail == "" {
 			audit.TargetEmail = u.Email // the row goes next
 		}
+		if err := t.revokeUserKeys(id); err != nil {
+			return err
+		}
 		if _, err := t.exec(t.st.deleteUser, id); err != nil {
 			return fmt.Errorf("store: delete user: %w", err)
 		}

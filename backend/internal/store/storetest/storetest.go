@@ -78,6 +78,18 @@ type Store interface {
 
 	CreateAccountToken(ctx context.Context, tok model.AccountToken, audit *model.Audit) error
 	RedeemAccountToken(ctx context.Context, hash, purpose, passwordHash string, audit *model.Audit) (model.User, error)
+	CreateAPIKey(ctx context.Context, k model.APIKey, audit *model.Audit) error
+	APIKeyByHash(ctx context.Context, hash string) (model.APIKey, error)
+	APIKeys(ctx context.Context, f model.APIKeyFilter) ([]model.APIKey, int, error)
+	RevokeAPIKey(ctx context.Context, id, owner uuid.UUID, audit *model.Audit) error
+	RecordKeyUse(ctx context.Context, uses []model.KeyUse) error
+
+	UserBudget(ctx context.Context, user uuid.UUID) (*float64, error)
+	SetUserBudget(ctx context.Context, user uuid.UUID, monthlyUSD *float64, audit *model.Audit) error
+	ReserveSpend(ctx context.Context, r model.Reservation, limitUSD float64) (model.Spend, error)
+	ReleaseSpend(ctx context.Context, user, id uuid.UUID) error
+	MonthSpend(ctx context.Context, user uuid.UUID, month time.Time) (model.Spend, error)
+	UserUsage(ctx context.Context, user uuid.UUID, from, to time.Time) (model.UserUsage, error)
 
 	Ping(ctx context.Context) (time.Duration, error)
 }
