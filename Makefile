@@ -61,9 +61,12 @@ run-fake-ai: build-fake
 
 # Installs what the tests need on a fresh machine (Chromium for the browser
 # tests, the pinned official OpenAI Node SDK for the /v1 tests, the pinned
-# linter), lints, runs every module's tests under the race detector, then
-# every fuzz target for TEST_FUZZTIME (a quick pass beyond the seed
-# corpora, which go test runs).
+# linter, PostgreSQL's server binaries), lints, runs every module's tests
+# under the race detector, the backend's API tests once more on PostgreSQL,
+# then every fuzz target for TEST_FUZZTIME (a quick pass beyond the seed
+# corpora, which go test runs). Tests that need PostgreSQL start a
+# throwaway server of their own (shared/pgtest): a temporary cluster on a
+# free port, stopped when they end.
 TEST_FUZZTIME ?= 2s
 test: test-deps lint
 	@for m in $(MODULES); do \
@@ -71,6 +74,8 @@ test: test-deps lint
 		echo "== go test -race $$m"; \
 		(cd $$m && go test -race -count=1 ./...) || exit 1; \
 	done
+	@echo "== go test backend/cmd/backend on PostgreSQL"
+	@cd backend && DUCKGATE_TEST_ENGINE=postgres go test -count=1 ./cmd/backend/
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME)
 
 # Every fuzz target of every module, one after another (go test fuzzes one
@@ -86,6 +91,9 @@ fuzz:
 # in e2e/node/package-lock.json (into e2e/node/node_modules, not committed).
 OPENAI_NODE_VERSION := $(shell sed -n 's/.*"openai": "\(.*\)".*/\1/p' e2e/node/package.json)
 
+# PostgreSQL's binaries are looked for where shared/pgtest looks: on PATH,
+# then under /usr/lib/postgresql/*/bin (Debian's layout). The package's own
+# cluster and service are never used.
 test-deps:
 	@if [ -d frontend/cmd/frontend ] && ! command -v chromium >/dev/null 2>&1; then \
 		echo "== installing chromium for the browser tests"; \
@@ -98,6 +106,10 @@ test-deps:
 	@if ! grep -qs '"version": "$(OPENAI_NODE_VERSION)"' e2e/node/node_modules/openai/package.json; then \
 		echo "== installing the openai Node package $(OPENAI_NODE_VERSION) for the SDK tests"; \
 		cd e2e/node && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	@if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "== installing postgresql for the PostgreSQL tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
 # Load scenarios against the real binaries on loopback, each compared with a

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/duckgate/duckgate/shared/pgtest"
 )
 
 // The bootstrap admin every StartBackend creates.
@@ -152,6 +154,34 @@ func StartBackend(t testing.TB, dataDir string, env ...string) *Proc {
 	p := start(t, "backend", dataDir, addr, BackendEnv(dataDir, addr, env...))
 	p.waitHTTP(t, "/readyz", "")
 	return p
+}
+
+// Postgres is this test process's throwaway PostgreSQL server, started by
+// the first test that asks for a database and stopped by TestMain.
+var Postgres pgtest.Lazy
+
+// PostgresDatabase creates an empty database for t and returns its URL.
+func PostgresDatabase(t testing.TB) string {
+	t.Helper()
+	return Postgres.Database(t)
+}
+
+// StartReplicas starts n backends at once on one PostgreSQL database,
+// sharing dataDir (so one signing key) and env, and waits until all are
+// ready. Starting them together exercises the migration and bootstrap
+// locks.
+func StartReplicas(t testing.TB, n int, databaseURL, dataDir string, env ...string) []*Proc {
+	t.Helper()
+	procs := make([]*Proc, n)
+	for i := range procs {
+		addr := FreeAddr(t)
+		e := BackendEnv(dataDir, addr, append([]string{"DATABASE_URL=" + databaseURL}, env...)...)
+		procs[i] = start(t, "backend", dataDir, addr, e)
+	}
+	for _, p := range procs {
+		p.waitHTTP(t, "/readyz", "")
+	}
+	return procs
 }
 
 // StartFrontend starts the frontend in front of backendURL.

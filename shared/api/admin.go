@@ -49,6 +49,11 @@ type DBHealth struct {
 	Status    string  `json:"status"`
 	LatencyMS float64 `json:"latency_ms"`
 	Error     string  `json:"error,omitempty"`
+	// Engine is the storage engine: "duckdb" (one process) or "postgres"
+	// (several replicas).
+	Engine string `json:"engine,omitempty"`
+	// SchemaVersion is the database's schema version, when it answered.
+	SchemaVersion int `json:"schema_version,omitempty"`
 }
 
 // PurgeResult is the body of POST /admin/tokens/purge.

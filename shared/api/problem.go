@@ -65,4 +65,5 @@ const (
 	TypeAINotConfigured  = "https://duckgate.dev/problems/ai-not-configured"
 	TypeUpstreamTimeout  = "https://duckgate.dev/problems/upstream-timeout"
 	TypeBudgetExceeded   = "https://duckgate.dev/problems/budget-exceeded"
+	TypeNotImplemented   = "https://duckgate.dev/problems/not-implemented"
 )

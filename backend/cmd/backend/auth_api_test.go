@@ -306,6 +306,9 @@ func TestHostileStringsAreStoredVerbatimOrRefused(t *testing.T) {
 				t.Errorf("login with password %q: %v", s, err)
 			}
 		}
+		if _, err := ts.anon.Login(ctx, api.LoginRequest{Email: s + "@example.com", Password: s}); !client.IsStatus(err, 401) {
+			t.Errorf("sign-in as %q: %v", s, err)
+		}
 		if _, err := ts.admin.ListUsers(ctx, client.ListUsersParams{Query: s}); err != nil {
 			t.Errorf("search %q: %v", s, err)
 		}

@@ -34,6 +34,7 @@ const (
 type testServer struct {
 	t       *testing.T
 	URL     string
+	engine  string // "duckdb" or "postgres"
 	store   database
 	cfg     config.Config
 	http    *http.Client
@@ -76,7 +77,9 @@ func newTestApp(t testing.TB, env map[string]string) *testApp {
 }
 
 // newTestAppAt assembles a backend on the database file and signing key in
-// dir, so a second one on the same dir is a restart.
+// dir, so a second one on the same dir is a restart. With
+// DUCKGATE_TEST_ENGINE=postgres (make test runs this package once more so)
+// the database is a PostgreSQL one, the same for the same dir.
 func newTestAppAt(t testing.TB, dir string, env map[string]string) *testApp {
 	t.Helper()
 	vars := map[string]string{
@@ -85,6 +88,9 @@ func newTestAppAt(t testing.TB, dir string, env map[string]string) *testApp {
 		"ADMIN_EMAIL":    testAdminEmail,
 		"ADMIN_PASSWORD": testAdminPassword,
 		"LOG_LEVEL":      "error",
+	}
+	if testEngine() == "postgres" {
+		vars["DATABASE_URL"] = postgresFor(t, dir)
 	}
 	for k, v := range env {
 		vars[k] = v
@@ -149,7 +155,7 @@ func serveApp(t *testing.T, a *testApp) (ts *testServer, stop func()) {
 	stop = func() { srv.Close(); a.shutdown() }
 	t.Cleanup(stop)
 	hc := &http.Client{Transport: &validatingTransport{t: t, v: docValidator(t), next: srv.Client().Transport}}
-	ts = &testServer{t: t, URL: srv.URL, store: a.store, cfg: a.cfg, http: hc,
+	ts = &testServer{t: t, URL: srv.URL, engine: a.cfg.Engine(), store: a.store, cfg: a.cfg, http: hc,
 		anon: client.New(srv.URL, client.WithHTTPClient(hc))}
 	return ts, stop
 }

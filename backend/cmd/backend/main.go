@@ -1,5 +1,5 @@
 // Command backend serves duckgate's HTTP API and carries the operator
-// commands that work on its database while it is stopped.
+// commands that work on its database (on DuckDB, while it is stopped).
 //
 //	backend                     serve (the default)
 //	backend migrate             apply pending schema migrations and exit
@@ -8,6 +8,8 @@
 //	backend user reset-password --email E --password-stdin
 //	backend db backup --out DIR  snapshot the database (backend stopped)
 //	backend db restore --from DIR put a snapshot in place (backend stopped)
+//	backend db export --out DIR  write the whole database in the engine-neutral form
+//	backend db import --from DIR load such an export into an empty database
 //	backend env                 list the environment variables it reads (JSON)
 //	backend healthcheck         probe /readyz of a running backend (for containers)
 //	backend version             print the build
@@ -60,6 +62,8 @@ const usage = `usage:
   backend user reset-password --email E --password-stdin
   backend db backup --out DIR
   backend db restore --from DIR
+  backend db export --out DIR
+  backend db import --from DIR
   backend env
   backend healthcheck
   backend version

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,20 +20,22 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/store/duckdb"
+	"github.com/duckgate/duckgate/backend/internal/store/transfer"
 	"github.com/duckgate/duckgate/shared/api"
 )
 
-// The operator commands open the database themselves, so the backend must
-// be stopped: DuckDB lets one process hold the file.
+// The operator commands open the database themselves. On DuckDB the backend
+// must be stopped (one process holds the file); on PostgreSQL they run
+// beside the serving replicas.
 
-func openForOperator(ctx context.Context, getenv func(string) string) (config.Config, *duckdb.Store, error) {
+func openForOperator(ctx context.Context, getenv func(string) string) (config.Config, *storage, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return config.Config{}, nil, err
 	}
-	st, err := duckdb.Open(ctx, cfg.DuckDBPath, duckdb.Options{})
+	st, err := openDatabase(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return cfg, nil, explainLock(err)
+		return cfg, nil, err
 	}
 	return cfg, st, nil
 }
@@ -46,7 +49,7 @@ func explainLock(err error) error {
 }
 
 func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, st, err := openForOperator(ctx, getenv)
+	_, st, err := openForOperator(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -55,7 +58,7 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "database %s is at schema version %d\n", cfg.DuckDBPath, v)
+	fmt.Fprintf(stdout, "%s database %s is at schema version %d\n", st.engine, st.where, v)
 	return nil
 }
 
@@ -251,15 +254,20 @@ func dbCommand(ctx context.Context, args []string, getenv func(string) string, s
 		printUsage(stdout, "db", nil)
 		return nil
 	}
-	if len(args) == 0 || (args[0] != "backup" && args[0] != "restore") {
-		return usageError{"backend db: want backup or restore\n" + usage}
+	if len(args) == 0 || !slices.Contains([]string{"backup", "restore", "export", "import"}, args[0]) {
+		return usageError{"backend db: want backup, restore, export or import\n" + usage}
 	}
 	fs := flag.NewFlagSet("db "+args[0], flag.ContinueOnError)
-	var out, from *string
-	if args[0] == "backup" {
-		out = fs.String("out", "", "directory under which the backup is written (default: BACKUP_DIR)")
-	} else {
-		from = fs.String("from", "", "backup directory to restore (one written by db backup or POST /admin/backup)")
+	var out, from string
+	switch args[0] {
+	case "backup":
+		fs.StringVar(&out, "out", "", "directory under which the backup is written (default: BACKUP_DIR)")
+	case "restore":
+		fs.StringVar(&from, "from", "", "backup directory to restore (one written by db backup or POST /admin/backup)")
+	case "export":
+		fs.StringVar(&out, "out", "", "the export's directory, which must not exist yet")
+	case "import":
+		fs.StringVar(&from, "from", "", "directory written by backend db export")
 	}
 	if done, err := parseFlags("db "+args[0], fs, args[1:], stdout); done || err != nil {
 		return err
@@ -268,30 +276,107 @@ func dbCommand(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
-	if args[0] == "backup" {
-		if *out == "" {
-			*out = cfg.BackupDir
+	switch args[0] {
+	case "export":
+		if out == "" {
+			return usageError{"backend db export: --out DIR is required (a new directory)"}
 		}
-		path, m, err := duckdb.BackupOffline(ctx, cfg.DuckDBPath, *out)
+		return dbExport(ctx, getenv, out, stdout)
+	case "import":
+		if from == "" {
+			return usageError{"backend db import: --from DIR is required (a directory written by backend db export)"}
+		}
+		return dbImport(ctx, getenv, from, stdout)
+	}
+	if cfg.DatabaseURL != "" {
+		return fmt.Errorf("backend db %s is for DuckDB; this backend is configured for PostgreSQL (DATABASE_URL):\n"+
+			"back it up with the database's own tools, e.g. pg_dump --format=custom --file=duckgate.dump \"$DATABASE_URL\"\n"+
+			"and restore with pg_restore --clean --dbname=\"$DATABASE_URL\" duckgate.dump (see the README)", args[0])
+	}
+	if args[0] == "backup" {
+		if out == "" {
+			out = cfg.BackupDir
+		}
+		path, m, err := duckdb.BackupOffline(ctx, cfg.DuckDBPath, out)
 		if err != nil {
 			return explainLock(err)
 		}
 		fmt.Fprintf(stdout, "backup written to %s (%d bytes, schema %d, %d users)\n", path, m.Bytes, m.SchemaVersion, m.Rows["users"])
 		return nil
 	}
-	if *from == "" {
+	if from == "" {
 		return usageError{"backend db restore: --from DIR is required"}
 	}
-	m, kept, err := duckdb.Restore(ctx, *from, cfg.DuckDBPath)
+	m, kept, err := duckdb.Restore(ctx, from, cfg.DuckDBPath)
 	if err != nil {
 		return explainLock(err)
 	}
-	fmt.Fprintf(stdout, "restored %s from %s (schema %d, taken %s, %d users)\n", cfg.DuckDBPath, *from, m.SchemaVersion,
+	fmt.Fprintf(stdout, "restored %s from %s (schema %d, taken %s, %d users)\n", cfg.DuckDBPath, from, m.SchemaVersion,
 		m.CreatedAt.Format(time.RFC3339), m.Rows["users"])
 	if kept != "" {
 		fmt.Fprintf(stdout, "the database it replaced is kept as %s\n", kept)
 	}
 	return nil
+}
+
+// dbExport writes the configured database in the engine-neutral form of
+// package transfer: the way from DuckDB to PostgreSQL (and back). DuckDB
+// needs the backend stopped; PostgreSQL is read in one snapshot while the
+// replicas serve.
+func dbExport(ctx context.Context, getenv func(string) string, dir string, stdout io.Writer) error {
+	_, st, err := openForOperator(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	w, err := transfer.Create(dir)
+	if err != nil {
+		return err
+	}
+	if err := st.Export(ctx, w); err != nil {
+		w.Abort()
+		return err
+	}
+	v, err := st.SchemaVersion(ctx)
+	if err != nil {
+		w.Abort()
+		return err
+	}
+	m, err := w.Finish(st.engine, v, time.Now())
+	if err != nil {
+		w.Abort()
+		return err
+	}
+	fmt.Fprintf(stdout, "exported the %s database %s (schema %d) to %s: %s\n", st.engine, st.where, v, dir, rowCounts(m))
+	return nil
+}
+
+// dbImport loads an export into the configured database, which must be
+// empty: create the database, import, then start the backends.
+func dbImport(ctx context.Context, getenv func(string) string, dir string, stdout io.Writer) error {
+	r, err := transfer.Open(dir)
+	if err != nil {
+		return err
+	}
+	_, st, err := openForOperator(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Import(ctx, r); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %s (from %s, schema %d, exported %s) into the %s database %s: %s\n", dir, r.Manifest.Engine,
+		r.Manifest.SchemaVersion, r.Manifest.CreatedAt.Format(time.RFC3339), st.engine, st.where, rowCounts(r.Manifest))
+	return nil
+}
+
+func rowCounts(m transfer.Manifest) string {
+	parts := make([]string, 0, len(m.Tables))
+	for _, f := range m.Tables {
+		parts = append(parts, fmt.Sprintf("%d %s", f.Rows, strings.ReplaceAll(f.Table, "_", " ")))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // printVars lists the configuration the backend reads, for operators and

@@ -23,6 +23,7 @@ import (
 	"github.com/duckgate/duckgate/backend/internal/ai"
 	"github.com/duckgate/duckgate/backend/internal/apikeys"
 	"github.com/duckgate/duckgate/backend/internal/auth"
+	"github.com/duckgate/duckgate/backend/internal/background"
 	"github.com/duckgate/duckgate/backend/internal/budgets"
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/httpapi"
@@ -78,18 +79,21 @@ func serve(ctx context.Context, getenv func(string) string, stdout, stderr io.Wr
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("backend listening", "addr", ln.Addr().String(), "version", version, "commit", commit,
-		"engine", st.engine, "database", cfg.DuckDBPath, "ai_configured", cfg.OpenRouterAPIKey != "", "startup_ms", time.Since(started).Milliseconds())
+		"engine", st.engine, "database", st.where, "ai_configured", cfg.OpenRouterAPIKey != "", "startup_ms", time.Since(started).Milliseconds())
 	_ = logs.Flush() // the start-up lines (a generated admin password among them) show at once
 
+	// The metrics listener is up before the public one answers, so whoever
+	// sees /healthz answer can scrape at once.
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
 	if cfg.MetricsAddr != "" {
 		msrv, err := serveMetrics(cfg.MetricsAddr, app.metrics, logger, errc)
 		if err != nil {
+			ln.Close()
 			return err
 		}
 		defer msrv.Close()
 	}
+	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -156,12 +160,15 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 	accountsSvc := accounts.NewService(st, hasher, mailer, accounts.Config{PublicURL: cfg.PublicURL, PasswordChanged: passwordChanged}, logger)
 	budgetSvc := budgets.NewService(st, budgets.Config{DefaultUSD: cfg.AIMonthlyBudgetUSD,
 		RequestsPerMinute: cfg.AIRequestsPerMinute, ReservationTTL: cfg.AITimeout + time.Minute})
+	jobs := background.NewMetrics()
+	runner := background.NewRunner(st.leader, background.Options{Logger: logger, Metrics: jobs})
 	// closed by app.close, after the server stopped
-	aiSvc := ai.NewFromConfig(cfg, st, logger, httpapi.Describe, httpapi.OpenAIErrorFor, budgetSvc)
+	aiSvc := ai.NewFromConfig(cfg, st, logger, ai.Hooks{Describe: httpapi.Describe, OpenAIError: httpapi.OpenAIErrorFor,
+		Budget: budgetSvc, Background: runner})
 	workspaceSvc := workspace.NewService(st, aiSvc, logger, nil)
 	adminSvc := admin.NewService(st, cfg.BackupDir, nil)
 
-	metrics, err := httpapi.NewMetrics(prometheus.NewRegistry(), st.metrics)
+	metrics, err := httpapi.NewMetrics(prometheus.NewRegistry(), append(jobs.Collectors(), st.metrics)...)
 	if err != nil {
 		return nil, err
 	}
@@ -206,17 +213,23 @@ func assemble(ctx context.Context, cfg config.Config, st *storage, logger *slog.
 		aiSvc.Close()
 		return nil, err
 	}
-	stopBackups := func() {}
+	// Background jobs run on the replica that leads each (see package
+	// background); on DuckDB that is always this process.
+	stops := []func(){}
 	if cfg.BackupInterval > 0 {
-		stopBackups = adminSvc.ScheduleBackups(cfg.BackupInterval, cfg.BackupKeep, logger)
+		stops = append(stops, adminSvc.ScheduleBackups(runner, cfg.BackupInterval, cfg.BackupKeep, logger))
+	}
+	if cfg.TokenPurgeInterval > 0 {
+		stops = append(stops, adminSvc.SchedulePurge(runner, cfg.TokenPurgeInterval, logger))
 	}
 	firstAdmin.removeIfChanged(ctx)
-	stopKeyUses := authSvc.RecordKeyUses(auth.DefaultKeyUseInterval, func(err error) {
+	stops = append(stops, authSvc.RecordKeyUses(auth.DefaultKeyUseInterval, func(err error) {
 		logger.Warn("recording API key uses failed; they will be retried with the next ones", "err", err)
-	})
+	}))
 	return &app{router: router, metrics: metrics.Handler(), auth: authSvc, initialAdmin: firstAdmin, close: func() {
-		stopBackups()
-		stopKeyUses()
+		for _, stop := range stops {
+			stop()
+		}
 		workspaceSvc.Close() // titles being written use the AI gateway
 		accountsSvc.Close()  // reset mail being sent
 		aiSvc.Close()

@@ -24,10 +24,15 @@ var commandHelps = map[string]commandHelp{
 	"user create":         {"backend user create --email E --password-stdin [--admin]", "Create a user. The password is read from standard input, never from the command line."},
 	"user reset-password": {"backend user reset-password --email E --password-stdin", "Set a user's password, read from standard input, and end every session of theirs."},
 	"user set-role":       {"backend user set-role --email E --role admin|user", "Change a user's role; the last admin cannot be demoted."},
-	"db": {"backend db backup|restore [flags]", "Snapshot or restore the database while the backend is stopped:\n" +
-		"  backup     write a snapshot (a running backend takes them with POST /admin/backup)\n  restore    put a snapshot in place"},
+	"db": {"backend db backup|restore|export|import [flags]", "Snapshot, restore or move the database while the backend is stopped:\n" +
+		"  backup     write a DuckDB snapshot (a running backend takes them with POST /admin/backup)\n" +
+		"  restore    put a DuckDB snapshot in place\n" +
+		"  export     write the whole database, either engine, in the engine-neutral form\n" +
+		"  import     load such an export into an empty database (DuckDB to PostgreSQL, or back)"},
 	"db backup":   {"backend db backup [--out DIR]", "Write a snapshot of the database (app.duckdb and manifest.json) into a new directory under DIR."},
 	"db restore":  {"backend db restore --from DIR", "Put the snapshot in DIR in place of the database; the database it replaces is kept next to it."},
+	"db export":   {"backend db export --out DIR", "Write every table of the configured database (DUCKDB_PATH, or DATABASE_URL) into the new directory DIR."},
+	"db import":   {"backend db import --from DIR", "Load an export into the configured database, which must be empty (migrated, with no users)."},
 	"env":         {"backend env", "Print the environment variables the backend reads, with their defaults and meaning, as JSON."},
 	"healthcheck": {"backend healthcheck", "Probe /readyz of the backend listening on BACKEND_ADDR; exit non-zero unless it is ready."},
 	"version":     {"backend version", "Print the build (version and commit)."},

@@ -235,7 +235,7 @@ func TestAdminStatsHealthAndPurge(t *testing.T) {
 		t.Errorf("ai.by_model is null")
 	}
 	h, err := ts.admin.DBHealth(ctx)
-	if err != nil || h.Status != "ok" || h.LatencyMS <= 0 {
+	if err != nil || h.Status != "ok" || h.LatencyMS <= 0 || h.Engine != ts.engine || h.SchemaVersion < 3 {
 		t.Fatalf("db health: %+v %v", h, err)
 	}
 	res, err := ts.admin.PurgeTokens(ctx)
@@ -288,12 +288,17 @@ func TestOperationalEndpoints(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, nil)
 	ctx := context.Background()
-	if h, err := ts.anon.Readyz(ctx); err != nil || h.Status != "ok" || h.Checks["duckdb"] != "ok" {
+	if h, err := ts.anon.Readyz(ctx); err != nil || h.Status != "ok" || h.Checks[ts.engine] != "ok" || h.Checks["schema"] == "" {
 		t.Fatalf("readyz: %+v %v", h, err)
 	}
 	ts.do("GET", "/users/me", "", "")
 	status, _, body := ts.do("GET", "/metrics", "", "")
-	for _, want := range []string{`http_requests_total{method="GET",route="/users/me",status="401"}`, "http_request_duration_seconds_bucket", `go_sql_open_connections{db_name="duckdb"}`} {
+	pool := `go_sql_open_connections{db_name="duckdb"}`
+	if ts.engine == "postgres" {
+		pool = `pgxpool_total_conns{db_name="postgres"}`
+	}
+	for _, want := range []string{`http_requests_total{method="GET",route="/users/me",status="401"}`, "http_request_duration_seconds_bucket", pool,
+		`duckgate_background_leader{job="token-purge"} 1`} {
 		if status != 200 || !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
 		}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/duckgate/duckgate/backend/internal/background"
 	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/shared/api"
 )
@@ -28,6 +29,9 @@ type Store interface {
 	Backup(ctx context.Context, parent string) (model.Backup, error)
 	PruneBackups(ctx context.Context, parent string, keep int) error
 	AppendAudit(ctx context.Context, a *model.Audit) error
+	// Engine names the storage engine ("duckdb", "postgres").
+	Engine() string
+	SchemaVersion(ctx context.Context) (int, error)
 }
 
 // Service computes admin views. Stats are cached for a few seconds and
@@ -94,9 +98,13 @@ func (s *Service) DBHealth(ctx context.Context) api.DBHealth {
 	defer cancel()
 	d, err := s.store.Ping(ctx)
 	if err != nil {
-		return api.DBHealth{Status: "error", Error: "the database did not answer"}
+		return api.DBHealth{Status: "error", Error: "the database did not answer", Engine: s.store.Engine()}
 	}
-	return api.DBHealth{Status: "ok", LatencyMS: float64(d.Microseconds()) / 1000}
+	h := api.DBHealth{Status: "ok", LatencyMS: float64(d.Microseconds()) / 1000, Engine: s.store.Engine()}
+	if v, err := s.store.SchemaVersion(ctx); err == nil {
+		h.SchemaVersion = v
+	}
+	return h
 }
 
 // Purge deletes revoked and expired refresh tokens.
@@ -136,35 +144,41 @@ func (s *Service) Backup(ctx context.Context, actor, requestID string) (api.Back
 	return api.BackupResult{Path: b.Path, At: b.At, Bytes: b.Bytes}, nil
 }
 
+// Names of the admin jobs among the replicas' background jobs.
+const (
+	BackupJob = "backup"
+	PurgeJob  = "token-purge"
+)
+
 // ScheduleBackups takes a backup every interval and keeps the newest keep,
-// until the returned stop function is called (it waits for a backup in
-// progress).
-func (s *Service) ScheduleBackups(interval time.Duration, keep int, logger *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ticker := time.NewTicker(interval)
-		defer ticker.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-ticker.C:
-			}
-			res, err := s.Backup(ctx, "schedule", "")
-			if err != nil {
-				logger.Error("scheduled backup failed", "err", err)
-				continue
-			}
-			logger.Info("scheduled backup written", "path", res.Path, "bytes", res.Bytes)
-			if err := s.store.PruneBackups(ctx, s.backupDir, keep); err != nil {
-				logger.Warn("pruning old backups failed", "err", err)
-			}
+// on the replica runner lets lead the job, until the returned stop
+// function is called (it waits for a backup in progress).
+func (s *Service) ScheduleBackups(runner *background.Runner, interval time.Duration, keep int, logger *slog.Logger) (stop func()) {
+	return runner.Every(BackupJob, interval, func(ctx context.Context) {
+		res, err := s.Backup(ctx, "schedule", "")
+		if err != nil {
+			logger.Error("scheduled backup failed", "err", err)
+			return
 		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+		logger.Info("scheduled backup written", "path", res.Path, "bytes", res.Bytes)
+		if err := s.store.PruneBackups(ctx, s.backupDir, keep); err != nil {
+			logger.Warn("pruning old backups failed", "err", err)
+		}
+	})
+}
+
+// SchedulePurge deletes expired and revoked refresh tokens every interval
+// (audited as done by "schedule"), on the replica runner lets lead the
+// job, until the returned stop function is called.
+func (s *Service) SchedulePurge(runner *background.Runner, interval time.Duration, logger *slog.Logger) (stop func()) {
+	return runner.Every(PurgeJob, interval, func(ctx context.Context) {
+		n, err := s.Purge(ctx, "schedule", "")
+		if err != nil {
+			if ctx.Err() == nil {
+				logger.Error("scheduled token purge failed", "err", err)
+			}
+			return
+		}
+		logger.Info("scheduled token purge", "purged", n)
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/duckgate/duckgate/backend/internal/background"
 	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
 	"github.com/duckgate/duckgate/shared/api"
@@ -28,56 +29,49 @@ type videoPoller struct {
 	mu       sync.Mutex
 	lastPoll map[uuid.UUID]time.Time
 
-	quit    chan struct{}
-	done    chan struct{}
-	started bool
-	once    sync.Once
+	stopLoop func()
+	once     sync.Once
 }
+
+// PollerJob names the background loop among the replicas' jobs: one
+// replica at a time leads it (see package background).
+const PollerJob = "video-poller"
 
 func newVideoPoller(s *Service) *videoPoller {
-	return &videoPoller{s: s, lastPoll: map[uuid.UUID]time.Time{}, quit: make(chan struct{}), done: make(chan struct{})}
+	return &videoPoller{s: s, lastPoll: map[uuid.UUID]time.Time{}}
 }
 
-func (p *videoPoller) start() {
-	p.started = true
-	go p.loop()
+// start runs the loop whenever runner's leader gives this process the job.
+func (p *videoPoller) start(runner *background.Runner) {
+	p.stopLoop = runner.Start(PollerJob, func(ctx context.Context) { p.loop(ctx, runner) })
 }
 
 // stop ends the loop and waits for a poll in progress to finish.
 func (p *videoPoller) stop() {
 	p.once.Do(func() {
-		close(p.quit)
-		if p.started {
-			<-p.done
+		if p.stopLoop != nil {
+			p.stopLoop()
 		}
 	})
 }
 
-func (p *videoPoller) loop() {
-	defer close(p.done)
+// loop scans until ctx ends: leadership lost, or the service closing.
+func (p *videoPoller) loop(ctx context.Context, runner *background.Runner) {
 	ticker := time.NewTicker(p.s.opts.PollerInterval)
 	defer ticker.Stop()
 	for {
-		p.scan()
+		runner.Counted(PollerJob)
+		p.scan(ctx)
 		select {
 		case <-ticker.C:
-		case <-p.quit:
+		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// scan refreshes every unfinished job (oldest first) until told to stop.
-func (p *videoPoller) scan() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-p.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+// scan refreshes every unfinished job (oldest first) until ctx ends.
+func (p *videoPoller) scan(ctx context.Context) {
 	jobs, err := p.s.store.UnfinishedVideoJobs(ctx, api.VideoPending, api.VideoInProgress)
 	if err != nil {
 		if ctx.Err() == nil {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/duckgate/duckgate/backend/internal/model"
 )
 
@@ -68,8 +70,14 @@ func NewRecorder(w UsageWriter, opts RecorderOptions) *Recorder {
 
 // Record commits rec and returns once it is stored, or, when the write
 // fails, once it is queued for the retries. It does not depend on ctx
-// staying alive: a client that went away still leaves its record.
+// staying alive: a client that went away still leaves its record. The
+// record gets its id before the first attempt: a write that failed after
+// all (PostgreSQL's connection lost during COMMIT) and is retried carries
+// the same id, which the store skips instead of counting the call twice.
 func (r *Recorder) Record(ctx context.Context, rec model.UsageRecord) {
+	if rec.ID == uuid.Nil {
+		rec.ID = uuid.Must(uuid.NewV7())
+	}
 	if r.write(ctx, []model.UsageRecord{rec}) {
 		return
 	}

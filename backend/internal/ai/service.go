@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/duckgate/duckgate/backend/internal/background"
 	"github.com/duckgate/duckgate/backend/internal/config"
 	"github.com/duckgate/duckgate/backend/internal/model"
 	"github.com/duckgate/duckgate/backend/internal/openrouter"
@@ -75,17 +76,25 @@ type Options struct {
 	MaxImageBytes int
 	// ImageQuotaBytes bounds the bytes of generated images a user keeps.
 	ImageQuotaBytes int64
+	Hooks
+}
+
+// Hooks are what the rest of the backend lends the gateway.
+type Hooks struct {
 	// Describe is what a client is told of an error: its status and public
 	// detail (the HTTP layer's error table). Usage records keep the status;
 	// a stream that fails after it began tells both in its error event.
 	// Without it every failure is a 500 with a generic detail.
 	Describe func(error) (status int, detail string)
-	// Budget reserves each call's estimated cost before it goes upstream;
-	// nil: no budgets.
-	Budget Budget
 	// OpenAIError renders an error in OpenAI's envelope (the HTTP layer's
 	// error table): what a /v1 stream's error event carries.
 	OpenAIError func(error) api.OpenAIError
+	// Budget reserves each call's estimated cost before it goes upstream;
+	// nil: no budgets.
+	Budget Budget
+	// Background runs the video poller's loop on the replica that leads it
+	// (nil: this process always leads, as with one process on DuckDB).
+	Background *background.Runner
 }
 
 // Budget keeps users within their monthly spending limits: Reserve holds
@@ -136,7 +145,11 @@ func NewService(opts Options) *Service {
 	s.recorder = NewRecorder(opts.Store, RecorderOptions{Logger: opts.Logger})
 	s.videos = newVideoPoller(s)
 	if s.client != nil {
-		s.videos.start()
+		runner := opts.Background
+		if runner == nil {
+			runner = background.NewRunner(background.Always{}, background.Options{Logger: opts.Logger})
+		}
+		s.videos.start(runner)
 	}
 	return s
 }
@@ -217,10 +230,10 @@ func (s *Service) failureStatus(err error) (status, kind string) {
 
 // NewFromConfig builds the service the backend runs: an upstream client when
 // OPENROUTER_API_KEY is set (none otherwise: the AI endpoints answer 503),
-// the configured default models and the decoded-image limit.
-func NewFromConfig(cfg config.Config, st Store, logger *slog.Logger, describe func(error) (int, string),
-	openAIError func(error) api.OpenAIError, budget Budget) *Service {
-	opts := Options{Store: st, Logger: logger, Describe: describe, OpenAIError: openAIError, Budget: budget,
+// the configured default models, the decoded-image limit and the image
+// quota.
+func NewFromConfig(cfg config.Config, st Store, logger *slog.Logger, hooks Hooks) *Service {
+	opts := Options{Store: st, Logger: logger, Hooks: hooks,
 		ImageQuotaBytes: cfg.ImageQuotaBytes, DefaultTextModel: cfg.AIDefaultTextModel,
 		DefaultImageModel: cfg.AIDefaultImageModel, DefaultVideoModel: cfg.AIDefaultVideoModel}
 	if cfg.OpenRouterAPIKey != "" {

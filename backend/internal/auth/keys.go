@@ -13,12 +13,17 @@ import (
 )
 
 // LoadOrCreateKey reads the Ed25519 private key (PEM, PKCS#8) at path, or
-// creates one there with mode 0600 when the file does not exist.
+// creates one there with mode 0600 when the file does not exist. Replicas
+// sharing the file may start together: the key is written beside it and
+// linked into place, so one creation wins and the others read its key.
 func LoadOrCreateKey(path string) (key ed25519.PrivateKey, created bool, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		key, err = createKey(path)
-		return key, err == nil, err
+		key, created, err = createKey(path)
+		if err != nil || created {
+			return key, created, err
+		}
+		data, err = os.ReadFile(path) // another process created it first
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("auth: read key %s: %w", path, err)
@@ -30,27 +35,44 @@ func LoadOrCreateKey(path string) (key ed25519.PrivateKey, created bool, err err
 	return priv, false, nil
 }
 
-func createKey(path string) (ed25519.PrivateKey, error) {
+// createKey writes a new key to a temporary file and links it to path:
+// created is false when path appeared meanwhile (the caller reads that one).
+func createKey(path string) (ed25519.PrivateKey, bool, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("auth: generate key: %w", err)
+		return nil, false, fmt.Errorf("auth: generate key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return nil, fmt.Errorf("auth: encode key: %w", err)
+		return nil, false, fmt.Errorf("auth: encode key: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("auth: create key directory: %w", err)
+		return nil, false, fmt.Errorf("auth: create key directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".new-*")
 	if err != nil {
-		return nil, fmt.Errorf("auth: create key %s: %w", path, err)
+		return nil, false, fmt.Errorf("auth: create key %s: %w", path, err)
 	}
-	defer f.Close()
-	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		return nil, fmt.Errorf("auth: write key %s: %w", path, err)
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	err = pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	if err == nil {
+		err = f.Sync()
 	}
-	return priv, f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("auth: write key %s: %w", path, err)
+	}
+	// CreateTemp made the file 0600; a hard link never replaces an
+	// existing path, so the first process to get here wins.
+	if err := os.Link(tmp, path); errors.Is(err, os.ErrExist) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, fmt.Errorf("auth: create key %s: %w", path, err)
+	}
+	return priv, true, nil
 }
 
 func parsePrivateKey(data []byte) (ed25519.PrivateKey, error) {

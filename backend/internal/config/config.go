@@ -20,6 +20,11 @@ type Config struct {
 	Addr string
 
 	DuckDBPath string
+	// DatabaseURL selects PostgreSQL when set (postgres://…); empty keeps
+	// DuckDB at DuckDBPath. It may hold a password: log Redacted(…) only.
+	DatabaseURL              string
+	DatabaseMaxConns         int
+	DatabaseStatementTimeout time.Duration
 
 	JWTKeyFile          string
 	JWTPreviousKeyFiles []string
@@ -61,6 +66,8 @@ type Config struct {
 	BackupInterval time.Duration
 	BackupKeep     int
 
+	TokenPurgeInterval time.Duration
+
 	MetricsAddr string
 
 	SMTPURL   string
@@ -91,6 +98,10 @@ func (c *Config) fields() []field {
 	return []field{
 		{Var{"BACKEND_ADDR", "127.0.0.1:8000", "listen address (host:port)", false}, hostPort(&c.Addr)},
 		{Var{"DUCKDB_PATH", "data/app.duckdb", "database file; :memory: for a throwaway database", false}, nonEmpty(&c.DuckDBPath)},
+		{Var{"DATABASE_URL", "", "empty: DuckDB at DUCKDB_PATH (one process); postgres://user:password@host:5432/db: PostgreSQL, shared by several replicas", true}, postgresURL(&c.DatabaseURL)},
+		{Var{"DATABASE_MAX_CONNS", "16", "PostgreSQL: connections each replica's pool may open", false}, positiveInt(&c.DatabaseMaxConns)},
+		{Var{"DATABASE_STATEMENT_TIMEOUT", "10s", "PostgreSQL: longest a statement may run (Go duration; 0 turns the bound off); migrations and imports are not bound", false},
+			durationOrOff(&c.DatabaseStatementTimeout, time.Millisecond, time.Hour)},
 		{Var{"JWT_KEY_FILE", "data/jwt-ed25519.pem", "Ed25519 private key (PEM, PKCS#8); created with mode 0600 on first start if missing", false}, nonEmpty(&c.JWTKeyFile)},
 		{Var{"JWT_PREVIOUS_KEY_FILES", "", "comma-separated older private or public keys whose tokens still verify during a key rotation", false}, list(&c.JWTPreviousKeyFiles)},
 		{Var{"JWT_ISSUER", "http://127.0.0.1:8000", "iss claim of access tokens", false}, nonEmpty(&c.JWTIssuer)},
@@ -130,6 +141,8 @@ func (c *Config) fields() []field {
 		{Var{"SMTP_URL", "", "mail server for password resets and invitations: smtp://user:pass@host:587 (STARTTLS when offered, required with credentials) or smtps://…:465; empty: no mail", true}, optionalSMTPURL(&c.SMTPURL)},
 		{Var{"MAIL_FROM", "", "From address of the mail (required with SMTP_URL), e.g. duckgate <noreply@example.com>", false}, str(&c.MailFrom)},
 		{Var{"PUBLIC_URL", "http://127.0.0.1:8080", "the frontend's address as browsers reach it, for links in mail", false}, httpURL(&c.PublicURL)},
+		{Var{"TOKEN_PURGE_INTERVAL", "1h", "delete expired and revoked refresh tokens this often, on one replica (Go duration; 0 turns it off)", false},
+			optionalDuration(&c.TokenPurgeInterval, time.Second)},
 		{Var{"METRICS_ADDR", "", "serve /metrics on this separate listener (host:port) instead of the main one; empty keeps it on the main one", false}, optionalHostPort(&c.MetricsAddr)},
 		{Var{"LOG_LEVEL", "info", "debug, info, warn or error", false}, oneOf(&c.LogLevel, "debug", "info", "warn", "error")},
 	}
@@ -170,6 +183,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SMTPURL != "" && c.MailFrom == "" {
 		errs = append(errs, errors.New("MAIL_FROM: required when SMTP_URL is set"))
+	}
+	if c.DatabaseURL != "" && c.BackupInterval > 0 {
+		errs = append(errs, errors.New("BACKUP_INTERVAL: scheduled backups are a DuckDB feature; back PostgreSQL up with its own tools (pg_dump), and leave BACKUP_INTERVAL at 0"))
 	}
 	if c.AdminPassword != "" && len(c.AdminPassword) < 8 {
 		errs = append(errs, errors.New("ADMIN_PASSWORD: must be at least 8 characters"))
@@ -297,6 +313,52 @@ func duration(dst *time.Duration, min, max time.Duration) func(string) error {
 		*dst = d
 		return nil
 	}
+}
+
+// durationOrOff is a duration within min..max, or 0 for "off".
+func durationOrOff(dst *time.Duration, min, max time.Duration) func(string) error {
+	return func(v string) error {
+		if v == "0" {
+			*dst = 0
+			return nil
+		}
+		return duration(dst, min, max)(v)
+	}
+}
+
+// postgresURL is empty (DuckDB) or a postgres:// URL naming a host and a
+// database. Errors never repeat the value: it may hold a password.
+func postgresURL(dst *string) func(string) error {
+	return func(v string) error {
+		if v == "" {
+			*dst = ""
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+			return errors.New("want empty (DuckDB) or a URL such as postgres://user:password@host:5432/dbname")
+		}
+		*dst = v
+		return nil
+	}
+}
+
+// Redacted is a database URL fit for logs: its password replaced.
+func Redacted(databaseURL string) string {
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Engine is the storage engine the configuration selects: "duckdb" or
+// "postgres".
+func (c Config) Engine() string {
+	if c.DatabaseURL != "" {
+		return "postgres"
+	}
+	return "duckdb"
 }
 
 // optionalDuration is a duration of at least min, or 0 for "off".

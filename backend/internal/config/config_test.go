@@ -125,3 +125,36 @@ func TestRefreshReuseGraceAndTrustedProxies(t *testing.T) {
 		t.Fatal("METRICS_ADDR without a host:port accepted")
 	}
 }
+
+func TestDatabaseURLSelectsPostgreSQL(t *testing.T) {
+	c, err := Load(getenv(nil))
+	if err != nil || c.Engine() != "duckdb" || c.DatabaseURL != "" || c.DatabaseMaxConns != 16 || c.DatabaseStatementTimeout != 10*time.Second || c.TokenPurgeInterval != time.Hour {
+		t.Fatalf("defaults: %q %q %d %v %v, %v", c.Engine(), c.DatabaseURL, c.DatabaseMaxConns, c.DatabaseStatementTimeout, c.TokenPurgeInterval, err)
+	}
+	const url = "postgres://duckgate:s3cret-pw@db.internal:5432/duckgate?sslmode=require"
+	c, err = Load(getenv(map[string]string{"DATABASE_URL": url, "DATABASE_MAX_CONNS": "4", "DATABASE_STATEMENT_TIMEOUT": "0", "TOKEN_PURGE_INTERVAL": "0"}))
+	if err != nil || c.Engine() != "postgres" || c.DatabaseURL != url || c.DatabaseMaxConns != 4 || c.DatabaseStatementTimeout != 0 || c.TokenPurgeInterval != 0 {
+		t.Fatalf("postgres: %+v, %v", c, err)
+	}
+	if r := Redacted(url); strings.Contains(r, "s3cret") || !strings.Contains(r, "db.internal:5432/duckgate") {
+		t.Fatalf("redacted URL %q", r)
+	}
+	path := filepath.Join(t.TempDir(), "url")
+	if err := os.WriteFile(path, []byte(url+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := Load(getenv(map[string]string{"DATABASE_URL_FILE": path})); err != nil || c.DatabaseURL != url {
+		t.Fatalf("DATABASE_URL_FILE: %q, %v", c.DatabaseURL, err)
+	}
+	for _, bad := range []string{"mysql://u:s3cret-pw@h/db", "postgres://u:s3cret-pw@h", "s3cret-pw"} {
+		_, err := Load(getenv(map[string]string{"DATABASE_URL": bad}))
+		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+			t.Errorf("DATABASE_URL=%q: %v", bad, err)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("the error repeats the password: %v", err)
+		}
+	}
+	if _, err := Load(getenv(map[string]string{"DATABASE_URL": url, "BACKUP_INTERVAL": "24h"})); err == nil || !strings.Contains(err.Error(), "pg_dump") {
+		t.Errorf("scheduled backups on PostgreSQL: %v", err)
+	}
+}

@@ -107,6 +107,10 @@ var errorTable = []errorRow{
 	}),
 	as(upstreamProblem),
 
+	// Operations.
+	is(model.ErrBackupUnsupported, 501, "this backend runs on PostgreSQL, which the backend does not back up: "+
+		"use the database's own tools (pg_dump, pg_restore); see the README's \"Outgrowing one machine\""),
+
 	// Anything the store could not find that no service named more precisely.
 	is(model.ErrNotFound, 404, "no such resource"),
 	is(model.ErrClosed, 503, "the service is shutting down; retry in a moment"),
@@ -212,6 +216,8 @@ func typeFor(status int) string {
 		return api.TypeUnavailable
 	case http.StatusGatewayTimeout:
 		return api.TypeUpstreamTimeout
+	case http.StatusNotImplemented:
+		return api.TypeNotImplemented
 	}
 	return api.TypeInternal
 }

@@ -283,6 +283,7 @@ func TestErrorTable(t *testing.T) {
 		{&openrouter.Error{Kind: openrouter.KindTimeout, Message: "timed out"}, 504, api.TypeUpstreamTimeout, "timed out", 0, nil},
 		{&openrouter.Error{Kind: openrouter.KindBadRequest, Message: "rejected: no such model"}, 422, api.TypeValidation, "no such model", 0, nil},
 		{&openrouter.Error{Kind: openrouter.KindCanceled, Message: "canceled"}, openrouter.StatusClientClosed, api.TypeInternal, "canceled", 0, nil},
+		{wrap(model.ErrBackupUnsupported), 501, api.TypeNotImplemented, "pg_dump", 0, nil},
 		{wrap(model.ErrNotFound), 404, api.TypeNotFound, "no such resource", 0, nil},
 		{model.ErrClosed, 503, api.TypeUnavailable, "shutting down", 0, nil},
 		{errors.New("store: disk I/O error at /var/lib/secret"), 500, api.TypeInternal, "request id", 0, nil},

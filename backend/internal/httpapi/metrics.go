@@ -25,9 +25,9 @@ type Metrics struct {
 var durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
 
 // NewMetrics registers the HTTP metrics, the Go runtime and process
-// collectors and, when db is not nil, the database's collector (its pool
-// statistics) on reg.
-func NewMetrics(reg *prometheus.Registry, db prometheus.Collector) (*Metrics, error) {
+// collectors and the extra ones given (the database's pool statistics, the
+// background jobs) on reg; nil entries are skipped.
+func NewMetrics(reg *prometheus.Registry, extra ...prometheus.Collector) (*Metrics, error) {
 	m := &Metrics{
 		registry: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -46,8 +46,10 @@ func NewMetrics(reg *prometheus.Registry, db prometheus.Collector) (*Metrics, er
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
-	if db != nil {
-		cs = append(cs, db)
+	for _, c := range extra {
+		if c != nil {
+			cs = append(cs, c)
+		}
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

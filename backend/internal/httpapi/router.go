@@ -32,7 +32,8 @@ type RouterConfig struct {
 	// TrustedProxies are the CIDRs whose X-Forwarded-For names the client.
 	TrustedProxies []string
 	// Ready reports whether the dependencies (the database) can serve.
-	Ready   func(ctx context.Context) map[string]string
+	// checks says what was checked (for people); ready is the verdict.
+	Ready   func(ctx context.Context) (checks map[string]string, ready bool)
 	Version string
 	Commit  string
 	// MetricsElsewhere: /metrics is served on a separate listener
@@ -114,12 +115,10 @@ func (o *operations) healthz(c *gin.Context) {
 }
 
 func (o *operations) readyz(c *gin.Context) {
-	checks := o.cfg.Ready(c.Request.Context())
+	checks, ready := o.cfg.Ready(c.Request.Context())
 	status, code := "ok", http.StatusOK
-	for _, v := range checks {
-		if v != "ok" {
-			status, code = "unavailable", http.StatusServiceUnavailable
-		}
+	if !ready {
+		status, code = "unavailable", http.StatusServiceUnavailable
 	}
 	httpx.JSON(c, code, api.Health{Status: status, Version: o.cfg.Version, Commit: o.cfg.Commit, Checks: checks})
 }

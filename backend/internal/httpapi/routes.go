@@ -84,7 +84,8 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Responses:   []openapi.Response{openapi.OK(200, "The process is alive.", api.Health{})}}},
 		{Method: "GET", Path: "/readyz", Auth: Public, Handler: ops.readyz,
 			Doc: openapi.Doc{Tag: "Operations", Summary: "Readiness",
-				Description: "Answers 200 when DuckDB is reachable and its schema is current, 503 otherwise.",
+				Description: "Answers 200 when the database (DuckDB or PostgreSQL) is reachable and its schema is current, 503 otherwise; " +
+					"checks names the engine and the schema version this replica sees.",
 				Responses: []openapi.Response{openapi.OK(200, "Ready to serve.", api.Health{}),
 					openapi.OK(503, "A dependency is down; checks names it.", api.Health{})}}},
 		{Method: "GET", Path: "/metrics", Auth: Public, Handler: ops.metrics,
@@ -280,9 +281,10 @@ func routes(h Handlers, ops *operations, limits BodyLimits) []Route {
 				Problems:  openapi.AdminProblems}},
 		{Method: "POST", Path: "/admin/backup", Auth: Admin, Handler: h.Admin.Backup,
 			Doc: openapi.Doc{Tag: "Admin", Summary: "Back up the database",
-				Description: "Writes a consistent snapshot of the database under BACKUP_DIR while serving.",
-				Responses:   []openapi.Response{openapi.OK(200, "Where the snapshot was written.", api.BackupResult{})},
-				Problems:    openapi.Statuses(openapi.AdminProblems, []int{409, 503})}},
+				Description: "Writes a consistent snapshot of the database under BACKUP_DIR while serving (DuckDB). " +
+					"On PostgreSQL it answers 501: back that database up with its own tools (pg_dump).",
+				Responses: []openapi.Response{openapi.OK(200, "Where the snapshot was written.", api.BackupResult{})},
+				Problems:  openapi.Statuses(openapi.AdminProblems, []int{409, 501, 503})}},
 		{Method: "GET", Path: "/admin/audit", Auth: Admin, Handler: h.Admin.Audit,
 			Doc: openapi.Doc{Tag: "Admin", Summary: "Audit trail",
 				Description: "Sign-ins (successful and failed), registrations, lock-outs, resets and invitations, admin actions, role changes, " +

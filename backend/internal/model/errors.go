@@ -24,6 +24,9 @@ var (
 	ErrTooManyKeys    = errors.New("the user holds the most API keys allowed")
 	ErrOverBudget     = errors.New("the call would start at or over the monthly budget")
 	ErrClosed         = errors.New("the store is closed")
+	// ErrBackupUnsupported: the engine's data is backed up with the
+	// database's own tools (pg_dump for PostgreSQL), not by the backend.
+	ErrBackupUnsupported = errors.New("this database engine is backed up with its own tools, not by the backend")
 )
 
 // Authentication and authorisation.

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/duckgate/duckgate/frontend/internal/balance"
 	"github.com/duckgate/duckgate/frontend/internal/config"
 	"github.com/duckgate/duckgate/frontend/internal/proxy"
 	"github.com/duckgate/duckgate/frontend/internal/session"
@@ -121,8 +122,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	logger := slog.New(logbuf.FlushAt(slog.NewJSONHandler(logs, nil), logs, slog.LevelError)).With("service", "frontend")
 
 	// One pool of connections to the backend serves both the pages' calls
-	// (the typed client) and the /api proxy.
-	transport := proxy.NewTransport()
+	// (the typed client) and the /api proxy; with several backends, calls
+	// are spread over those that are ready.
+	var transport http.RoundTripper = proxy.NewTransport()
+	if len(cfg.BackendURLs) > 1 {
+		pool := balance.New(cfg.BackendURLs, transport, balance.Options{Logger: logger})
+		defer pool.Close()
+		transport = pool
+	}
 	backend := client.New(cfg.BackendURL.String(),
 		client.WithHTTPClient(&http.Client{Transport: transport}),
 		client.WithUserAgent("duckgate-frontend/"+version))
@@ -161,7 +168,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		// No write timeout: chat streams and video downloads may last minutes.
 	}
-	logger.Info("frontend listening", "addr", ln.Addr().String(), "backend", cfg.BackendURL.String(), "version", version)
+	logger.Info("frontend listening", "addr", ln.Addr().String(), "backends", len(cfg.BackendURLs), "backend", cfg.BackendURL.String(), "version", version)
 	if len(cfg.CSRFSecret) == 0 {
 		logger.Warn("CSRF_SECRET is unset: this process made a random one; replicas behind one address need the same CSRF_SECRET")
 	}

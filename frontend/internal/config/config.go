@@ -19,8 +19,13 @@ import (
 type Config struct {
 	// Addr is the listen address (FRONTEND_ADDR).
 	Addr string
-	// BackendURL is where the backend API is (BACKEND_URL).
+	// BackendURL is where the backend API is (BACKEND_URL): the first of
+	// BackendURLs.
 	BackendURL *url.URL
+	// BackendURLs are every backend replica of a comma-separated
+	// BACKEND_URL; calls are spread over them (package balance). They share
+	// one path, if any: a request keeps its own and changes host only.
+	BackendURLs []*url.URL
 	// CookieSecure marks every cookie Secure (COOKIE_SECURE), for HTTPS.
 	CookieSecure bool
 	// SessionTTL is how long the refresh-token cookie lives (SESSION_TTL);
@@ -58,7 +63,7 @@ type Var struct {
 func Vars() []Var {
 	return []Var{
 		{"FRONTEND_ADDR", "127.0.0.1:8080", "listen address (host:port)", false},
-		{"BACKEND_URL", "http://127.0.0.1:8000", "where the backend API is", false},
+		{"BACKEND_URL", "http://127.0.0.1:8000", "where the backend API is; a comma-separated list of replicas spreads the calls over those that are ready", false},
 		{"COOKIE_SECURE", "false", "mark every cookie Secure; set true behind HTTPS", false},
 		{"SESSION_TTL", "720h", "lifetime of the session cookie (Go duration); match the backend's REFRESH_TOKEN_TTL", false},
 		{"PROXY_REPLAY_BYTES", "1048576", "largest /api request body buffered so it can be replayed after a token refresh", false},
@@ -116,12 +121,13 @@ func Load(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: dur("SHUTDOWN_TIMEOUT"),
 	}
 
-	rawURL := value("BACKEND_URL")
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("BACKEND_URL: want an http(s) URL, got %q", rawURL))
+	var err error
+	cfg.BackendURLs, err = backendURLs(value("BACKEND_URL"))
+	if err != nil {
+		errs = append(errs, err)
+	} else {
+		cfg.BackendURL = cfg.BackendURLs[0]
 	}
-	cfg.BackendURL = u
 
 	secure := value("COOKIE_SECURE")
 	if cfg.CookieSecure, err = strconv.ParseBool(secure); err != nil {
@@ -148,4 +154,28 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
+}
+
+// backendURLs parses BACKEND_URL: one http(s) URL or several separated by
+// commas, all with the same path.
+func backendURLs(raw string) ([]*url.URL, error) {
+	var out []*url.URL
+	for _, part := range strings.Split(raw, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		u, err := url.Parse(part)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("BACKEND_URL: want an http(s) URL or a comma-separated list of them, got %q", part)
+		}
+		if len(out) > 0 && strings.TrimRight(u.Path, "/") != strings.TrimRight(out[0].Path, "/") {
+			return nil, fmt.Errorf("BACKEND_URL: every backend must have the same path (%q and %q differ)", out[0].Path, u.Path)
+		}
+		out = append(out, u)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("BACKEND_URL: want an http(s) URL, got %q", raw)
+	}
+	return out, nil
 }

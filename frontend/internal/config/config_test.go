@@ -140,3 +140,21 @@ func TestCSRFSecretFromTheEnvironmentOrAFile(t *testing.T) {
 		t.Errorf("a rejected secret is echoed in the error: %v", err)
 	}
 }
+
+func TestBackendURLTakesAList(t *testing.T) {
+	cfg, err := Load(env(map[string]string{"BACKEND_URL": " http://backend-1:8000, http://backend-2:8000 ,"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.BackendURLs) != 2 || cfg.BackendURLs[1].Host != "backend-2:8000" || cfg.BackendURL != cfg.BackendURLs[0] {
+		t.Fatalf("backends %v (first %v)", cfg.BackendURLs, cfg.BackendURL)
+	}
+	if cfg, _ := Load(env(nil)); len(cfg.BackendURLs) != 1 {
+		t.Fatalf("the default is one backend: %v", cfg.BackendURLs)
+	}
+	for _, bad := range []string{"http://a:1,ftp://b", "http://a:1/api,http://b:1/other", ","} {
+		if _, err := Load(env(map[string]string{"BACKEND_URL": bad})); err == nil || !strings.Contains(err.Error(), "BACKEND_URL") {
+			t.Errorf("BACKEND_URL=%q: %v", bad, err)
+		}
+	}
+}

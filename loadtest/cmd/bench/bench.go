@@ -43,6 +43,7 @@ type bench struct {
 
 	users      []*user
 	healthzRPS *load.Result
+	pg         *pgState // the PostgreSQL scenarios' server and replicas
 	gateway    *gatewayState
 	front      *frontendState
 }
@@ -159,6 +160,7 @@ func (b *bench) close() {
 			p.stop()
 		}
 	}
+	b.closePostgres()
 	if b.cfg.keep {
 		b.logf("kept %s", b.workDir)
 		return
@@ -189,6 +191,9 @@ func (b *bench) scenarios() []scenario {
 		{name: "login", run: b.runLogin},
 		{name: "login-burst", run: b.runLoginBurst},
 		{name: "startup", rowNames: []string{"idle-rss"}, run: b.runStartup},
+		{name: "pg-users-me", run: b.runPGUsersMe},
+		{name: "pg-refresh", rowNames: []string{"pg-refresh-kill"}, run: b.runPGRefresh},
+		{name: "pg-login", run: b.runPGLogin},
 		{name: "chat-latency", rowNames: []string{"floor-latency"}, run: b.runChatLatency},
 		{name: "chat-throughput", rowNames: []string{"floor-throughput"}, run: b.runChatThroughput},
 		{name: "chat-stream", rowNames: []string{"floor-stream", "chat-stream-gap"}, run: b.runChatStream},

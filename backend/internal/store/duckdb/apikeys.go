@@ -31,6 +31,12 @@ func newKeyCache() *keyCache {
 	return &keyCache{byHash: map[string]model.APIKey{}, byID: map[uuid.UUID]string{}}
 }
 
+func (c *keyCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byHash, c.byID = map[string]model.APIKey{}, map[uuid.UUID]string{}
+}
+
 func (c *keyCache) put(k model.APIKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -26,6 +26,12 @@ type budgetCache struct {
 
 func newBudgetCache() *budgetCache { return &budgetCache{overrides: map[uuid.UUID]float64{}} }
 
+func (c *budgetCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.overrides = map[uuid.UUID]float64{}
+}
+
 func (c *budgetCache) set(user uuid.UUID, usd float64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -66,6 +72,12 @@ type spendCache struct {
 
 func newSpendCache() *spendCache {
 	return &spendCache{spent: map[spendKey]float64{}, reserved: map[uuid.UUID]map[uuid.UUID]model.Reservation{}}
+}
+
+func (c *spendCache) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.spent, c.reserved = map[spendKey]float64{}, map[uuid.UUID]map[uuid.UUID]model.Reservation{}
 }
 
 func (c *spendCache) has(k spendKey) bool {

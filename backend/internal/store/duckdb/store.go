@@ -122,6 +122,9 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// Engine names this storage engine.
+func (s *Store) Engine() string { return "duckdb" }
+
 // DB exposes the pool for metrics (connection statistics) only.
 func (s *Store) DB() *sql.DB { return s.db }
 

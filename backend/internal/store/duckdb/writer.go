@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -120,7 +121,7 @@ func (t *Tx) queryRow(stmt *sql.Stmt, args ...any) *sql.Row {
 // the current transaction, because creating one costs ~1.4 ms.
 func (t *Tx) appendRows(table string, columns []string, rows [][]driver.Value) error {
 	return t.conn.Raw(func(dc any) error {
-		app, err := t.w.appender(dc, table, columns)
+		app, key, err := t.w.appender(dc, table, columns)
 		if err != nil {
 			return err
 		}
@@ -133,36 +134,38 @@ func (t *Tx) appendRows(table string, columns []string, rows [][]driver.Value) e
 			err = app.Flush()
 		}
 		if err != nil {
-			t.w.dropAppender(table) // its state is unknown now; the batch rolls back
+			t.w.dropAppender(key) // its state is unknown now; the batch rolls back
 			return fmt.Errorf("store: append to %s: %w", table, err)
 		}
 		return nil
 	})
 }
 
-// appender returns the writer's open appender for table, creating it on
-// first use. Only the writer goroutine calls it, inside conn.Raw.
-func (w *writer) appender(dc any, table string, columns []string) (*duckdb.Appender, error) {
-	if app, ok := w.appenders[table]; ok {
-		return app, nil
+// appender returns the writer's open appender for table and these columns
+// (an import fills more columns than a sign-in), creating it on first use,
+// and its key. Only the writer goroutine calls it, inside conn.Raw.
+func (w *writer) appender(dc any, table string, columns []string) (*duckdb.Appender, string, error) {
+	key := table + "(" + strings.Join(columns, ",") + ")"
+	if app, ok := w.appenders[key]; ok {
+		return app, key, nil
 	}
 	conn, ok := dc.(driver.Conn)
 	if !ok {
-		return nil, fmt.Errorf("store: appender: unexpected driver connection %T", dc)
+		return nil, key, fmt.Errorf("store: appender: unexpected driver connection %T", dc)
 	}
 	app, err := duckdb.NewAppenderWithColumns(conn, "", "", table, columns)
 	if err != nil {
-		return nil, fmt.Errorf("store: appender for %s: %w", table, err)
+		return nil, key, fmt.Errorf("store: appender for %s: %w", table, err)
 	}
-	w.appenders[table] = app
-	return app, nil
+	w.appenders[key] = app
+	return app, key, nil
 }
 
-func (w *writer) dropAppender(table string) {
-	if app, ok := w.appenders[table]; ok {
+func (w *writer) dropAppender(key string) {
+	if app, ok := w.appenders[key]; ok {
 		_ = app.Clear()
 		_ = app.Close()
-		delete(w.appenders, table)
+		delete(w.appenders, key)
 	}
 }
 
@@ -194,7 +197,7 @@ type writer struct {
 	s         *Store
 	conn      *sql.Conn
 	st        *statements                 // prepared on conn
-	appenders map[string]*duckdb.Appender // by table, open on conn
+	appenders map[string]*duckdb.Appender // by table and columns, open on conn
 	queue     chan *writeOp
 	quit      chan struct{}
 	stopped   chan struct{}
@@ -278,8 +281,8 @@ func (w *writer) loop() {
 	defer w.st.close()
 	defer func() {
 		_ = w.conn.Raw(func(any) error {
-			for table := range w.appenders {
-				w.dropAppender(table)
+			for key := range w.appenders {
+				w.dropAppender(key)
 			}
 			return nil
 		})

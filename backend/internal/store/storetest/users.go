@@ -15,6 +15,7 @@ func init() {
 	register("UsersRoundTrip", usersRoundTrip)
 	register("OneAccountPerEmailUnderConcurrency", oneAccountPerEmail)
 	register("EmailChangeToATakenEmailIsRefused", emailChangeToTakenEmail)
+	register("ConcurrentEmailChangesToOneEmailSucceedOnce", concurrentEmailChanges)
 	register("EnsureAdminCreatesTheFirstAdminOnce", ensureAdmin)
 	register("EnsureAdminPromotesAnExistingAccount", ensureAdminPromotes)
 	register("LastAdminCannotBeDemotedOrDeleted", lastAdmin)
@@ -98,6 +99,41 @@ func emailChangeToTakenEmail(t *testing.T, e *env) {
 	same := "a@example.com"
 	if _, err := e.s.UpdateUser(e.ctx, a.ID, model.UserChange{Email: &same}); err != nil {
 		t.Fatalf("keeping one's own email: %v", err)
+	}
+}
+
+// concurrentEmailChanges: several accounts take one new email at the same
+// moment; one gets it, the others are refused and keep theirs.
+func concurrentEmailChanges(t *testing.T, e *env) {
+	var users []model.User
+	for i := range 8 {
+		users = append(users, e.user(fmt.Sprintf("u%d@example.com", i), model.RoleUser))
+	}
+	wanted := "wanted@example.com"
+	var changed, taken atomic.Int32
+	concurrently(len(users), func(i int) {
+		_, err := e.s.UpdateUser(e.ctx, users[i].ID, model.UserChange{Email: &wanted})
+		switch {
+		case err == nil:
+			changed.Add(1)
+		case errors.Is(err, model.ErrEmailTaken):
+			taken.Add(1)
+		default:
+			t.Errorf("unexpected: %v", err)
+		}
+	})
+	if changed.Load() != 1 || taken.Load() != int32(len(users)-1) {
+		t.Fatalf("changed %d, refused %d; want 1 and %d", changed.Load(), taken.Load(), len(users)-1)
+	}
+	owner, err := e.s.UserByEmail(e.ctx, wanted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range users {
+		got, _ := e.s.UserByID(e.ctx, u.ID)
+		if u.ID != owner.ID && got.Email != fmt.Sprintf("u%d@example.com", i) {
+			t.Fatalf("a refused change was kept: %+v", got)
+		}
 	}
 }
 
