@@ -110,7 +110,7 @@ func concurrentEmailChanges(t *testing.T, e *env) {
 		users = append(users, e.user(fmt.Sprintf("u%d@example.com", i), model.RoleUser))
 	}
 	wanted := "wanted@example.com"
-	var changed, taken atomic.Int32
+	var changed, taken atomic.Int64
 	concurrently(len(users), func(i int) {
 		_, err := e.s.UpdateUser(e.ctx, users[i].ID, model.UserChange{Email: &wanted})
 		switch {
@@ -122,7 +122,7 @@ func concurrentEmailChanges(t *testing.T, e *env) {
 			t.Errorf("unexpected: %v", err)
 		}
 	})
-	if changed.Load() != 1 || taken.Load() != int32(len(users)-1) {
+	if changed.Load() != 1 || taken.Load() != int64(len(users)-1) {
 		t.Fatalf("changed %d, refused %d; want 1 and %d", changed.Load(), taken.Load(), len(users)-1)
 	}
 	owner, err := e.s.UserByEmail(e.ctx, wanted)
