@@ -214,6 +214,19 @@ kubectl() {
     *) bad "kubectl $*" ;;
   esac
 }
+sudo() {
+  [ "$1" = -u ] && shift 2
+  "$@"
+}
+apt-get() { [ "$1" = install ] || bad "apt-get $*"; }
+createuser() { :; }
+createdb() { [ "$1" = --owner ] || bad "createdb $*"; }
+pg_dump() {
+  echo "$*" | grep -q -- "--file=[^ ]*\.dump postgres://" || bad "pg_dump $*"
+}
+pg_restore() {
+  echo "$*" | grep -q -- "--dbname=postgres://.* [^ ]*\.dump$" || bad "pg_restore $*"
+}
 `
 
 func runOperationsExamples(t *testing.T, blocks []readmeBlock) {
@@ -224,11 +237,38 @@ func runOperationsExamples(t *testing.T, blocks []readmeBlock) {
 		}
 	}
 	checks := filepath.Join(dir, "checks.log")
-	env := append(minimalEnv(), "REPO="+RepoRoot(), "CHECKS="+checks, "DUCKGATE_REPOSITORY=https://example.com/duckgate.git")
+	binaryStandIns(t, dir, checks)
+	env := append(minimalEnv(), "REPO="+RepoRoot(), "CHECKS="+checks, "DUCKGATE_REPOSITORY=https://example.com/duckgate.git",
+		"DATABASE_URL=postgres://duckgate:secret@127.0.0.1:5432/duckgate")
 	for _, block := range blocks {
 		bash(t, dir, env, standIns+"# README line "+itoa(block.line)+"\n"+block.code)
 	}
 	if raw, err := os.ReadFile(checks); err == nil && len(raw) > 0 {
 		t.Fatalf("the README's operator examples name what does not exist:\n%s", raw)
+	}
+}
+
+// binaryStandIns puts bin/backend and bin/frontend in dir, as make build
+// would: each checks that it is asked for a command the real binary has
+// (its --help lists them) and records any other in checks.
+func binaryStandIns(t *testing.T, dir, checks string) {
+	t.Helper()
+	commands := map[string]string{
+		"backend":  "serve|db export --out|db import --from|db backup --out|db restore --from",
+		"frontend": "serve",
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, allowed := range commands {
+		script := "#!/bin/bash\n" +
+			"args=\"$*\"; [ -z \"$args\" ] && args=serve\n" +
+			"case \"$args\" in\n" +
+			"  \"" + strings.ReplaceAll(allowed, "|", "\"*|\"") + "\"*) ;;\n" +
+			"  *) echo \"BAD: " + name + " $args\" >> " + checks + " ;;\n" +
+			"esac\n"
+		if err := os.WriteFile(filepath.Join(dir, "bin", name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
