@@ -77,7 +77,9 @@ func (b *browser) fitsNarrowScreen(where string) {
 		b.fail("narrow "+where, fmt.Errorf("the viewport is %d px wide, want 360", w))
 	}
 	if w := evaluate[int](b, `document.documentElement.scrollWidth`); w > 360 {
-		b.fail("narrow "+where, fmt.Errorf("the page is %d px wide at 360 px: it scrolls sideways", w))
+		wide := evaluate[string](b, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 360)
+			.slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + e.className : "")).join(", ")`)
+		b.fail("narrow "+where, fmt.Errorf("the page is %d px wide at 360 px: it scrolls sideways (%s)", w, wide))
 	}
 }
 
@@ -224,6 +226,9 @@ func TestBrowserAdminWithoutMailHandsOverALinkSignsOutAndLiftsALockout(t *testin
 		evaluate[int](admin, `document.querySelectorAll("#copy-link").length`) != 1 {
 		admin.fail("one-time link", fmt.Errorf("want the invitation link with a copy button, have %q", link))
 	}
+	// The users page, link and lock-outs included, fits a phone too.
+	admin.fitsNarrowScreen("/admin/users")
+	admin.do("wide again", 5*time.Second, chromedp.EmulateViewport(1280, 900))
 	// The link is the server's PUBLIC_URL's; this frontend serves its path.
 	path := link[strings.Index(link, "/reset?"):]
 

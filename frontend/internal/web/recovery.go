@@ -83,6 +83,9 @@ type resetData struct {
 func isInvitation(token string) bool { return strings.HasPrefix(token, "inv_") }
 
 func (r resetData) title() string {
+	if r.Unusable != "" {
+		return "This link does not work"
+	}
 	if r.Invite {
 		return "Set your password"
 	}
@@ -98,8 +101,7 @@ func (a *app) resetPage(c echo.Context) error {
 		data.Recovery = a.capabilities(c).PasswordRecovery
 		status = http.StatusBadRequest
 	}
-	v := a.newView(c, data.title(), "", data)
-	return c.Render(status, "reset", v)
+	return c.Render(status, "reset", a.newView(c, data.title(), "", data))
 }
 
 // reset sets the password. The token travels in the form, never in a
@@ -128,7 +130,7 @@ func (a *app) reset(c echo.Context) error {
 	if p.Status == http.StatusBadRequest {
 		data.Unusable = unusableLink(data.Invite)
 		data.Recovery = !data.Invite && a.capabilities(c).PasswordRecovery
-		v.Data = data
+		v.Data, v.Title = data, data.title()
 		return c.Render(http.StatusBadRequest, "reset", v)
 	}
 	form, _ := formWithProblem(err, nil)
