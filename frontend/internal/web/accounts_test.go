@@ -96,9 +96,9 @@ func stubAccounts(mux *http.ServeMux) *stubAccountState {
 			return
 		}
 		out := api.CreatedUser{User: api.User{ID: "u9", Email: in.Email, Role: in.Role}, Invitation: api.AccountLink{ExpiresAt: expires}}
-		if st.mail.Load() {
+		if st.mail.Load() && !strings.HasPrefix(in.Email, "bounce") {
 			out.Invitation.Sent = true
-		} else {
+		} else { // no mail, or the mail failed: the admin hands the link over
 			out.Invitation.URL = stubLinkURL
 		}
 		writeJSON(w, 201, out)
@@ -328,6 +328,11 @@ func TestAdminInvitationsAreMailedWithMail(t *testing.T) {
 	_, page := get(t, c, fe.URL+"/admin/users")
 	if resp.StatusCode != http.StatusSeeOther || !strings.Contains(page, "Invitation sent to new@example.com") || strings.Contains(page, "token=") {
 		t.Fatalf("create with mail: %d, then %.800s", resp.StatusCode, page)
+	}
+	// When the mail fails, the admin gets the link, and is told why.
+	resp, page = postForm(t, c, fe.URL+"/admin/users", url.Values{"new_email": {"bounce@example.com"}, "csrf_token": {token}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "The email could not be sent") || !strings.Contains(page, stubLinkURL) {
+		t.Fatalf("create when the mail fails: %d %.1500s", resp.StatusCode, page)
 	}
 }
 
