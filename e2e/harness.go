@@ -187,7 +187,14 @@ func StartReplicas(t testing.TB, n int, databaseURL, dataDir string, env ...stri
 // StartFrontend starts the frontend in front of backendURL.
 func StartFrontend(t testing.TB, backendURL string, env ...string) *Proc {
 	t.Helper()
-	addr := FreeAddr(t)
+	return StartFrontendAt(t, FreeAddr(t), backendURL, env...)
+}
+
+// StartFrontendAt starts the frontend on addr (from FreeAddr), for a test
+// that must tell the backend the frontend's address first (PUBLIC_URL,
+// the links in mail).
+func StartFrontendAt(t testing.TB, addr, backendURL string, env ...string) *Proc {
+	t.Helper()
 	base := []string{"FRONTEND_ADDR=" + addr, "BACKEND_URL=" + backendURL}
 	p := start(t, "frontend", t.TempDir(), addr, append(base, env...))
 	p.waitHTTP(t, "/healthz", "")

@@ -28,7 +28,8 @@ type Config struct {
 	BackendURLs []*url.URL
 	// CookieSecure marks every cookie Secure (COOKIE_SECURE), for HTTPS.
 	CookieSecure bool
-	// SessionTTL is how long the refresh-token cookie lives (SESSION_TTL);
+	// SessionTTL is how long the refresh-token cookie of a kept sign-in
+	// ("keep me signed in") lives (SESSION_TTL);
 	// it should match the backend's REFRESH_TOKEN_TTL.
 	SessionTTL time.Duration
 	// ProxyReplayBytes is the largest /api request body that is buffered so
@@ -65,7 +66,7 @@ func Vars() []Var {
 		{"FRONTEND_ADDR", "127.0.0.1:8080", "listen address (host:port)", false},
 		{"BACKEND_URL", "http://127.0.0.1:8000", "where the backend API is; a comma-separated list of replicas spreads the calls over those that are ready", false},
 		{"COOKIE_SECURE", "false", "mark every cookie Secure; set true behind HTTPS", false},
-		{"SESSION_TTL", "720h", "lifetime of the session cookie (Go duration); match the backend's REFRESH_TOKEN_TTL", false},
+		{"SESSION_TTL", "720h", "lifetime of the session cookie of a sign-in with \"keep me signed in\" (Go duration; without it the cookie ends with the browser session); match the backend's REFRESH_TOKEN_TTL", false},
 		{"PROXY_REPLAY_BYTES", "1048576", "largest /api request body buffered so it can be replayed after a token refresh", false},
 		{"BACKEND_TIMEOUT", "30s", "bound of the backend calls one page makes (Go duration)", false},
 		{"SHUTDOWN_TIMEOUT", "15s", "bound of the graceful shutdown (Go duration)", false},

@@ -31,7 +31,17 @@ import (
 const (
 	accessCookie  = "dg_access"
 	refreshCookie = "dg_refresh"
+	// transientCookie marks a session signed in without "keep me signed
+	// in": its cookies are browser-session cookies (no Max-Age), and stay so
+	// across refreshes. It is a browser-session cookie itself, so it goes
+	// when they go. It decides nothing but the cookies' lifetime: the
+	// backend holds the session's own, shorter, lifetime.
+	transientCookie = "dg_transient"
 )
+
+// browserSession is the cookie lifetime that is none: the browser forgets
+// the cookie when it closes.
+const browserSession time.Duration = 0
 
 // bindingLen is the length of a binding: 16 random bytes, base64url.
 const bindingLen = 22
@@ -123,6 +133,9 @@ type Session struct {
 	access  string
 	refresh string
 	binding string // "" when signed out
+	// transient: signed in without "keep me signed in" (see
+	// transientCookie); marked: the browser holds the marker cookie.
+	transient, marked bool
 }
 
 // Load reads the session cookies of r; w receives rotated cookies.
@@ -145,6 +158,10 @@ func (m *Manager) Load(w http.ResponseWriter, r *http.Request, clientIP string) 
 		}
 	} else if accessBinding != "" && access != "" {
 		s.binding, s.access = accessBinding, access
+	}
+	if c, err := r.Cookie(m.name(transientCookie)); err == nil && c.Value != "" {
+		s.marked = true
+		s.transient = s.binding != "" // a marker without a session means nothing
 	}
 	return s
 }
@@ -230,10 +247,30 @@ func (s *Session) Refresh(ctx context.Context) error {
 }
 
 // Start stores a freshly issued pair (after sign-in) under a new binding.
-func (s *Session) Start(pair *api.TokenPair) {
+// keep is the person's "keep me signed in": with it the cookies last the
+// session's lifetime (SessionTTL); without it they are browser-session
+// cookies, gone when the browser closes, here and after every refresh.
+func (s *Session) Start(pair *api.TokenPair, keep bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.transient = !keep
+	switch {
+	case s.transient:
+		http.SetCookie(s.w, s.m.cookie(transientCookie, "1", browserSession))
+		s.marked = true
+	case s.marked:
+		http.SetCookie(s.w, s.m.cookie(transientCookie, "", -1))
+		s.marked = false
+	}
 	s.startLocked(pair, newBinding())
+}
+
+// Transient reports whether the session was signed in without "keep me
+// signed in".
+func (s *Session) Transient() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transient
 }
 
 // End forgets the tokens and clears the cookies (after sign-out).
@@ -249,15 +286,23 @@ func (s *Session) startLocked(pair *api.TokenPair, binding string) {
 	if accessAge <= 0 {
 		accessAge = 15 * time.Minute
 	}
+	refreshAge := s.m.opts.SessionTTL
+	if s.transient {
+		accessAge, refreshAge = browserSession, browserSession
+	}
 	prefix := binding + string(bindingSep)
 	http.SetCookie(s.w, s.m.cookie(accessCookie, prefix+pair.AccessToken, accessAge))
-	http.SetCookie(s.w, s.m.cookie(refreshCookie, prefix+pair.RefreshToken, s.m.opts.SessionTTL))
+	http.SetCookie(s.w, s.m.cookie(refreshCookie, prefix+pair.RefreshToken, refreshAge))
 }
 
 func (s *Session) endLocked() {
 	s.access, s.refresh, s.binding = "", "", ""
 	http.SetCookie(s.w, s.m.cookie(accessCookie, "", -1))
 	http.SetCookie(s.w, s.m.cookie(refreshCookie, "", -1))
+	if s.marked {
+		http.SetCookie(s.w, s.m.cookie(transientCookie, "", -1))
+	}
+	s.transient, s.marked = false, false
 }
 
 func (m *Manager) name(base string) string {
@@ -267,7 +312,8 @@ func (m *Manager) name(base string) string {
 	return base
 }
 
-// cookie builds a session cookie; a negative maxAge deletes it.
+// cookie builds a session cookie; a negative maxAge deletes it, zero
+// (browserSession) makes it last until the browser closes.
 func (m *Manager) cookie(base, value string, maxAge time.Duration) *http.Cookie {
 	c := &http.Cookie{ //nolint:gosec // Secure follows COOKIE_SECURE: false only for plain-HTTP development
 		Name: m.name(base), Value: value, Path: "/",

@@ -264,7 +264,7 @@ func TestRejectedRefreshEndsSessionAndClearsCookies(t *testing.T) {
 func TestSecureCookiesUseHostPrefix(t *testing.T) {
 	m := NewManager((&fakeRotation{}).refresh, Options{Secure: true})
 	w := httptest.NewRecorder()
-	m.Load(w, request("", ""), "ip").Start(&api.TokenPair{AccessToken: "a", RefreshToken: "r", ExpiresIn: 60})
+	m.Load(w, request("", ""), "ip").Start(&api.TokenPair{AccessToken: "a", RefreshToken: "r", ExpiresIn: 60}, true)
 	for _, h := range w.Header()["Set-Cookie"] {
 		if !strings.HasPrefix(h, "__Host-") || !strings.Contains(h, "Secure") {
 			t.Errorf("cookie %q must be __Host- prefixed and Secure", h)
@@ -357,7 +357,7 @@ func TestBindingLivesFromSignInToSignOut(t *testing.T) {
 	if s.Binding() != "" {
 		t.Fatalf("a signed-out browser has binding %q", s.Binding())
 	}
-	s.Start(pair)
+	s.Start(pair, true)
 	first := s.Binding()
 	if b := bindings(w); len(first) != bindingLen || b[accessCookie] != first || b[refreshCookie] != first {
 		t.Fatalf("binding %q, cookies carry %v", first, b)
@@ -385,7 +385,7 @@ func TestBindingLivesFromSignInToSignOut(t *testing.T) {
 	}
 
 	// Signing in again starts another; signing out ends it.
-	s.Start(pair)
+	s.Start(pair, true)
 	if s.Binding() == first || len(s.Binding()) != bindingLen {
 		t.Fatalf("a new sign-in kept binding %q", s.Binding())
 	}
@@ -451,5 +451,68 @@ func TestCookiesWithoutABindingGetOneAtTheFirstRefresh(t *testing.T) {
 
 	if s := m.Load(httptest.NewRecorder(), requestWithCookies(legacyAccess, ""), "ip"); s.SignedIn() {
 		t.Fatal("an access cookie without binding or refresh cookie counts as a session")
+	}
+}
+
+// Without "keep me signed in" the cookies are browser-session cookies (no
+// Max-Age), also after a refresh; with it they last the session's TTL.
+// Signing out forgets the marker too.
+func TestKeepMeSignedInDecidesTheCookiesLifetime(t *testing.T) {
+	f := &fakeRotation{}
+	m := NewManager(f.refresh, Options{SessionTTL: 48 * time.Hour})
+	pair := &api.TokenPair{AccessToken: jwtExpiring(time.Now().Add(5*time.Second), "a0"), RefreshToken: "r0", ExpiresIn: 900}
+	set := func(w *httptest.ResponseRecorder) map[string]*http.Cookie {
+		out := map[string]*http.Cookie{}
+		for _, c := range w.Result().Cookies() {
+			out[c.Name] = c
+		}
+		return out
+	}
+
+	w := httptest.NewRecorder()
+	s := m.Load(w, requestWithCookies("", ""), "ip")
+	s.Start(pair, false)
+	got := set(w)
+	for _, name := range []string{accessCookie, refreshCookie, transientCookie} {
+		if c := got[name]; c == nil || c.MaxAge != 0 || !c.Expires.IsZero() || !c.HttpOnly {
+			t.Fatalf("not kept: cookie %s = %+v, want an HttpOnly browser-session cookie", name, c)
+		}
+	}
+	if !s.Transient() {
+		t.Fatal("a session without keep me signed in is not transient")
+	}
+
+	// The next request, a refresh: still browser-session cookies.
+	r := requestWithCookies(got[accessCookie].Value, got[refreshCookie].Value)
+	r.AddCookie(&http.Cookie{Name: transientCookie, Value: "1"})
+	w = httptest.NewRecorder()
+	s = m.Load(w, r, "ip")
+	if _, err := s.AccessToken(context.Background()); err != nil || f.calls.Load() != 1 {
+		t.Fatalf("refresh: %v (%d calls)", err, f.calls.Load())
+	}
+	got = set(w)
+	for _, name := range []string{accessCookie, refreshCookie} {
+		if c := got[name]; c == nil || c.MaxAge != 0 {
+			t.Fatalf("after a refresh, cookie %s = %+v, want a browser-session cookie", name, c)
+		}
+	}
+
+	// Signing in again with keep me signed in: persistent, marker gone.
+	w = httptest.NewRecorder()
+	s = m.Load(w, r, "ip")
+	s.Start(pair, true)
+	got = set(w)
+	if c := got[refreshCookie]; c == nil || c.MaxAge != int((48*time.Hour).Seconds()) {
+		t.Fatalf("kept: refresh cookie %+v, want Max-Age of the session TTL", c)
+	}
+	if c := got[transientCookie]; c == nil || c.MaxAge >= 0 {
+		t.Fatalf("kept: the transient marker %+v is not deleted", c)
+	}
+
+	// Signing out of a transient session deletes the marker as well.
+	w = httptest.NewRecorder()
+	m.Load(w, r, "ip").End()
+	if c := set(w)[transientCookie]; c == nil || c.MaxAge >= 0 {
+		t.Fatalf("signed out: the transient marker %+v is not deleted", c)
 	}
 }

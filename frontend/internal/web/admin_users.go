@@ -13,11 +13,17 @@ import (
 
 const usersPerPage = 20
 
-// usersData is one page of the users table.
+// usersData is one page of the users table, the form to create a user,
+// the lock-outs in force, and a link just issued (shown this once).
 type usersData struct {
-	Query string
-	Users []api.User
-	Pager pager
+	Query    string
+	Users    []api.User
+	Pager    pager
+	Lockouts []api.Lockout
+	// Mail: the server mails invitations and reset links; without mail
+	// the admin gets the link to hand over.
+	Mail bool
+	Link *issuedLink
 }
 
 // pager links to the neighbouring pages of a list, keeping its filters.
@@ -41,9 +47,10 @@ func newPager(base string, q url.Values, offset, limit, total int) pager {
 	return p
 }
 
-// offsetParam reads a non-negative offset from the query string.
+// offsetParam reads a non-negative offset from the query string (or, after
+// a form post on a list, from the form).
 func offsetParam(c echo.Context) int {
-	n, err := strconv.Atoi(c.QueryParam("offset"))
+	n, err := strconv.Atoi(c.FormValue("offset"))
 	if err != nil || n < 0 {
 		return 0
 	}
@@ -51,16 +58,30 @@ func offsetParam(c echo.Context) int {
 }
 
 func (a *app) adminUsers(c echo.Context) error {
-	q, offset := c.QueryParam("q"), offsetParam(c)
+	return a.renderUsers(c, http.StatusOK, Form{}, nil)
+}
+
+// renderUsers shows the users page; after a form post (a new user, a
+// link) it answers the post itself, so a one-time link is never in a URL
+// or a cookie. The list keeps the search and page the admin was on.
+func (a *app) renderUsers(c echo.Context, status int, form Form, link *issuedLink) error {
+	q, offset := c.FormValue("q"), offsetParam(c)
 	cl, ctx, cancel := a.api(c)
 	defer cancel()
 	list, err := cl.ListUsers(ctx, client.ListUsersParams{Limit: usersPerPage, Offset: offset, Query: q})
 	if err != nil {
 		return err
 	}
-	data := usersData{Query: q, Users: list.Items,
+	lockouts, err := cl.Lockouts(ctx)
+	if err != nil {
+		return err
+	}
+	data := usersData{Query: q, Users: list.Items, Lockouts: lockouts.Items, Link: link,
+		Mail:  a.capabilities(c).PasswordRecovery,
 		Pager: newPager("/admin/users", url.Values{"q": {q}}, offset, usersPerPage, list.Total)}
-	return c.Render(http.StatusOK, "admin_users", a.newView(c, "Users", "admin", data))
+	v := a.newView(c, "Users", "admin", data)
+	v.Form = form
+	return c.Render(status, "admin_users", v)
 }
 
 // backToUsers returns to the list the admin was looking at.

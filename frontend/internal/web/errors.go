@@ -219,3 +219,37 @@ func acceptsHTML(r *http.Request) bool {
 
 // asProblem is errors.As for backend problems.
 func asProblem(err error, p **api.Problem) bool { return errors.As(err, p) }
+
+// Account links (/reset): what a person reads when theirs cannot be used.
+// The backend does not say which of the reasons applies, on purpose.
+const linkIncomplete = "This link is incomplete. Open it exactly as it arrived, or copy all of it into the address bar."
+
+// unusableLink is the sentence for a reset or invitation link that has
+// expired, was used already, or was replaced by a newer one.
+func unusableLink(invite bool) string {
+	if invite {
+		return "This invitation has expired, was already used, or was replaced by a newer one. " +
+			"Ask your administrator to send you a new one."
+	}
+	return "This link has expired, was already used, or was replaced by a newer one. " +
+		"Ask for a new one, and use the newest link you received."
+}
+
+// adminProblem is the flash an admin reads when an action on a user or a
+// lock-out failed for a reason worth a sentence (gone, conflict, invalid);
+// ok is false for failures that deserve the message page.
+func adminProblem(err error, what string) (msg string, ok bool) {
+	var p *api.Problem
+	if !asProblem(err, &p) {
+		return "", false
+	}
+	switch p.Status {
+	case http.StatusNotFound:
+		return "That " + what + " no longer exists: it may have ended or been removed meanwhile. The list below is up to date.", true
+	case http.StatusConflict, http.StatusUnprocessableEntity, http.StatusBadRequest:
+		return explain(err).Message, true
+	case http.StatusServiceUnavailable:
+		return explain(err).Message, true
+	}
+	return "", false
+}

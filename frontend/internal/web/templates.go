@@ -33,8 +33,9 @@ func NewRenderer(assets *Assets) (*Renderer, error) {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		"add": func(a, b int) int { return a + b },
-		"usd": usd,
+		"add":         func(a, b int) int { return a + b },
+		"lockoutKind": lockoutKind,
+		"usd":         usd,
 		"deref": func(v *float64) float64 {
 			if v == nil {
 				return 0

@@ -43,6 +43,7 @@ type stubBackend struct {
 	*httptest.Server
 	proxied    atomic.Int32
 	operations atomic.Int32 // calls of /metrics, /docs, /openapi.json, /healthz, /readyz
+	accounts   *stubAccountState
 }
 
 func startStubBackend(t *testing.T) *stubBackend {
@@ -94,6 +95,7 @@ func startStubBackend(t *testing.T) *stubBackend {
 		writeJSON(w, list)
 	})
 	stubIntegrators(mux)
+	b.accounts = stubAccounts(mux)
 	mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, r *http.Request) {
 		problem(w, api.Problem{Status: 403, Title: "Forbidden", Detail: "admin role required"})
 	})
