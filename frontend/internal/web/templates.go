@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/duckgate/duckgate/shared/api"
 )
 
 //go:embed templates
@@ -33,8 +35,18 @@ func NewRenderer(assets *Assets) (*Renderer, error) {
 			}
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
-		"add": func(a, b int) int { return a + b },
-		"usd": usd,
+		"add":        func(a, b int) int { return a + b },
+		"usd":        usd,
+		"statusWord": videoStatusWord,
+		"sentences":  sentences,
+		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"unfinished": func(status string) bool { return status == api.VideoPending || status == api.VideoInProgress },
+		"mib": func(n int64) string {
+			if n < 1<<20 {
+				return fmt.Sprintf("%d KB", (n+1023)>>10)
+			}
+			return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+		},
 		"deref": func(v *float64) float64 {
 			if v == nil {
 				return 0
