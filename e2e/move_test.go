@@ -61,7 +61,9 @@ func TestMoveFromDuckDBToPostgreSQL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	drain(t, func() (*client.ChatStream, error) { return user.SendMessage(ctx, conv.ID, api.SendMessageRequest{Content: "where to?"}) })
+	drain(t, func() (*client.ChatStream, error) {
+		return user.SendMessage(ctx, conv.ID, api.SendMessageRequest{Content: "where to?"})
+	})
 	convBefore, err := user.Conversation(ctx, conv.ID)
 	if err != nil || len(convBefore.Messages) != 2 {
 		t.Fatalf("conversation before the move: %+v %v", convBefore, err)
