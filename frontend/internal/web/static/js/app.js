@@ -105,5 +105,18 @@
     try { window.sessionStorage.clear(); } catch (e) { /* disabled */ }
   });
 
+  // On narrow screens tables with class "cards" show each row as a card
+  // (app.css); each cell is labelled with its column's heading.
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("table.cards").forEach(function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        Array.prototype.forEach.call(tr.children, function (td, i) {
+          if (heads[i] && !td.hasAttribute("colspan") && !td.hasAttribute("data-label")) td.setAttribute("data-label", heads[i]);
+        });
+      });
+    });
+  });
+
   window.Duckgate = { api: api, csrfToken: csrfToken, problemMessage: problemMessage, sentences: sentences, showError: showError };
 })();
