@@ -38,6 +38,7 @@ func NewRenderer(assets *Assets) (*Renderer, error) {
 		"add":        func(a, b int) int { return a + b },
 		"usd":        usd,
 		"statusWord": videoStatusWord,
+		"device":     deviceName,
 		"sentences":  sentences,
 		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"unfinished": func(status string) bool { return status == api.VideoPending || status == api.VideoInProgress },
