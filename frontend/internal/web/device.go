@@ -53,6 +53,7 @@ func deviceName(ua string) string {
 // agent (lower case).
 var programs = []struct{ prefix, name string }{
 	{"curl/", "curl"},
+	{"duckgate-go-client", "The duckgate Go client"},
 	{"wget/", "Wget"},
 	{"python-requests/", "Python (requests)"},
 	{"python-urllib/", "Python"},
