@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/duckgate/duckgate/shared/api"
@@ -145,4 +146,56 @@ func TestBrowserEveryPageFitsAPhoneAndItsBudget(t *testing.T) {
 		})
 	}
 	b.do("desktop", 5*time.Second, chromedp.EmulateViewport(1280, 900))
+}
+
+// TestBrowserDarkModeFollowsTheSystemUntilChosen: with no choice made the
+// page follows the system's colour scheme; the toggle chooses the other
+// one, which a reload keeps (a display preference, the only thing the app
+// keeps in the browser's storage).
+func TestBrowserDarkModeFollowsTheSystemUntilChosen(t *testing.T) {
+	backend := StartBackend(t, t.TempDir())
+	frontend := StartFrontend(t, backend.URL)
+	b := newBrowser(t, frontend.URL)
+	background := func() string {
+		b.t.Helper()
+		return evaluate[string](b, `getComputedStyle(document.body).backgroundColor`)
+	}
+	const light, dark = "rgb(247, 247, 245)", "rgb(18, 18, 20)"
+	scheme := func(value string) {
+		b.t.Helper()
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		defer cancel()
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: value}}})
+		if err != nil {
+			b.fail("system "+value, err)
+		}
+	}
+
+	scheme("dark")
+	b.open("/login")
+	if got := background(); got != dark {
+		b.fail("follows the system", fmt.Errorf("background %s under a dark system, want %s", got, dark))
+	}
+	if got := b.text("#theme-toggle"); got != "Light mode" {
+		b.fail("toggle label", fmt.Errorf("the toggle says %q", got))
+	}
+	b.do("choose light", 5*time.Second, chromedp.Click(css("#theme-toggle")))
+	if got := background(); got != light {
+		b.fail("toggle", fmt.Errorf("background %s after choosing light, want %s", got, light))
+	}
+	b.open("/login")
+	if got := background(); got != light {
+		b.fail("remembered", fmt.Errorf("background %s after a reload, want the chosen light %s", got, light))
+	}
+	b.do("choose dark again", 5*time.Second, chromedp.Click(css("#theme-toggle")))
+	if got := background(); got != dark {
+		b.fail("back to dark", fmt.Errorf("background %s", got))
+	}
+	// Choosing what the system says is following the system again.
+	scheme("light")
+	b.open("/login")
+	if got := background(); got != light {
+		b.fail("follows the system again", fmt.Errorf("background %s under a light system, want %s", got, light))
+	}
 }
