@@ -94,6 +94,7 @@ func startStubBackend(t *testing.T) *stubBackend {
 		writeJSON(w, list)
 	})
 	stubIntegrators(mux)
+	stubWorkspace(mux)
 	mux.HandleFunc("GET /admin/stats", func(w http.ResponseWriter, r *http.Request) {
 		problem(w, api.Problem{Status: 403, Title: "Forbidden", Detail: "admin role required"})
 	})
