@@ -22,7 +22,6 @@
   var titleEl = document.getElementById("chat-title");
   var convId = root.getAttribute("data-conversation") || "";
   var controller = null;
-  var lastUpdated = root.getAttribute("data-updated") || "";
 
   function bytes(s) { return new TextEncoder().encode(s).length; }
   function path(suffix) { return "/conversations/" + encodeURIComponent(convId) + (suffix || ""); }
@@ -214,23 +213,33 @@
     }
   }
 
+  // knownAnswers are the ids of the answers on the page, before an action.
+  function knownAnswers() {
+    var ids = {};
+    list.querySelectorAll("li.msg-assistant[data-id]").forEach(function (li) { ids[li.getAttribute("data-id")] = true; });
+    return ids;
+  }
+
   // reload reads the conversation back from the server and shows it as
-  // kept there. After an answer was stopped the backend may still be
-  // saving it: it waits, briefly, for the conversation to change.
-  async function reload(waitForChange) {
+  // kept there. After an answer that began, the backend may still be
+  // saving it (when it was stopped, it notices only when the stream is
+  // gone): given the answers known before, it waits, briefly, for a new
+  // last answer.
+  async function reload(known) {
     if (!convId) return;
     for (var i = 0; i < 40; i++) {
       var resp;
       try { resp = await D.api(path()); } catch (e) { return; }
       if (!resp.ok) return;
       var c = await resp.json();
-      if (waitForChange && c.updated_at === lastUpdated && i < 39) {
+      var msgs = c.messages || [];
+      var last = msgs[msgs.length - 1];
+      if (known && (!last || last.role !== "assistant" || known[last.id]) && i < 39) {
         await new Promise(function (r) { setTimeout(r, 100); });
         continue;
       }
-      lastUpdated = c.updated_at;
       list.textContent = "";
-      (c.messages || []).forEach(function (m) {
+      msgs.forEach(function (m) {
         var li = messageEl(m.role, m.content, m.id, m.cut_short);
         list.appendChild(li);
         show(li);
@@ -276,7 +285,6 @@
     if (!resp.ok) return await D.problemMessage(resp);
     var c = await resp.json();
     convId = c.id;
-    lastUpdated = c.updated_at;
     root.setAttribute("data-conversation", convId);
     history.replaceState(null, "", "/chat?c=" + encodeURIComponent(convId));
     return "";
@@ -305,6 +313,7 @@
         }
         created = true;
       }
+      var known = knownAnswers();
       var mine = messageEl("user", text);
       list.appendChild(mine);
       var li = messageEl("assistant", "");
@@ -320,7 +329,7 @@
         actions();
         return;
       }
-      await reload(true);
+      await reload(known);
       if (r.failed) D.showError(errorEl, r.failed);
     } finally {
       setBusy(false);
@@ -341,11 +350,12 @@
     if (controller) return;
     D.showError(errorEl, "");
     setBusy(true);
+    var known = knownAnswers();
     li.removeAttribute("data-cut");
     actions();
     try {
       var r = await stream(path("/regenerate"), "POST", { model: modelSel.value || undefined }, li);
-      await reload(r.began);
+      await reload(r.began ? known : null);
       if (r.failed) D.showError(errorEl, r.failed);
     } finally {
       setBusy(false);
@@ -392,6 +402,7 @@
       }
       D.showError(errorEl, "");
       var id = li.getAttribute("data-id");
+      var known = knownAnswers();
       close();
       var before = setText.bind(null, li, raw(li));
       setText(li, text);
@@ -403,7 +414,7 @@
       try {
         var r = await stream(path("/messages/" + encodeURIComponent(id)), "PUT", { content: text }, answer);
         if (!r.began) before();
-        await reload(r.began);
+        await reload(r.began ? known : null);
         if (r.failed) D.showError(errorEl, r.failed);
       } finally {
         setBusy(false);
