@@ -101,13 +101,18 @@
       var b = button("Copy code", "copy-code", function () { copy(code.textContent, b); });
       pre.appendChild(b);
     });
+    cutNote(li);
+  }
+
+  // cutNote marks an answer that ended before it was finished.
+  function cutNote(li) {
     var note = li.querySelector(".cut-short");
     if (li.getAttribute("data-cut") === "true" && !li.hasAttribute("data-streaming")) {
       if (!note) {
         note = document.createElement("p");
         note.className = "cut-short";
         note.textContent = "Cut short: this answer stopped before it was finished.";
-        li.insertBefore(note, body.nextSibling);
+        li.insertBefore(note, li.querySelector(".msg-body").nextSibling);
       }
     } else if (note) note.remove();
   }
@@ -238,12 +243,21 @@
         await new Promise(function (r) { setTimeout(r, 100); });
         continue;
       }
-      list.textContent = "";
-      msgs.forEach(function (m) {
-        var li = messageEl(m.role, m.content, m.id, m.cut_short);
-        list.appendChild(li);
-        show(li);
+      // In place: the messages on the page stay the same elements.
+      var items = list.querySelectorAll("li.msg");
+      msgs.forEach(function (m, n) {
+        var li = items[n];
+        if (!li || !li.classList.contains("msg-" + m.role)) {
+          var fresh = messageEl(m.role, m.content, m.id, m.cut_short);
+          if (li) list.replaceChild(fresh, li); else list.appendChild(fresh);
+          show(fresh);
+          return;
+        }
+        li.setAttribute("data-id", m.id);
+        if (m.cut_short) li.setAttribute("data-cut", "true"); else li.removeAttribute("data-cut");
+        if (raw(li) !== m.content) setText(li, m.content); else if (m.role === "assistant") cutNote(li);
       });
+      for (var k = msgs.length; k < items.length; k++) items[k].remove();
       actions();
       titleEl.textContent = c.title || "New conversation";
       sidebarEntry(c);
