@@ -39,6 +39,17 @@ func NewRenderer(assets *Assets) (*Renderer, error) {
 		"usd":        usd,
 		"statusWord": videoStatusWord,
 		"device":     deviceName,
+		"imageExt": func(mediaType string) string {
+			switch mediaType {
+			case "image/jpeg":
+				return ".jpg"
+			case "image/webp":
+				return ".webp"
+			case "image/gif":
+				return ".gif"
+			}
+			return ".png"
+		},
 		"sentences":  sentences,
 		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"unfinished": func(status string) bool { return status == api.VideoPending || status == api.VideoInProgress },

@@ -154,7 +154,7 @@ func TestImagesPageIsAGalleryOfKeptImages(t *testing.T) {
 	c := signedIn(t, fe.URL)
 	_, page := get(t, c, fe.URL+"/images")
 	for _, want := range []string{`<li data-image="i1">`, `src="/api/generate/image/i1/content"`, "a duck", "img/model",
-		"2026-03-04 05:06 UTC", `download="duckgate-image-i1"`, `action="/images/i1/delete"`, "3.0 MB of 100.0 MB used."} {
+		"2026-03-04 05:06 UTC", `download="duckgate-image-i1.png"`, `action="/images/i1/delete"`, "3.0 MB of 100.0 MB used."} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the gallery lacks %q", want)
 		}

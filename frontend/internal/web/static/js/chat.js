@@ -23,6 +23,17 @@
   var convId = root.getAttribute("data-conversation") || "";
   var controller = null;
 
+  // Earlier versions kept the conversation in the browser's storage
+  // (duckgate.chat.*): whatever they left is dropped.
+  [window.localStorage, window.sessionStorage].forEach(function (store) {
+    try {
+      for (var i = store.length - 1; i >= 0; i--) {
+        var key = store.key(i);
+        if (key && key.indexOf("duckgate.chat.") === 0) store.removeItem(key);
+      }
+    } catch (e) { /* storage disabled */ }
+  });
+
   function bytes(s) { return new TextEncoder().encode(s).length; }
   function path(suffix) { return "/conversations/" + encodeURIComponent(convId) + (suffix || ""); }
 

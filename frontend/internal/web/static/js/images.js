@@ -35,7 +35,8 @@
     var tools = el("span", "tools");
     var a = el("a", "", "Download");
     a.href = url;
-    a.download = "duckgate-image-" + (im.id || Date.now());
+    var type = /^data:image\/(png|jpeg|webp|gif)/.exec(im.url || "");
+    a.download = "duckgate-image-" + (im.id || Date.now()) + "." + (type ? (type[1] === "jpeg" ? "jpg" : type[1]) : "png");
     tools.appendChild(a);
     if (im.id) {
       var del = el("form");
