@@ -167,7 +167,9 @@
     var text = "";
     try {
       var resp = await D.api(apiPath, { method: method, signal: controller.signal, json: body });
-      if (!resp.ok) {
+      if (resp.status === 404) {
+        out.failed = "This conversation does not exist any more (deleted elsewhere?). Start a new chat.";
+      } else if (!resp.ok) {
         out.failed = await D.problemMessage(resp);
       } else {
         out.began = true;
