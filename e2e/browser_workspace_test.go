@@ -82,6 +82,10 @@ func TestBrowserWorkspace(t *testing.T) {
 		if idOf(kingfisher) == idOf(heron) {
 			b.fail("two conversations", fmt.Errorf("both at %s", heron))
 		}
+		// Listed at once, with its menu, before any reload.
+		b.waitFor("listed at once", fmt.Sprintf(`(() => { const li = document.querySelector('#conversations li[data-id=%q]');
+			return !!li && !!li.querySelector('a[aria-current=page]') && !!li.querySelector('form[action="/chat/%s/rename"]') })()`,
+			idOf(kingfisher), idOf(kingfisher)), 5*time.Second)
 
 		b.open("/chat")
 		if n := listed(); n != 2 {

@@ -144,3 +144,19 @@ func (a *app) conversationFailed(c echo.Context, err error, id string) error {
 	a.setFlash(c, explain(err).Message)
 	return redirect(c, chatURL(id))
 }
+
+// conversationEntry is one conversation of the sidebar, for the template
+// that draws it (also as the <template> chat.js fills for a conversation
+// started on the page, with the id newEntryID).
+type conversationEntry struct {
+	Conversation api.Conversation
+	Open, CSRF   string
+}
+
+const newEntryID = "__ID__"
+
+func entry(c api.Conversation, open, csrf string) conversationEntry {
+	return conversationEntry{Conversation: c, Open: open, CSRF: csrf}
+}
+
+func newEntry() api.Conversation { return api.Conversation{ID: newEntryID} }

@@ -39,6 +39,8 @@ func NewRenderer(assets *Assets) (*Renderer, error) {
 		"usd":        usd,
 		"statusWord": videoStatusWord,
 		"device":     deviceName,
+		"entry":      entry,
+		"newEntry":   newEntry,
 		"imageExt": func(mediaType string) string {
 			switch mediaType {
 			case "image/jpeg":

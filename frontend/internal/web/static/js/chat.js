@@ -278,30 +278,32 @@
     }
   }
 
-  // sidebarEntry lists a conversation started on this page.
+  // sidebarEntry lists a conversation started on this page, from the
+  // page's <template> of an entry (its id is __ID__), and keeps its title
+  // up to date.
   function sidebarEntry(c) {
     var ul = document.getElementById("conversations");
-    if (!ul) return;
+    var tpl = document.getElementById("conversation-entry");
+    if (!ul || !tpl) return;
+    var title = c.title || "New conversation";
     var li = ul.querySelector('li[data-id="' + CSS.escape(c.id) + '"]');
-    if (li) {
-      var t = li.querySelector(".conv-title");
-      if (t) t.textContent = c.title || "New conversation";
-      return;
+    if (!li) {
+      li = tpl.content.firstElementChild.cloneNode(true);
+      [li].concat(Array.prototype.slice.call(li.querySelectorAll("*"))).forEach(function (el) {
+        Array.prototype.forEach.call(el.attributes, function (a) {
+          if (a.value.indexOf("__ID__") >= 0) a.value = a.value.split("__ID__").join(c.id);
+        });
+      });
+      li.querySelector("a").setAttribute("aria-current", "page");
+      var empty = ul.querySelector(".empty");
+      if (empty) empty.remove();
+      ul.querySelectorAll("a[aria-current]").forEach(function (a) { a.removeAttribute("aria-current"); });
+      ul.insertBefore(li, ul.querySelector("li:not([data-pinned])"));
+      ul.querySelectorAll('input[name="open"]').forEach(function (i) { i.value = c.id; });
     }
-    var empty = ul.querySelector(".empty");
-    if (empty) empty.remove();
-    li = document.createElement("li");
-    li.setAttribute("data-id", c.id);
-    var a = document.createElement("a");
-    a.href = "/chat?c=" + encodeURIComponent(c.id);
-    a.setAttribute("aria-current", "page");
-    var span = document.createElement("span");
-    span.className = "conv-title";
-    span.textContent = c.title || "New conversation";
-    a.appendChild(span);
-    li.appendChild(a);
-    var firstUnpinned = ul.querySelector("li:not([data-pinned])");
-    ul.insertBefore(li, firstUnpinned);
+    li.querySelectorAll(".conv-title").forEach(function (t) { t.textContent = title; });
+    var name = li.querySelector('input[name="title"]');
+    if (name && document.activeElement !== name) name.value = c.title || "";
   }
 
   // start creates the conversation on the server before its first message.
