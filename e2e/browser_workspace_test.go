@@ -140,6 +140,21 @@ func TestBrowserWorkspace(t *testing.T) {
 	t.Run("edit a message and continue from it", func(t *testing.T) {
 		b.t = t
 		b.open(heron)
+		// Refused by the provider: the message stays as it was, the new
+		// text waits in the edit box, the error says what to do.
+		refused := "Tell me about egrets [fake-fail:429]"
+		b.do("edit refused", 5*time.Second, chromedp.Click(css("#messages li.msg-user button.edit")))
+		b.do("refused text", 5*time.Second, chromedp.SetValue(css("#messages li.msg-user .edit-form textarea"), refused),
+			chromedp.Click(css("#messages li.msg-user .edit-form button[type=submit]")))
+		b.waitFor("refused", `!document.querySelector("#chat-error").hidden && !!document.querySelector("#messages li.msg-user .edit-form textarea")`, 15*time.Second)
+		if msg, box := b.text("#chat-error"), evaluate[string](b, `document.querySelector("#messages li.msg-user .edit-form textarea").value`); !strings.Contains(msg, "try again") || box != refused {
+			b.fail("refused edit", fmt.Errorf("error %q, edit box %q", msg, box))
+		}
+		first := evaluate[string](b, `document.querySelector("#messages li.msg-user .msg-body").textContent`)
+		if n := evaluate[int](b, `document.querySelectorAll("#messages li").length`); n != 2 || first != "Tell me about herons" {
+			b.fail("refused edit", fmt.Errorf("%d messages, the first %q", n, first))
+		}
+		b.do("cancel", 5*time.Second, chromedp.Click(css("#messages li.msg-user .edit-form button.cancel")))
 		b.do("edit", 5*time.Second, chromedp.Click(css("#messages li.msg-user button.edit")))
 		b.do("new text", 5*time.Second, chromedp.SetValue(css("#messages li.msg-user .edit-form textarea"), "Tell me about egrets"),
 			chromedp.Click(css("#messages li.msg-user .edit-form button[type=submit]")))

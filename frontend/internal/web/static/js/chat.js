@@ -440,13 +440,21 @@
       list.appendChild(answer);
       setBusy(true);
       actions();
+      var r = { began: false };
       try {
-        var r = await stream(path("/messages/" + encodeURIComponent(id)), "PUT", { content: text }, answer);
+        r = await stream(path("/messages/" + encodeURIComponent(id)), "PUT", { content: text }, answer);
         if (!r.began) before();
         await reload(r.began ? known : null);
         if (r.failed) D.showError(errorEl, r.failed);
       } finally {
         setBusy(false);
+      }
+      // Refused: the message is as it was, and the new text waits in the
+      // edit box for another try.
+      if (!r.began && li.isConnected) {
+        edit(li);
+        var again = li.querySelector(".edit-form textarea");
+        if (again) again.value = text;
       }
     });
   }
