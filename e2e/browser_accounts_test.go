@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestBrowserAccountsShareNothingAndRejectedMessagesStayOut(t *testing.T) {
 		return evaluate[string](b, `JSON.stringify({local: {...localStorage}, session: {...sessionStorage}})`)
 	}
 
-	var aliceChat string
+	var aliceChat, aliceImage string
 	t.Run("Alice chats and signs out", func(t *testing.T) {
 		b.t = t
 		signInAs(alice)
@@ -75,6 +76,12 @@ func TestBrowserAccountsShareNothingAndRejectedMessagesStayOut(t *testing.T) {
 		if !strings.Contains(b.text("#conversations"), "Remember") {
 			b.fail("sidebar", fmt.Errorf("the sidebar lists %q", b.text("#conversations")))
 		}
+
+		// And an image, kept for her.
+		b.open("/images")
+		b.do("generate", 10*time.Second, chromedp.SetValue(css("#image-prompt"), "a "+secret), chromedp.Click(css("#image-submit")))
+		b.waitFor("image kept", `!!document.querySelector("#image-results li[data-image]")`, 30*time.Second)
+		aliceImage = evaluate[string](b, `document.querySelector("#image-results li[data-image] img").getAttribute("src")`)
 
 		b.submit("sign out", nil, "#sign-out")
 		if s := storage(); s != `{"local":{},"session":{}}` {
@@ -102,6 +109,14 @@ func TestBrowserAccountsShareNothingAndRejectedMessagesStayOut(t *testing.T) {
 		html = evaluate[string](b, `document.documentElement.outerHTML`)
 		if strings.Contains(html, secret) || !strings.Contains(b.text(".notice"), "does not exist") {
 			b.fail("Alice's address", fmt.Errorf("Bob at %s sees %q", aliceChat, b.text("main")))
+		}
+		// Nor her image: not in Bob's gallery, not at its address.
+		b.open("/images")
+		if n := evaluate[int](b, `document.querySelectorAll("#image-results li[data-image]").length`); n != 0 || strings.Contains(b.text("main"), secret) {
+			b.fail("Bob's gallery", fmt.Errorf("%d images, %q", n, b.text("#image-results")))
+		}
+		if status := evaluate[int](b, `(() => { const x = new XMLHttpRequest(); x.open("GET", `+strconv.Quote(aliceImage)+`, false); x.send(); return x.status })()`); status != http.StatusNotFound {
+			b.fail("Alice's image", fmt.Errorf("GET %s as Bob: %d, want 404", aliceImage, status))
 		}
 		b.open("/chat")
 	})

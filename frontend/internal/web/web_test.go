@@ -546,7 +546,7 @@ func TestSignOutClearsTheSiteStorage(t *testing.T) {
 	}
 	token := pageToken(t, c, fe.URL+"/profile")
 	resp, _ := postForm(t, c, fe.URL+"/logout", url.Values{"csrf_token": {token}})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Clear-Site-Data") != `"storage"` {
-		t.Fatalf("sign-out: %d, Clear-Site-Data %q; want 303 clearing the storage", resp.StatusCode, resp.Header.Get("Clear-Site-Data"))
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Clear-Site-Data") != `"cache", "storage"` {
+		t.Fatalf("sign-out: %d, Clear-Site-Data %q; want 303 clearing the cache and the storage", resp.StatusCode, resp.Header.Get("Clear-Site-Data"))
 	}
 }
