@@ -226,6 +226,25 @@ func TestBrowserWorkspace(t *testing.T) {
 		}
 	})
 
+	t.Run("on a phone the conversations are a drawer", func(t *testing.T) {
+		b.t = t
+		b.do("phone", 5*time.Second, chromedp.EmulateViewport(360, 740))
+		defer b.do("desktop", 5*time.Second, chromedp.EmulateViewport(1280, 900))
+		b.open("/chat")
+		const shown = `getComputedStyle(document.querySelector("#sidebar")).visibility === "visible" &&
+			document.querySelector("#sidebar").getBoundingClientRect().left >= 0`
+		if evaluate[bool](b, shown) {
+			b.fail("drawer closed", fmt.Errorf("the list covers the chat on a phone"))
+		}
+		b.do("open the drawer", 5*time.Second, chromedp.Click(css("#drawer-toggle")))
+		b.waitFor("drawer open", shown, 2*time.Second)
+		if got := evaluate[string](b, `document.querySelector("#drawer-toggle").getAttribute("aria-expanded")`); got != "true" {
+			b.fail("aria-expanded", fmt.Errorf("the toggle says %q", got))
+		}
+		b.submit("open a conversation", nil, fmt.Sprintf(`#conversations li[data-id=%q] > a`, idOf(heron)))
+		b.waitFor("opened, drawer closed", `document.querySelectorAll("#messages li").length === 4 && !(`+shown+`)`, 5*time.Second)
+	})
+
 	t.Run("an image is kept across a reload, then deleted", func(t *testing.T) {
 		b.t = t
 		b.open("/images")
