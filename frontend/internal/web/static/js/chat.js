@@ -308,11 +308,16 @@
 
   // start creates the conversation on the server before its first message.
   async function start() {
-    var resp = await D.api("/conversations", {
-      method: "POST", json: { model: modelSel.value || undefined, system_prompt: systemEl.value.trim() || undefined }
-    });
-    if (!resp.ok) return await D.problemMessage(resp);
-    var c = await resp.json();
+    var resp, c;
+    try {
+      resp = await D.api("/conversations", {
+        method: "POST", json: { model: modelSel.value || undefined, system_prompt: systemEl.value.trim() || undefined }
+      });
+      if (!resp.ok) return await D.problemMessage(resp);
+      c = await resp.json();
+    } catch (e) {
+      return "The connection broke off. Try again.";
+    }
     convId = c.id;
     root.setAttribute("data-conversation", convId);
     history.replaceState(null, "", "/chat?c=" + encodeURIComponent(convId));
