@@ -198,4 +198,18 @@ func TestBrowserDarkModeFollowsTheSystemUntilChosen(t *testing.T) {
 	if got := background(); got != light {
 		b.fail("follows the system again", fmt.Errorf("background %s under a light system, want %s", got, light))
 	}
+
+	// The choice is the browser's, not the account's: it outlives a
+	// sign-out, which clears everything else.
+	email := fmt.Sprintf("night-owl-%d@example.com", time.Now().UnixNano())
+	register(t, backend.URL, email, "night-owl-pass-1")
+	b.submit("sign in", map[string]string{"#email": email, "#password": "night-owl-pass-1"}, `main button[type=submit]`)
+	b.do("choose dark", 5*time.Second, chromedp.Click(css("#theme-toggle")))
+	b.submit("sign out", nil, "#sign-out")
+	if got := background(); got != dark {
+		b.fail("after sign-out", fmt.Errorf("background %s, want the chosen dark %s", got, dark))
+	}
+	if s := evaluate[string](b, `JSON.stringify({local: {...localStorage}, session: {...sessionStorage}, cookie: document.cookie})`); s != `{"local":{"duckgate.theme":"dark"},"session":{},"cookie":""}` {
+		b.fail("storage after sign-out", fmt.Errorf("the browser keeps %s", s))
+	}
 }

@@ -111,6 +111,12 @@
   document.addEventListener("submit", function (ev) {
     var action = ev.target.getAttribute && ev.target.getAttribute("action");
     if (action !== "/logout" || ev.defaultPrevented) return;
+    // The theme is the browser's, not the account's: it is handed over in
+    // a one-minute cookie that theme.js takes back on the next page
+    // (Clear-Site-Data clears storage, not cookies).
+    var theme = "";
+    try { theme = window.localStorage.getItem("duckgate.theme") || ""; } catch (e) { /* disabled */ }
+    if (theme === "dark" || theme === "light") document.cookie = "dg_theme=" + theme + "; path=/; max-age=60; samesite=lax";
     try { window.localStorage.clear(); } catch (e) { /* disabled */ }
     try { window.sessionStorage.clear(); } catch (e) { /* disabled */ }
   });

@@ -6,6 +6,12 @@
   var KEY = "duckgate.theme";
   var root = document.documentElement;
   var system = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  // Handed over across a sign-out (app.js), which clears the storage.
+  var kept = /(?:^|; )dg_theme=(dark|light)/.exec(document.cookie);
+  if (kept) {
+    try { localStorage.setItem(KEY, kept[1]); } catch (e) { /* disabled */ }
+    document.cookie = "dg_theme=; path=/; max-age=0; samesite=lax";
+  }
   function chosen() { try { return localStorage.getItem(KEY) || ""; } catch (e) { return ""; } }
   function effective() { return chosen() || (system && system.matches ? "dark" : "light"); }
   function apply() {
