@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +14,11 @@ import (
 )
 
 // TestBrowserAccountsShareNothingAndRejectedMessagesStayOut: two people
-// take turns on one browser. What the first wrote in the chat is gone from
-// the page and from the browser's storage once they sign out, and the
-// second finds nothing of it. A message the backend rejects stays in the
-// box with the reason and is not sent again with the next one.
+// take turns on one browser. What the first wrote in the chat is kept on
+// the server, never in the browser's storage; once they sign out the
+// second finds nothing of it, not even by the first one's address. A
+// message the backend rejects stays in the box with the reason and is not
+// sent again with the next one.
 func TestBrowserAccountsShareNothingAndRejectedMessagesStayOut(t *testing.T) {
 	fake := StartFake(t, "FAKE_OPENROUTER_CHUNK_DELAY=5ms")
 	backend := StartBackend(t, t.TempDir(), "OPENROUTER_BASE_URL="+fake.FakeBaseURL(), "OPENROUTER_API_KEY="+FakeKey)
@@ -54,18 +56,32 @@ func TestBrowserAccountsShareNothingAndRejectedMessagesStayOut(t *testing.T) {
 		return evaluate[string](b, `JSON.stringify({local: {...localStorage}, session: {...sessionStorage}})`)
 	}
 
+	var aliceChat, aliceImage string
 	t.Run("Alice chats and signs out", func(t *testing.T) {
 		b.t = t
 		signInAs(alice)
 		b.open("/chat")
 		chat("Remember " + secret + " for me")
 		answered(1)
-		if s := storage(); !strings.Contains(s, secret) {
-			b.fail("kept for the tab", fmt.Errorf("the conversation is not in the tab's storage: %s", s))
+		if s := storage(); strings.Contains(s, secret) {
+			b.fail("nothing in storage", fmt.Errorf("the conversation is in the browser's storage: %s", s))
 		}
-		// A reload keeps it for Alice.
-		b.open("/chat")
+		// A reload keeps it for Alice: the page reads it from the server.
+		aliceChat = b.path()
+		if !strings.HasPrefix(aliceChat, "/chat?c=") {
+			b.fail("conversation address", fmt.Errorf("at %s, want the conversation's own address", aliceChat))
+		}
+		b.open(aliceChat)
 		b.waitFor("conversation restored", `document.querySelectorAll("#messages li").length === 2`, 5*time.Second)
+		if !strings.Contains(b.text("#conversations"), "Remember") {
+			b.fail("sidebar", fmt.Errorf("the sidebar lists %q", b.text("#conversations")))
+		}
+
+		// And an image, kept for her.
+		b.open("/images")
+		b.do("generate", 10*time.Second, chromedp.SetValue(css("#image-prompt"), "a "+secret), chromedp.Click(css("#image-submit")))
+		b.waitFor("image kept", `!!document.querySelector("#image-results li[data-image]")`, 30*time.Second)
+		aliceImage = evaluate[string](b, `document.querySelector("#image-results li[data-image] img").getAttribute("src")`)
 
 		b.submit("sign out", nil, "#sign-out")
 		if s := storage(); s != `{"local":{},"session":{}}` {
@@ -85,6 +101,24 @@ func TestBrowserAccountsShareNothingAndRejectedMessagesStayOut(t *testing.T) {
 		if strings.Contains(html, secret) || strings.Contains(storage(), secret) {
 			b.fail("Bob's browser", fmt.Errorf("Alice's message is still in the page or in storage: %s", storage()))
 		}
+		if n := evaluate[int](b, `document.querySelectorAll("#conversations li[data-id]").length`); n != 0 {
+			b.fail("Bob's sidebar", fmt.Errorf("Bob's sidebar lists %d conversations", n))
+		}
+		// Alice's conversation by its address: not found, nothing shown.
+		b.open(aliceChat)
+		html = evaluate[string](b, `document.documentElement.outerHTML`)
+		if strings.Contains(html, secret) || !strings.Contains(b.text(".notice"), "does not exist") {
+			b.fail("Alice's address", fmt.Errorf("Bob at %s sees %q", aliceChat, b.text("main")))
+		}
+		// Nor her image: not in Bob's gallery, not at its address.
+		b.open("/images")
+		if n := evaluate[int](b, `document.querySelectorAll("#image-results li[data-image]").length`); n != 0 || strings.Contains(b.text("main"), secret) {
+			b.fail("Bob's gallery", fmt.Errorf("%d images, %q", n, b.text("#image-results")))
+		}
+		if status := evaluate[int](b, `(() => { const x = new XMLHttpRequest(); x.open("GET", `+strconv.Quote(aliceImage)+`, false); x.send(); return x.status })()`); status != http.StatusNotFound {
+			b.fail("Alice's image", fmt.Errorf("GET %s as Bob: %d, want 404", aliceImage, status))
+		}
+		b.open("/chat")
 	})
 
 	t.Run("a rejected message stays out of the conversation", func(t *testing.T) {
@@ -120,8 +154,14 @@ func TestBrowserAccountsShareNothingAndRejectedMessagesStayOut(t *testing.T) {
 		if b.text("#chat-error") != "" && !evaluate[bool](b, `document.querySelector("#chat-error").hidden`) {
 			b.fail("next message", fmt.Errorf("the next message failed too: %q", b.text("#chat-error")))
 		}
-		if s := storage(); strings.Contains(s, "fake-fail") || strings.Contains(s, "quack quack") || !strings.Contains(s, "hello after that") {
+		// The server kept only the accepted exchange.
+		b.open(b.path())
+		b.waitFor("kept", `document.querySelectorAll("#messages li").length === 2`, 5*time.Second)
+		if s := b.text("#messages"); strings.Contains(s, "fake-fail") || strings.Contains(s, "quack quack") || !strings.Contains(s, "hello after that") {
 			b.fail("history", fmt.Errorf("the conversation kept a rejected message or lost the accepted one: %.300s", s))
+		}
+		if s := storage(); s != `{"local":{},"session":{}}` {
+			b.fail("storage", fmt.Errorf("the chat wrote to the browser's storage: %.300s", s))
 		}
 	})
 }

@@ -79,8 +79,8 @@ func TestBrowserJourney(t *testing.T) {
 		if len(answer) <= partial || !strings.Contains(answer, "You said") {
 			b.fail("answer", fmt.Errorf("final answer (%d chars, was %d while streaming): %q", len(answer), partial, answer))
 		}
-		// The conversation survives a reload (the tab's sessionStorage).
-		b.open("/chat")
+		// The conversation survives a reload: it is kept on the server.
+		b.open(b.path())
 		b.waitFor("conversation restored", `document.querySelectorAll("#messages li").length === 2`, 5*time.Second)
 		b.assertNoTokenVisible("chat")
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -74,6 +75,8 @@ func explainProblem(p *api.Problem) shown {
 			lead = sentences(first)
 		}
 		s.Message = lead + " " + waitAndRetry(p.RetryAfter)
+	case len(p.Errors) > 0:
+		s.Message = explainFields(p.Errors)
 	case p.Detail != "":
 		s.Message = sentences(p.Detail)
 	case p.Title != "" && p.Title != http.StatusText(p.Status):
@@ -82,6 +85,44 @@ func explainProblem(p *api.Problem) shown {
 		s.Message = friendlyStatus(status)
 	}
 	return s
+}
+
+// explainFields writes the backend's field errors ({"field": "content",
+// "message": "is 300 KB; a message may hold at most 256 KB"}) as what to
+// change ("That message is too long: shorten it to 256 KB."). app.js
+// problemMessage writes the same sentences for pages' scripts.
+func explainFields(errs []api.FieldError) string {
+	out := make([]string, 0, len(errs))
+	for _, fe := range errs {
+		name := fieldName(fe.Field)
+		if m := atMostSize.FindStringSubmatch(fe.Message); m != nil {
+			out = append(out, fmt.Sprintf("That %s is too long: shorten it to %s.", name, m[1]))
+			continue
+		}
+		out = append(out, sentences(name+" "+fe.Message))
+	}
+	return strings.Join(out, " ")
+}
+
+var (
+	atMostSize = regexp.MustCompile(`at most (\d+ [KMG]i?B)`)
+	arrayIndex = regexp.MustCompile(`\[\d+\]`)
+)
+
+// fieldName is how a person calls a field of the API: "messages[2].content"
+// and "content" are a message, "system_prompt" a system prompt.
+func fieldName(field string) string {
+	field = arrayIndex.ReplaceAllString(field, "")
+	if i := strings.LastIndexByte(field, '.'); i >= 0 {
+		field = field[i+1:]
+	}
+	switch field {
+	case "content", "messages":
+		return "message"
+	case "":
+		return "what you sent"
+	}
+	return strings.ReplaceAll(field, "_", " ")
 }
 
 // aiNotice is the notice of an AI page whose model list did not load.
@@ -110,6 +151,8 @@ func titleFor(status int) string {
 		return "Not found"
 	case http.StatusRequestEntityTooLarge:
 		return "Too large"
+	case http.StatusUnprocessableEntity:
+		return "Check what you entered"
 	case http.StatusTooManyRequests:
 		return "Too many attempts"
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:

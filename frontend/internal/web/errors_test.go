@@ -48,6 +48,13 @@ func TestExplainWritesSentencesForPeople(t *testing.T) {
 			shown{502, "Service unavailable", "Something went wrong on our side. Try again in a moment."}},
 		{"status out of range", &api.Problem{Status: 200, Detail: "odd"},
 			shown{502, "Service unavailable", "Odd."}},
+		{"a message too long", &api.Problem{Status: 422, Detail: "the request has invalid fields",
+			Errors: []api.FieldError{{Field: "content", Message: "is 300 KB; a message may hold at most 256 KB"}}},
+			shown{422, "Check what you entered", "That message is too long: shorten it to 256 KB."}},
+		{"fields", &api.Problem{Status: 422, Detail: "the request has invalid fields", Errors: []api.FieldError{
+			{Field: "title", Message: "must not be empty"}, {Field: "messages[0].content", Message: "must be valid UTF-8"},
+			{Field: "system_prompt", Message: "may hold at most 32 KB"}}},
+			shown{422, "Check what you entered", "Title must not be empty. Message must be valid UTF-8. That system prompt is too long: shorten it to 32 KB."}},
 		{"wrapped", fmt.Errorf("load users: %w", &api.Problem{Status: 404, Detail: "no such user"}),
 			shown{404, "Not found", "No such user."}},
 		{"echo 404", echo.ErrNotFound, shown{404, "Not found", "There is no page at this address."}},

@@ -107,7 +107,11 @@ func New(d Deps) (*echo.Echo, error) {
 	user.POST("/profile/api-keys/:id/revoke", a.revokeAPIKey)
 	user.GET("/usage", a.usage)
 	user.GET("/chat", a.chat)
+	user.POST("/chat/:id/rename", a.renameConversation)
+	user.POST("/chat/:id/pin", a.pinConversation)
+	user.POST("/chat/:id/delete", a.deleteConversation)
 	user.GET("/images", a.images)
+	user.POST("/images/:id/delete", a.deleteImage)
 	user.GET("/videos", a.videos)
 
 	admin := user.Group("/admin")

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/duckgate/duckgate/shared/api"
 )
 
 //go:embed templates
@@ -34,8 +36,32 @@ func NewRenderer(assets *Assets) (*Renderer, error) {
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
 		"add":         func(a, b int) int { return a + b },
-		"lockoutKind": lockoutKind,
 		"usd":         usd,
+		"lockoutKind": lockoutKind,
+		"statusWord":  videoStatusWord,
+		"device":      deviceName,
+		"entry":       entry,
+		"newEntry":    newEntry,
+		"imageExt": func(mediaType string) string {
+			switch mediaType {
+			case "image/jpeg":
+				return ".jpg"
+			case "image/webp":
+				return ".webp"
+			case "image/gif":
+				return ".gif"
+			}
+			return ".png"
+		},
+		"sentences":  sentences,
+		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"unfinished": func(status string) bool { return status == api.VideoPending || status == api.VideoInProgress },
+		"mib": func(n int64) string {
+			if n < 1<<20 {
+				return fmt.Sprintf("%d KB", (n+1023)>>10)
+			}
+			return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+		},
 		"deref": func(v *float64) float64 {
 			if v == nil {
 				return 0

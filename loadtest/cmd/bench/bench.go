@@ -206,7 +206,7 @@ func (b *bench) scenarios() []scenario {
 		{name: "proxy-overhead", run: b.runProxyOverhead},
 		{name: "proxy-stream", rowNames: []string{"floor-proxy-stream"}, run: b.runProxyStream},
 		{name: "proxy-streams-1000", run: b.runProxyStreams1000},
-		{name: "page-render", rowNames: []string{"page-render-admin"}, run: b.runPageRender},
+		{name: "page-render", rowNames: []string{"page-render-chat", "page-render-admin"}, run: b.runPageRender},
 		{name: "page-weight", run: b.runPageWeight},
 	}
 }

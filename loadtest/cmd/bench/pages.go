@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -37,19 +38,55 @@ var (
 	adminBackendCalls   = []string{"/users/me", "/admin/stats", "/admin/health/db", "/admin/usage?days=30&group_by=user", "/users?limit=200"}
 )
 
-// runPageRender times GET /profile as a bench user and GET /admin as the
-// admin.
+// chatBackendCalls are the calls of GET /chat?c={id} (web.chat): who is
+// signed in, then the models, the sidebar and the open conversation at
+// once ("|" joins calls made concurrently); {id} is the conversation.
+var chatBackendCalls = []string{"/users/me", "/ai/models?modality=text|/conversations?limit=50|/conversations/{id}"}
+
+// runPageRender times GET /profile and GET /chat?c={id} (a conversation
+// of a few exchanges) as a bench user, and GET /admin as the admin.
 func (b *bench) runPageRender(ctx context.Context) []row {
 	f := b.ensureFrontend(ctx)
 	if f.missing != "" {
-		return []row{skipRow("page-render", f.missing), skipRow("page-render-admin", f.missing)}
+		return []row{skipRow("page-render", f.missing), skipRow("page-render-chat", f.missing), skipRow("page-render-admin", f.missing)}
 	}
-	rows := []row{b.pageRender(ctx, "page-render", f, "/profile", b.users[0].tokens.AccessToken, profileBackendCalls)}
-	admin, token, err := b.adminSessions(ctx, f)
+	token := b.users[0].tokens.AccessToken
+	rows := []row{b.pageRender(ctx, "page-render", f, "/profile", token, profileBackendCalls)}
+	if id, err := b.benchConversation(ctx, token); err != nil {
+		rows = append(rows, errorRow("page-render-chat", err))
+	} else {
+		calls := make([]string, len(chatBackendCalls))
+		for i, c := range chatBackendCalls {
+			calls[i] = strings.ReplaceAll(c, "{id}", id)
+		}
+		rows = append(rows, b.pageRender(ctx, "page-render-chat", f, "/chat?c="+id, token, calls))
+	}
+	admin, adminToken, err := b.adminSessions(ctx, f)
 	if err != nil {
 		return append(rows, errorRow("page-render-admin", err))
 	}
-	return append(rows, b.pageRender(ctx, "page-render-admin", admin, "/admin", token, adminBackendCalls))
+	return append(rows, b.pageRender(ctx, "page-render-admin", admin, "/admin", adminToken, adminBackendCalls))
+}
+
+// benchConversation starts a conversation of four exchanges for the user
+// and returns its id. Without AI (the gateway missing) it stays empty.
+func (b *bench) benchConversation(ctx context.Context, token string) (string, error) {
+	var conv api.Conversation
+	if err := callJSON(ctx, b.client, http.MethodPost, b.backend.url+"/conversations", token,
+		api.NewConversationRequest{Title: "Bench conversation"}, http.StatusCreated, &conv); err != nil {
+		return "", err
+	}
+	for i := range 4 {
+		status, body, err := call(ctx, b.client, http.MethodPost, b.backend.url+"/conversations/"+conv.ID+"/messages", token,
+			api.SendMessageRequest{Content: fmt.Sprintf("Question %d: how do ducks keep their feathers dry?", i+1)})
+		if err != nil {
+			return "", err
+		}
+		if status != http.StatusOK {
+			return "", fmt.Errorf("POST /conversations/{id}/messages: status %d: %.200s", status, body)
+		}
+	}
+	return conv.ID, nil
 }
 
 // adminSessions signs the admin in through the frontend (a browser
@@ -121,17 +158,26 @@ func (p pageWorker) Check(status int, body []byte) error {
 // before the request itself; the header is not sent.
 const sequenceHeader = "X-Bench-Calls-Before"
 
+// alongsideHeader lists paths the bench client's transport calls at the
+// same time as the request itself (a page's concurrent calls).
+const alongsideHeader = "X-Bench-Calls-Alongside"
+
 // backendSequence is one request standing for several backend calls made
-// one after the other with the same bearer token, timed as one.
+// one after the other with the same bearer token, timed as one. A step of
+// calls joined by "|" is made concurrently, as a page does.
 func backendSequence(base, token string, paths []string) load.RequestFunc {
 	return func(ctx context.Context) (*http.Request, error) {
 		last := len(paths) - 1
-		req, err := newJSONRequest(ctx, http.MethodGet, base+paths[last], token, nil)
+		group := strings.Split(paths[last], "|")
+		req, err := newJSONRequest(ctx, http.MethodGet, base+group[len(group)-1], token, nil)
 		if err != nil {
 			return nil, err
 		}
 		if last > 0 {
 			req.Header.Set(sequenceHeader, strings.Join(paths[:last], ","))
+		}
+		if len(group) > 1 {
+			req.Header.Set(alongsideHeader, strings.Join(group[:len(group)-1], "|"))
 		}
 		return req, nil
 	}
@@ -139,36 +185,90 @@ func backendSequence(base, token string, paths []string) load.RequestFunc {
 
 // sequenceTransport makes the calls a request's sequenceHeader lists (same
 // host, same headers, answers read and dropped; a non-2xx one ends the
-// sequence with that answer) before sending the request itself.
+// sequence with that answer) before sending the request itself, and those
+// of its alongsideHeader at the same time as it.
 type sequenceTransport struct{ next http.RoundTripper }
 
 func (t sequenceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	before := req.Header.Get(sequenceHeader)
-	if before == "" {
+	before, alongside := req.Header.Get(sequenceHeader), req.Header.Get(alongsideHeader)
+	if before == "" && alongside == "" {
 		return t.next.RoundTrip(req)
 	}
 	req = req.Clone(req.Context())
 	req.Header.Del(sequenceHeader)
-	for _, path := range strings.Split(before, ",") {
-		first := req.Clone(req.Context())
-		first.URL.Path = path
-		resp, err := t.next.RoundTrip(first)
-		if err != nil {
-			return nil, err
+	req.Header.Del(alongsideHeader)
+	if before != "" {
+		for _, step := range strings.Split(before, ",") {
+			if resp, err := t.all(req, strings.Split(step, "|")); resp != nil || err != nil {
+				return resp, err
+			}
 		}
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			return resp, nil
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 	}
-	return t.next.RoundTrip(req)
+	if alongside == "" {
+		return t.next.RoundTrip(req)
+	}
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	others := make(chan answer, 1)
+	go func() {
+		resp, err := t.all(req, strings.Split(alongside, "|"))
+		others <- answer{resp, err}
+	}()
+	resp, err := t.next.RoundTrip(req)
+	if o := <-others; o.resp != nil || o.err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return o.resp, o.err
+	}
+	return resp, err
+}
+
+// all makes the calls of paths concurrently, reading and dropping their
+// answers; it returns the first failure (a non-2xx answer or an error), or
+// nothing.
+func (t sequenceTransport) all(req *http.Request, paths []string) (*http.Response, error) {
+	type answer struct {
+		resp *http.Response
+		err  error
+	}
+	answers := make(chan answer, len(paths))
+	for _, path := range paths {
+		go func() {
+			call := req.Clone(req.Context())
+			u, err := url.Parse(path)
+			if err != nil {
+				answers <- answer{nil, err}
+				return
+			}
+			call.URL.Path, call.URL.RawQuery = u.Path, u.RawQuery
+			resp, err := t.next.RoundTrip(call)
+			if err == nil && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				resp = nil
+			}
+			answers <- answer{resp, err}
+		}()
+	}
+	var first answer
+	for range paths {
+		a := <-answers
+		if first.resp == nil && first.err == nil {
+			first = a
+		} else if a.resp != nil {
+			a.resp.Body.Close()
+		}
+	}
+	return first.resp, first.err
 }
 
 // Pages weighed by page-weight: every page a signed-in user reaches, the
 // admin's, and the two anonymous ones.
 var (
-	signedInPages  = []string{"/", "/profile", "/chat", "/images", "/videos"}
+	signedInPages  = []string{"/", "/profile", "/usage", "/chat", "/images", "/videos"}
 	adminPages     = []string{"/admin", "/admin/users", "/admin/audit"}
 	anonymousPages = []string{"/login", "/register"}
 )

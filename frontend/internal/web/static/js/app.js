@@ -26,6 +26,7 @@
     403: "You are not allowed to do this.",
     404: "Not found.",
     413: "What you sent is too large.",
+    402: "You have reached your spending limit for this month.",
     422: "Check what you entered.",
     429: "Too many requests.",
     502: "The AI provider failed. Try again.",
@@ -54,10 +55,22 @@
     return "Wait " + n(Math.ceil(seconds / 3600), "hour") + " and try again.";
   }
 
-  // fieldName makes "messages[0].content" readable: "Messages content".
+  // fieldName is how a person calls a field of the API: "messages[0].content"
+  // and "content" are a message, "system_prompt" a system prompt (as
+  // web/errors.go fieldName).
   function fieldName(field) {
-    var f = String(field || "").replace(/\[\d+\]/g, "").replace(/[._]+/g, " ").trim();
-    return f.charAt(0).toUpperCase() + f.slice(1);
+    var f = String(field || "").replace(/\[\d+\]/g, "");
+    f = f.slice(f.lastIndexOf(".") + 1);
+    if (f === "content" || f === "messages") return "message";
+    return f ? f.replace(/_/g, " ") : "what you sent";
+  }
+
+  // fieldSentence says what to change about one field.
+  function fieldSentence(e) {
+    var name = fieldName(e.field);
+    var size = /at most (\d+ [KMG]i?B)/.exec(e.message || "");
+    if (size) return "That " + name + " is too long: shorten it to " + size[1] + ".";
+    return sentences(name + " " + (e.message || "is not valid"));
   }
 
   // problemMessage turns an error response (RFC 9457 problem details) into
@@ -73,10 +86,7 @@
       return lead + " " + waitAndRetry(parseInt(resp.headers.get("Retry-After"), 10));
     }
     if (Array.isArray(problem.errors) && problem.errors.length) {
-      return problem.errors.map(function (e) {
-        var name = fieldName(e.field);
-        return sentences(name ? name + ": " + e.message : e.message);
-      }).join(" ");
+      return problem.errors.map(fieldSentence).join(" ");
     }
     if (problem.detail) return sentences(problem.detail);
     if (problem.title && problem.title !== resp.statusText) return sentences(problem.title);
@@ -101,8 +111,27 @@
   document.addEventListener("submit", function (ev) {
     var action = ev.target.getAttribute && ev.target.getAttribute("action");
     if (action !== "/logout" || ev.defaultPrevented) return;
+    // The theme is the browser's, not the account's: it is handed over in
+    // a one-minute cookie that theme.js takes back on the next page
+    // (Clear-Site-Data clears storage, not cookies).
+    var theme = "";
+    try { theme = window.localStorage.getItem("duckgate.theme") || ""; } catch (e) { /* disabled */ }
+    if (theme === "dark" || theme === "light") document.cookie = "dg_theme=" + theme + "; path=/; max-age=60; samesite=lax";
     try { window.localStorage.clear(); } catch (e) { /* disabled */ }
     try { window.sessionStorage.clear(); } catch (e) { /* disabled */ }
+  });
+
+  // On narrow screens tables with class "cards" show each row as a card
+  // (app.css); each cell is labelled with its column's heading.
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("table.cards").forEach(function (table) {
+      var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
+      table.querySelectorAll("tbody tr").forEach(function (tr) {
+        Array.prototype.forEach.call(tr.children, function (td, i) {
+          if (heads[i] && !td.hasAttribute("colspan") && !td.hasAttribute("data-label")) td.setAttribute("data-label", heads[i]);
+        });
+      });
+    });
   });
 
   window.Duckgate = { api: api, csrfToken: csrfToken, problemMessage: problemMessage, sentences: sentences, showError: showError };

@@ -1,5 +1,6 @@
-// Images: POST /api/generate/image, then show the images in a grid, each
-// with a download link. URLs may be data: URLs or https URLs.
+// Images: POST /api/generate/image, then add the images to the gallery of
+// kept ones (the page lists them from the server, so they survive a
+// reload), each with its prompt, model, download and delete.
 (function () {
   "use strict";
   var D = window.Duckgate;
@@ -11,29 +12,53 @@
   var results = document.getElementById("image-results");
   var textEl = document.getElementById("image-text");
 
-  function extension(url) {
-    var m = /^data:image\/(png|jpeg|webp|gif)/.exec(url);
-    if (m) return m[1] === "jpeg" ? "jpg" : m[1];
-    return "png";
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text) e.textContent = text;
+    return e;
   }
 
-  function addImage(url, n, prompt) {
-    var li = document.createElement("li");
-    var fig = document.createElement("figure");
-    var img = document.createElement("img");
+  function addImage(im, model, prompt) {
+    // A kept image is served by the backend; one the backend did not keep
+    // (over the quota) is shown from its URL for this visit only.
+    var url = im.content_url ? "/api" + im.content_url : im.url;
+    var li = el("li");
+    if (im.id) li.setAttribute("data-image", im.id);
+    var fig = el("figure");
+    var img = el("img");
     img.src = url;
-    img.alt = "Generated image " + n + ": " + prompt;
-    img.loading = "lazy";
-    var cap = document.createElement("figcaption");
-    var a = document.createElement("a");
+    img.alt = prompt;
+    var cap = el("figcaption");
+    cap.appendChild(el("span", "prompt", prompt));
+    cap.appendChild(el("span", "meta", model + " · just now" + (im.id ? "" : " · not kept")));
+    var tools = el("span", "tools");
+    var a = el("a", "", "Download");
     a.href = url;
-    a.download = "duckgate-image-" + Date.now() + "-" + n + "." + extension(url);
-    a.textContent = "Download";
-    if (!/^data:/.test(url)) { a.target = "_blank"; a.rel = "noopener"; }
-    cap.appendChild(a);
+    var type = /^data:image\/(png|jpeg|webp|gif)/.exec(im.url || "");
+    a.download = "duckgate-image-" + (im.id || Date.now()) + "." + (type ? (type[1] === "jpeg" ? "jpg" : type[1]) : "png");
+    tools.appendChild(a);
+    if (im.id) {
+      var del = el("form");
+      del.method = "post";
+      del.action = "/images/" + encodeURIComponent(im.id) + "/delete";
+      del.setAttribute("data-confirm", "Delete this image? This cannot be undone.");
+      var tok = el("input");
+      tok.type = "hidden";
+      tok.name = "csrf_token";
+      tok.value = D.csrfToken();
+      var b = el("button", "danger small", "Delete");
+      b.type = "submit";
+      del.appendChild(tok);
+      del.appendChild(b);
+      tools.appendChild(del);
+    }
+    cap.appendChild(tools);
     fig.appendChild(img);
     fig.appendChild(cap);
     li.appendChild(fig);
+    var empty = results.querySelector(".empty");
+    if (empty) empty.remove();
     results.insertBefore(li, results.firstChild);
   }
 
@@ -56,11 +81,11 @@
       var body = await resp.json();
       var images = (body && body.images) || [];
       if (!images.length) D.showError(errorEl, "The model answered without an image. Try another prompt or model.");
-      images.forEach(function (im, i) { addImage(im.url, i + 1, prompt); });
+      images.forEach(function (im) { addImage(im, body.model || form.model.value, prompt); });
       textEl.textContent = body.text || "";
       textEl.hidden = !body.text;
     } catch (e) {
-      D.showError(errorEl, "The connection broke off. Please try again.");
+      D.showError(errorEl, "The connection broke off. Try again.");
     } finally {
       submit.disabled = false;
       spinner.hidden = true;

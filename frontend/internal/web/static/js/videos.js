@@ -1,5 +1,7 @@
 // Videos: submit a job (from text, or from an uploaded image sent as a data:
 // URL), poll its state, then play it from /api/generate/video/{id}/content.
+// The list of jobs comes from the server with the page; while any job in it
+// is unfinished it is polled, so statuses keep updating after a reload.
 (function () {
   "use strict";
   var D = window.Duckgate;
@@ -18,8 +20,10 @@
   var MAX_IMAGE_BYTES = 7 * 1024 * 1024; // base64 grows it by a third; the backend takes 10 MiB
   var imageDataURL = "";
 
-  var labels = { pending: "waiting to start", in_progress: "being generated", completed: "ready",
-    failed: "failed", cancelled: "cancelled", expired: "expired" };
+  // The words of the page (web/generate.go videoStatusWord).
+  var labels = { pending: "Waiting to start", in_progress: "Being made", completed: "Ready",
+    failed: "Failed", cancelled: "Cancelled", expired: "Expired" };
+  function unfinished(status) { return status === "pending" || status === "in_progress"; }
 
   function source() { return form.querySelector('input[name="source"]:checked').value; }
 
@@ -131,17 +135,45 @@
   function jobItem(job) {
     var li = document.createElement("li");
     li.setAttribute("data-job", job.id);
+    li.setAttribute("data-status", job.status);
     var st = document.createElement("span");
     st.className = "status status-" + job.status;
-    st.textContent = job.status;
+    st.textContent = labels[job.status] || job.status;
     li.appendChild(st);
-    li.appendChild(document.createTextNode(" " + job.prompt + " "));
+    var prompt = document.createElement("span");
+    prompt.className = "prompt";
+    prompt.textContent = job.prompt;
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(prompt);
+    var meta = document.createElement("small");
+    meta.className = "muted";
+    meta.textContent = " " + job.model;
+    li.appendChild(meta);
+    if (unfinished(job.status)) {
+      var el = document.createElement("span");
+      el.className = "elapsed";
+      el.setAttribute("data-since", job.created_at);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(el);
+    }
     if (job.status === "completed") {
+      var video = document.createElement("video");
+      video.controls = true;
+      video.preload = "metadata";
+      video.src = contentURL(job.id);
+      video.setAttribute("aria-label", "Video: " + job.prompt);
+      li.appendChild(video);
       var a = document.createElement("a");
       a.href = contentURL(job.id);
-      a.download = "video-" + job.id + ".mp4";
+      a.download = "duckgate-video-" + job.id + ".mp4";
       a.textContent = "Download";
       li.appendChild(a);
+    }
+    if (job.error) {
+      var err = document.createElement("small");
+      err.className = "field-error";
+      err.textContent = " " + D.sentences(job.error);
+      li.appendChild(err);
     }
     return li;
   }
@@ -149,9 +181,46 @@
     var empty = jobsList.querySelector(".empty");
     if (empty) empty.remove();
     jobsList.insertBefore(jobItem(job), jobsList.firstChild);
+    tick();
+    schedule();
   }
   function updateJob(job) {
     var old = jobsList.querySelector('li[data-job="' + CSS.escape(job.id) + '"]');
-    if (old) old.replaceWith(jobItem(job));
+    if (old && old.getAttribute("data-status") !== job.status) old.replaceWith(jobItem(job));
   }
+
+  // Elapsed time of the jobs being made, every second.
+  function since(iso) {
+    var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 60) return s + " s";
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + " min " + String(s % 60).padStart(2, "0") + " s";
+    return Math.floor(m / 60) + " h " + String(m % 60).padStart(2, "0") + " min";
+  }
+  function tick() {
+    jobsList.querySelectorAll(".elapsed[data-since]").forEach(function (el) {
+      el.textContent = "for " + since(el.getAttribute("data-since"));
+    });
+  }
+  setInterval(tick, 1000);
+  tick();
+
+  // While a listed job is unfinished, the list is read again.
+  var polling = false;
+  function schedule() {
+    if (polling || !jobsList.querySelector('li[data-status="pending"], li[data-status="in_progress"]')) return;
+    polling = true;
+    setTimeout(async function () {
+      try {
+        var resp = await D.api("/generate/video?limit=20");
+        if (resp.ok) {
+          var list = await resp.json();
+          (list.items || []).forEach(updateJob);
+        }
+      } catch (e) { /* a network blip: try again next time */ }
+      polling = false;
+      schedule();
+    }, POLL_MS);
+  }
+  schedule();
 })();
