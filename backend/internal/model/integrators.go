@@ -14,7 +14,7 @@ import (
 // management (password, email, sessions, other keys) nor admin endpoints,
 // whatever its scopes and whatever the user's role.
 const (
-	ScopeAI   = "ai"   // models, chat, generation, /v1
+	ScopeAI   = "ai"   // models, chat, generation, /v1, conversations and kept images
 	ScopeRead = "read" // the own profile and usage
 )
 
