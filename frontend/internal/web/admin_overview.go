@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -42,30 +43,68 @@ type bar struct {
 func (a *app) adminOverview(c echo.Context) error {
 	cl, ctx, cancel := a.api(c)
 	defer cancel()
-	stats, err := cl.Stats(ctx)
-	if err != nil {
+	// The page's backend calls go out together: it takes as long as the
+	// slowest of them, not their sum.
+	var (
+		data               overviewData
+		statsErr, spendErr error
+		wg                 sync.WaitGroup
+	)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		data.Stats, statsErr = cl.Stats(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		var err error
+		if data.DB, err = cl.DBHealth(ctx); err != nil {
+			data.DBError = "The database does not answer. " + explain(err).Message
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		data.Spend, spendErr = spendByUser(ctx, cl)
+	}()
+	wg.Wait()
+	if err := firstError(statsErr, spendErr); err != nil {
 		return err
 	}
-	data := overviewData{Stats: stats}
-	if data.DB, err = cl.DBHealth(ctx); err != nil {
-		data.DBError = "The database does not answer. " + explain(err).Message
-	}
-	data.Chart = usageChart(stats.AI.ByModel)
-	if data.Spend, err = spendByUser(ctx, cl); err != nil {
-		return err
-	}
+	data.Chart = usageChart(data.Stats.AI.ByModel)
 	return c.Render(http.StatusOK, "admin", a.newView(c, "Admin", "admin", data))
 }
 
-// spendByUser is GET /admin/usage by user over 30 days, the dearest first,
-// with the users' emails.
-func spendByUser(ctx context.Context, cl *client.Client) ([]userSpend, error) {
-	report, err := cl.Usage(ctx, client.UsageParams{Days: 30, GroupBy: "user"})
-	if err != nil {
-		return nil, err
+// firstError is the first error that is not nil: the one the error page
+// explains.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
-	users, err := cl.ListUsers(ctx, client.ListUsersParams{Limit: 200})
-	if err != nil {
+	return nil
+}
+
+// spendByUser is GET /admin/usage by user over 30 days, the dearest first,
+// with the users' emails; both calls go out together.
+func spendByUser(ctx context.Context, cl *client.Client) ([]userSpend, error) {
+	var (
+		report     *api.UsageReport
+		users      *api.UserList
+		rErr, uErr error
+		wg         sync.WaitGroup
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		report, rErr = cl.Usage(ctx, client.UsageParams{Days: 30, GroupBy: "user"})
+	}()
+	go func() {
+		defer wg.Done()
+		users, uErr = cl.ListUsers(ctx, client.ListUsersParams{Limit: 200})
+	}()
+	wg.Wait()
+	if err := firstError(rErr, uErr); err != nil {
 		return nil, err
 	}
 	emails := map[string]string{}

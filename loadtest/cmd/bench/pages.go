@@ -32,10 +32,11 @@ const (
 
 // The backend calls of the pages page-render times, in order: web.loadUser
 // asks who is signed in, then the page handler makes its own calls
-// (web.renderProfile, web.adminOverview).
+// (web.renderProfile; web.adminOverview, whose calls go out together: "|"
+// joins calls made concurrently).
 var (
 	profileBackendCalls = []string{"/users/me", "/users/me/sessions", "/users/me/api-keys?limit=200"}
-	adminBackendCalls   = []string{"/users/me", "/admin/stats", "/admin/health/db", "/admin/usage?days=30&group_by=user", "/users?limit=200"}
+	adminBackendCalls   = []string{"/users/me", "/admin/stats|/admin/health/db|/admin/usage?days=30&group_by=user|/users?limit=200"}
 )
 
 // chatBackendCalls are the calls of GET /chat?c={id} (web.chat): who is
