@@ -5,54 +5,19 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/duckgate/duckgate/backend/internal/model"
+	"github.com/duckgate/duckgate/backend/internal/store/migration"
 )
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // migrations lists the embedded files NNNN_name.sql in version order.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("store: read migrations: %w", err)
-	}
-	var out []migration
-	for _, e := range entries {
-		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
-		version, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("store: migration %s: name must be NNNN_name.sql", e.Name())
-		}
-		body, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("store: read migration %s: %w", e.Name(), err)
-		}
-		out = append(out, migration{version: version, name: name, sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
-}
+func migrations() ([]migration.Migration, error) { return migration.Read(migrationFiles) }
 
 // LatestSchema is the schema version this binary knows.
-func LatestSchema() int {
-	ms, err := migrations()
-	if err != nil || len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
-}
+func LatestSchema() int { return migration.Latest(migrationFiles) }
 
 // LatestSchema is the schema version this binary knows.
 func (s *Store) LatestSchema() int { return LatestSchema() }
@@ -102,13 +67,13 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	for _, m := range ms {
-		if applied[m.version] {
+		if applied[m.Version] {
 			continue
 		}
 		if err := s.apply(ctx, m); err != nil {
 			return err
 		}
-		s.log.Info("applied migration", "version", m.version, "name", m.name)
+		s.log.Info("applied migration", "version", m.Version, "name", m.Name)
 	}
 	return nil
 }
@@ -130,21 +95,21 @@ func appliedVersions(ctx context.Context, db *sql.DB) (map[int]bool, error) {
 	return out, rows.Err()
 }
 
-func (s *Store) apply(ctx context.Context, m migration) error {
+func (s *Store) apply(ctx context.Context, m migration.Migration) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: migration %d: begin: %w", m.version, err)
+		return fmt.Errorf("store: migration %d: begin: %w", m.Version, err)
 	}
 	defer func() { _ = tx.Rollback() }() // after Commit: sql.ErrTxDone, harmless
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("store: migration %04d_%s: %w", m.version, m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("store: migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-		m.version, m.name, s.now()); err != nil {
-		return fmt.Errorf("store: record migration %d: %w", m.version, err)
+		m.Version, m.Name, s.now()); err != nil {
+		return fmt.Errorf("store: record migration %d: %w", m.Version, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: migration %d: commit: %w", m.version, err)
+		return fmt.Errorf("store: migration %d: commit: %w", m.Version, err)
 	}
 	return nil
 }

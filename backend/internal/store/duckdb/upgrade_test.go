@@ -33,7 +33,7 @@ func TestUpgradeFromTheFirstReleasedSchema(t *testing.T) {
 		args  []any
 	}{
 		{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)`, nil},
-		{ms[0].sql, nil},
+		{ms[0].SQL, nil},
 		{`INSERT INTO schema_migrations VALUES (1, 'init', ?)`, []any{now}},
 		{`INSERT INTO users VALUES (?, 'veteran@example.com', 'hash', 'admin', ?, ?)`, []any{user, now, now}},
 		{`INSERT INTO refresh_tokens (id, token_hash, family_id, user_id, parent_id, status, created_at, expires_at,

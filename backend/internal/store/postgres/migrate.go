@@ -4,14 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/duckgate/duckgate/backend/internal/model"
+	"github.com/duckgate/duckgate/backend/internal/store/migration"
 )
 
 // The migrations of this engine: numbered like DuckDB's, one file per
@@ -21,42 +18,11 @@ import (
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("store: read migrations: %w", err)
-	}
-	var out []migration
-	for _, e := range entries {
-		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
-		version, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("store: migration %s: name must be NNNN_name.sql", e.Name())
-		}
-		body, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("store: read migration %s: %w", e.Name(), err)
-		}
-		out = append(out, migration{version: version, name: name, sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
-}
+// migrations lists the embedded files NNNN_name.sql in version order.
+func migrations() ([]migration.Migration, error) { return migration.Read(migrationFiles) }
 
 // LatestSchema is the schema version this binary knows.
-func LatestSchema() int {
-	ms, err := migrations()
-	if err != nil || len(ms) == 0 {
-		return 0
-	}
-	return ms[len(ms)-1].version
-}
+func LatestSchema() int { return migration.Latest(migrationFiles) }
 
 // LatestSchema is the schema version this binary knows.
 func (s *Store) LatestSchema() int { return LatestSchema() }
@@ -112,23 +78,23 @@ func (s *Store) migrate(ctx context.Context, upTo int) error {
 			model.ErrSchemaTooNew, current, latest)
 	}
 	for _, m := range ms {
-		if m.version <= current || (upTo > 0 && m.version > upTo) {
+		if m.Version <= current || (upTo > 0 && m.Version > upTo) {
 			continue
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("store: migration %04d_%s: %w", m.version, m.name, err)
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("store: migration %04d_%s: %w", m.Version, m.Name, err)
 			}
 			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-				m.version, m.name, s.now()); err != nil {
-				return fmt.Errorf("store: record migration %d: %w", m.version, err)
+				m.Version, m.Name, s.now()); err != nil {
+				return fmt.Errorf("store: record migration %d: %w", m.Version, err)
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		s.log.Info("applied migration", "version", m.version, "name", m.name)
+		s.log.Info("applied migration", "version", m.Version, "name", m.Name)
 	}
 	return nil
 }
