@@ -40,25 +40,20 @@ type cache struct {
 	mu       sync.RWMutex
 	gen      uint64
 	live     bool // the listener is connected and listening
-	users    map[uuid.UUID]cachedUser
-	sessions map[uuid.UUID]cachedSession
-	keys     map[string]cachedKey // by secret hash
+	users    map[uuid.UUID]entry[model.User]
+	sessions map[uuid.UUID]entry[cachedSession]
+	keys     map[string]entry[model.APIKey] // by secret hash
 }
 
-type cachedUser struct {
-	u  model.User
+// entry is a cached value and when it was read from the table.
+type entry[V any] struct {
+	v  V
 	at time.Time
 }
 
 type cachedSession struct {
 	owner     uuid.UUID
 	expiresAt time.Time // by the data clock
-	at        time.Time
-}
-
-type cachedKey struct {
-	k  model.APIKey
-	at time.Time
 }
 
 // maxCached bounds each map; a full map is cleared (a miss costs one
@@ -66,86 +61,56 @@ type cachedKey struct {
 const maxCached = 100_000
 
 func newCache(ttl time.Duration) *cache {
-	return &cache{ttl: ttl, users: map[uuid.UUID]cachedUser{}, sessions: map[uuid.UUID]cachedSession{}, keys: map[string]cachedKey{}}
+	return &cache{ttl: ttl, users: map[uuid.UUID]entry[model.User]{}, sessions: map[uuid.UUID]entry[cachedSession]{}, keys: map[string]entry[model.APIKey]{}}
+}
+
+// lookup returns m's fresh entry for k, and the generation to fill with.
+// The maps are cleared, never replaced, so m may be read before the lock.
+func lookup[K comparable, V any](c *cache, m map[K]entry[V], k K) (V, bool, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := m[k]
+	if !ok || !c.live || time.Since(e.at) >= c.ttl {
+		c.misses.Add(1)
+		var zero V
+		return zero, false, c.gen
+	}
+	c.hits.Add(1)
+	return e.v, true, c.gen
+}
+
+// fill caches v under k unless an invalidation came since gen was read.
+func fill[K comparable, V any](c *cache, m map[K]entry[V], k K, v V, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen || !c.live {
+		return
+	}
+	if len(m) >= maxCached {
+		clear(m)
+	}
+	m[k] = entry[V]{v: v, at: time.Now()}
 }
 
 // user returns a fresh cached user, and the generation to fill with.
-func (c *cache) user(id uuid.UUID) (model.User, bool, uint64) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	e, ok := c.users[id]
-	if !ok || !c.live || time.Since(e.at) >= c.ttl {
-		c.misses.Add(1)
-		return model.User{}, false, c.gen
-	}
-	c.hits.Add(1)
-	return e.u, true, c.gen
-}
+func (c *cache) user(id uuid.UUID) (model.User, bool, uint64) { return lookup(c, c.users, id) }
 
-func (c *cache) fillUser(u model.User, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen || !c.live {
-		return
-	}
-	if len(c.users) >= maxCached {
-		clear(c.users)
-	}
-	c.users[u.ID] = cachedUser{u: u, at: time.Now()}
-}
+func (c *cache) fillUser(u model.User, gen uint64) { fill(c, c.users, u.ID, u, gen) }
 
 // session returns a fresh cached session state, and the generation to fill
 // with.
-func (c *cache) session(id uuid.UUID) (cachedSession, bool, uint64) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	e, ok := c.sessions[id]
-	if !ok || !c.live || time.Since(e.at) >= c.ttl {
-		c.misses.Add(1)
-		return cachedSession{}, false, c.gen
-	}
-	c.hits.Add(1)
-	return e, true, c.gen
-}
+func (c *cache) session(id uuid.UUID) (cachedSession, bool, uint64) { return lookup(c, c.sessions, id) }
 
 func (c *cache) fillSession(id, owner uuid.UUID, expiresAt time.Time, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen || !c.live {
-		return
-	}
-	if len(c.sessions) >= maxCached {
-		clear(c.sessions)
-	}
-	c.sessions[id] = cachedSession{owner: owner, expiresAt: expiresAt, at: time.Now()}
+	fill(c, c.sessions, id, cachedSession{owner: owner, expiresAt: expiresAt}, gen)
 }
 
 // key returns a fresh cached live API key by its secret's hash, and the
 // generation to fill with. Unknown hashes are never cached: a key made on
 // another replica works here at once.
-func (c *cache) key(hash string) (model.APIKey, bool, uint64) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	e, ok := c.keys[hash]
-	if !ok || !c.live || time.Since(e.at) >= c.ttl {
-		c.misses.Add(1)
-		return model.APIKey{}, false, c.gen
-	}
-	c.hits.Add(1)
-	return e.k, true, c.gen
-}
+func (c *cache) key(hash string) (model.APIKey, bool, uint64) { return lookup(c, c.keys, hash) }
 
-func (c *cache) fillKey(k model.APIKey, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen || !c.live {
-		return
-	}
-	if len(c.keys) >= maxCached {
-		clear(c.keys)
-	}
-	c.keys[k.Hash] = cachedKey{k: k, at: time.Now()}
-}
+func (c *cache) fillKey(k model.APIKey, gen uint64) { fill(c, c.keys, k.Hash, k, gen) }
 
 // usedKey is a key's last use as the table now holds it.
 type usedKey struct {
@@ -160,11 +125,11 @@ func (c *cache) keyUsed(used []usedKey) {
 	defer c.mu.Unlock()
 	for _, u := range used {
 		e, ok := c.keys[u.hash]
-		if !ok || e.k.ID != u.use.KeyID {
+		if !ok || e.v.ID != u.use.KeyID {
 			continue
 		}
 		at := u.use.At
-		e.k.LastUsedAt, e.k.LastUsedIP = &at, u.use.IP
+		e.v.LastUsedAt, e.v.LastUsedIP = &at, u.use.IP
 		c.keys[u.hash] = e
 	}
 }
@@ -181,7 +146,7 @@ func (c *cache) apply(note string) {
 		if id, err := uuid.Parse(rest); err == nil {
 			delete(c.users, id)
 			for hash, e := range c.keys {
-				if e.k.UserID == id {
+				if e.v.UserID == id {
 					delete(c.keys, hash)
 				}
 			}
@@ -190,7 +155,7 @@ func (c *cache) apply(note string) {
 	case "k":
 		if id, err := uuid.Parse(rest); err == nil {
 			for hash, e := range c.keys {
-				if e.k.ID == id {
+				if e.v.ID == id {
 					delete(c.keys, hash)
 				}
 			}
@@ -207,7 +172,7 @@ func (c *cache) apply(note string) {
 		keep, err2 := uuid.Parse(k)
 		if err1 == nil && err2 == nil {
 			for id, e := range c.sessions {
-				if e.owner == user && id != keep {
+				if e.v.owner == user && id != keep {
 					delete(c.sessions, id)
 				}
 			}
